@@ -1,0 +1,520 @@
+"""The exception tree of ``avatars``, and how an error is built from a response.
+
+Everything the library raises on purpose derives from :class:`AvatarError`.
+HTTP errors carry the status, the server's message, the method, the URL (with
+secret query values redacted) and the ``X-Request-ID`` when the server sent
+one.  A body that is not JSON (an HTML page from a proxy, an empty or a
+truncated body) still gives a readable message: no ``JSONDecodeError``,
+``KeyError`` or ``ValueError`` escapes from what a server sent.
+
+The tree::
+
+    AvatarError
+    +-- ConfigurationError (also ValueError)
+    +-- RequestValidationError (also ValueError): bad input caught before sending
+    +-- ApiError: the server answered with an error status
+    |   +-- BadRequestError (400 and other 4xx without a class of their own)
+    |   +-- AuthenticationError (401)
+    |   +-- PermissionDenied (403)
+    |   +-- NotFound (404)
+    |   +-- ConflictError (409)
+    |   +-- ValidationError (422)
+    |   +-- RateLimitError (429)
+    |   +-- ServerError (5xx)
+    +-- TransportError: no usable HTTP answer
+    |   +-- TimeoutError (also the builtin TimeoutError)
+    |   +-- ConnectionError (also the builtin ConnectionError)
+    |   |   +-- TLSError
+    |   |   +-- ProxyError (a proxy refused the request, e.g. 407)
+    |   +-- ResponseDecodeError: the body is not the JSON it should be
+    +-- SchemaError: the JSON does not match the expected schema
+    +-- RequestNotRetryableError: tokens were refreshed but the request body
+        could not be re-sent; retry the call
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as _dt
+import json
+import re
+from email.utils import parsedate_to_datetime
+from typing import Any, Mapping, Optional
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+
+__all__ = [
+    "AvatarError",
+    "ConfigurationError",
+    "RequestValidationError",
+    "ApiError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDenied",
+    "NotFound",
+    "ConflictError",
+    "ValidationError",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
+    "TimeoutError",
+    "ConnectionError",
+    "TLSError",
+    "ProxyError",
+    "ResponseDecodeError",
+    "SchemaError",
+    "RequestNotRetryableError",
+    "JobFailedError",
+    "error_from_response",
+    "redact_url",
+]
+
+#: Query parameters whose values never appear in a message.
+SECRET_QUERY_KEYS = frozenset(
+    {
+        "token",
+        "access_token",
+        "refresh_token",
+        "api_key",
+        "apikey",
+        "key",
+        "password",
+        "secret",
+        "secret_access_key",
+        "signature",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "sig",
+    }
+)
+REDACTED = "***"
+_MAX_BODY_IN_MESSAGE = 200
+
+
+def redact_url(url: Optional[str]) -> str:
+    """Return ``url`` without user info and with secret query values masked."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable url>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = REDACTED + "@" + netloc.rsplit("@", 1)[1]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() in SECRET_QUERY_KEYS for k, _ in pairs):
+            query = urlencode(
+                [(k, REDACTED if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs],
+                safe="*",
+            )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+class AvatarError(Exception):
+    """Root of every error this library raises on purpose."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(AvatarError, ValueError):
+    """The client was configured wrongly (conflicting or malformed settings)."""
+
+
+class RequestValidationError(AvatarError, ValueError):
+    """Input to a call was rejected before anything was sent.
+
+    ``field`` names the offending parameter when there is one.
+    """
+
+    def __init__(self, message: str, *, field: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ApiError(AvatarError):
+    """The API answered with an error status.
+
+    Attributes: ``status_code``, ``detail`` (the server's message),
+    ``method``, ``url`` (redacted), ``request_id``, ``body`` (the decoded JSON
+    body, or ``None``), ``headers`` and ``response`` (the ``requests``
+    response; its body has been read).
+    """
+
+    default_message = "the API returned an error"
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        status_code: Optional[int] = None,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        request_id: Optional[str] = None,
+        body: Any = None,
+        headers: Optional[Mapping[str, str]] = None,
+        response: Optional[requests.Response] = None,
+    ) -> None:
+        self.detail = detail or self.default_message
+        self.status_code = status_code
+        self.method = method
+        self.url = redact_url(url)
+        self.request_id = request_id
+        self.body = body
+        self.headers: Mapping[str, str] = dict(headers or {})
+        self.response = response
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        head = f"{self.status_code} " if self.status_code is not None else ""
+        where = ""
+        if self.method or self.url:
+            where = f" ({' '.join(p for p in (self.method, self.url) if p)})"
+        rid = f" [request id {self.request_id}]" if self.request_id else ""
+        return f"{head}{self.detail}{where}{rid}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+    def __reduce__(self) -> Any:  # keep errors picklable (multiprocessing, pytest-xdist)
+        return (
+            _rebuild_api_error,
+            (type(self), self.detail, self.status_code, self.method, self.url, self.request_id),
+        )
+
+
+def _rebuild_api_error(
+    cls: type, detail: str, status: Optional[int], method: Optional[str], url: str, rid: Optional[str]
+) -> "ApiError":
+    err = cls.__new__(cls)
+    ApiError.__init__(err, detail, status_code=status, method=method, url=url, request_id=rid)
+    return err  # type: ignore[no-any-return]
+
+
+class BadRequestError(ApiError):
+    """A 4xx answer without a more specific class (400, 405, 413, ...)."""
+
+
+class AuthenticationError(ApiError):
+    """401: no, invalid or expired credentials, or a failed login/refresh.
+
+    Also raised *before* sending when the client has no credentials and
+    ``verify_auth`` is on (then ``status_code`` is ``None``).
+    """
+
+    default_message = "not authenticated"
+
+
+class PermissionDenied(ApiError):
+    """403: the credentials are valid but not allowed to do this."""
+
+
+class NotFound(ApiError):
+    """404: the resource does not exist (or is not visible to you)."""
+
+
+class ConflictError(ApiError):
+    """409: the resource is not in a state that allows this (e.g. not finished)."""
+
+
+class ValidationError(ApiError, ValueError):
+    """422: the server rejected the request's content.
+
+    ``errors`` is the server's list of ``{"loc": [...], "msg": ..., "type": ...}``
+    and ``fields`` the dotted locations, e.g. ``["body.name"]``.
+    """
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        detail = self.body.get("detail") if isinstance(self.body, dict) else None
+        if isinstance(detail, list):
+            return [e for e in detail if isinstance(e, dict)]
+        return []
+
+    @property
+    def fields(self) -> list[str]:
+        out = []
+        for e in self.errors:
+            loc = e.get("loc")
+            if isinstance(loc, (list, tuple)):
+                out.append(".".join(str(p) for p in loc))
+        return out
+
+
+class RateLimitError(ApiError):
+    """429: too many requests. ``retry_after`` is in seconds (or ``None``)."""
+
+    @property
+    def retry_after(self) -> Optional[float]:
+        return _retry_after(self.headers, self.body)
+
+
+class ServerError(ApiError):
+    """5xx: the server (or a gateway in front of it) failed."""
+
+
+class TransportError(AvatarError):
+    """No usable HTTP answer was received. ``method`` and ``url`` say for what."""
+
+    def __init__(self, message: str, *, method: Optional[str] = None, url: Optional[str] = None) -> None:
+        self.method = method
+        self.url = redact_url(url)
+        where = ""
+        if method or url:
+            where = f" ({' '.join(p for p in (method, self.url) if p)})"
+        super().__init__(f"{message}{where}")
+
+
+class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001
+    """The call did not complete in time (connect, read, or the total budget)."""
+
+
+class ConnectionError(TransportError, builtins.ConnectionError):  # noqa: A001
+    """The connection could not be made or was broken."""
+
+
+class TLSError(ConnectionError):
+    """The TLS handshake failed (unknown certificate authority, wrong host, ...)."""
+
+
+class ProxyError(ConnectionError):
+    """The proxy refused or failed the request (for example 407, wrong proxy credentials)."""
+
+
+class ResponseDecodeError(TransportError):
+    """The server answered, but the body is not the JSON it should be."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        status_code: Optional[int] = None,
+        request_id: Optional[str] = None,
+    ) -> None:
+        self.status_code = status_code
+        self.request_id = request_id
+        rid = f" [request id {request_id}]" if request_id else ""
+        super().__init__(message + rid, method=method, url=url)
+
+
+class SchemaError(AvatarError):
+    """A response did not match its schema.
+
+    ``endpoint`` is ``"METHOD /path"`` and ``fields`` maps each offending
+    field to the reasons.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: Optional[str] = None,
+        fields: Optional[Mapping[str, Any]] = None,
+        request_id: Optional[str] = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.fields: dict[str, Any] = dict(fields or {})
+        self.request_id = request_id
+        super().__init__(message)
+
+
+class RequestNotRetryableError(AvatarError):
+    """The access token was refreshed after a 401, but the request's body was a
+    stream that cannot be rewound, so it was not re-sent (it would have gone out
+    empty).  The new tokens are in place: call again with a fresh body."""
+
+    def __init__(self, message: str, *, method: Optional[str] = None, url: Optional[str] = None) -> None:
+        self.method = method
+        self.url = redact_url(url)
+        super().__init__(message)
+
+
+class JobFailedError(AvatarError):
+    """A job ended in a failure status. ``job`` is the job, ``exception`` the server's text."""
+
+    def __init__(self, message: str, *, job: Any = None, exception: str = "") -> None:
+        self.job = job
+        self.exception = exception
+        super().__init__(message)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _retry_after(headers: Mapping[str, str], body: Any) -> Optional[float]:
+    raw = None
+    for k, v in headers.items():
+        if k.lower() == "retry-after":
+            raw = v
+            break
+    if raw is not None:
+        try:
+            return max(0.0, float(raw))
+        except (TypeError, ValueError):
+            try:
+                when = parsedate_to_datetime(str(raw))
+            except (TypeError, ValueError, IndexError):
+                when = None
+            if when is not None:
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=_dt.timezone.utc)
+                return max(0.0, (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds())
+    if isinstance(body, dict):
+        value = body.get("retry_after")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return max(0.0, float(value))
+    return None
+
+
+_TAG_RE = re.compile(r"<[^>]+>")
+_WS_RE = re.compile(r"\s+")
+
+
+def _text_excerpt(text: str) -> str:
+    """A short, single-line excerpt of a non-JSON body (HTML tags removed)."""
+    lowered = text.lower()
+    title = None
+    start = lowered.find("<title>")
+    if start != -1:
+        end = lowered.find("</title>", start)
+        if end != -1:
+            title = text[start + 7 : end]
+    cleaned = title if title else _TAG_RE.sub(" ", text)
+    cleaned = _WS_RE.sub(" ", cleaned).strip()
+    if len(cleaned) > _MAX_BODY_IN_MESSAGE:
+        cleaned = cleaned[: _MAX_BODY_IN_MESSAGE - 3] + "..."
+    return cleaned
+
+
+def detail_from_body(body: Any) -> Optional[str]:
+    """The server's message from any of the contract's three error envelopes."""
+    if not isinstance(body, dict):
+        if isinstance(body, str) and body:
+            return body
+        return None
+    detail = body.get("detail", body.get("message"))
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, dict):
+        msg = detail.get("message") or detail.get("msg")
+        if isinstance(msg, str):
+            return msg
+        return None
+    if isinstance(detail, list):
+        parts: list[str] = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = item.get("loc")
+                loc_s = ".".join(str(p) for p in loc) if isinstance(loc, (list, tuple)) else ""
+                msg = item.get("msg", "")
+                parts.append(f"{loc_s}: {msg}" if loc_s else str(msg))
+            elif isinstance(item, str):
+                parts.append(item)
+        return "; ".join(parts) if parts else None
+    return None
+
+
+_STATUS_CLASSES: dict[int, type[ApiError]] = {
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: NotFound,
+    409: ConflictError,
+    422: ValidationError,
+    429: RateLimitError,
+}
+
+
+def error_class_for_status(status: int) -> type[ApiError]:
+    if status in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status]
+    if status >= 500:
+        return ServerError
+    return BadRequestError
+
+
+def error_from_response(response: requests.Response, *, method: Optional[str] = None) -> ApiError:
+    """Build the typed error for an error ``response``. Never raises while decoding."""
+    status = response.status_code
+    request = response.request
+    method = method or (request.method if request is not None else None)
+    url = response.url or (request.url if request is not None else None)
+    request_id = response.headers.get("X-Request-ID")
+    body: Any = None
+    text = ""
+    try:
+        raw = response.content or b""
+    except (requests.RequestException, OSError, RuntimeError):
+        raw = b""
+    if raw:
+        try:
+            text = raw.decode(response.encoding or "utf-8", errors="replace")
+        except LookupError:
+            text = raw.decode("utf-8", errors="replace")
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+    detail = detail_from_body(body)
+    if detail is None:
+        reason = response.reason or ""
+        if isinstance(reason, bytes):
+            reason = reason.decode("latin-1", errors="replace")
+        excerpt = _text_excerpt(text) if text else ""
+        if excerpt:
+            detail = f"{reason}: {excerpt}" if reason else excerpt
+        else:
+            detail = reason or "empty response body"
+    cls = error_class_for_status(status)
+    if status == 429:
+        retry = _retry_after(response.headers, body)
+        if retry is not None:
+            detail = f"{detail} (retry after {retry:g} s)"
+    return cls(
+        detail,
+        status_code=status,
+        method=method,
+        url=url,
+        request_id=request_id,
+        body=body,
+        headers=dict(response.headers),
+        response=response,
+    )
+
+
+def schema_error(
+    endpoint: Optional[str], messages: Any, *, request_id: Optional[str] = None
+) -> SchemaError:
+    """Build a :class:`SchemaError` from marshmallow's ``messages`` dict."""
+    fields: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            fields[prefix or "_schema"] = value
+
+    walk("", messages)
+    described = "; ".join(
+        f"{name}: {', '.join(map(str, reasons)) if isinstance(reasons, (list, tuple)) else reasons}"
+        for name, reasons in sorted(fields.items())
+    )
+    where = f" from {endpoint}" if endpoint else ""
+    rid = f" [request id {request_id}]" if request_id else ""
+    return SchemaError(
+        f"unexpected response{where}: {described}{rid}",
+        endpoint=endpoint,
+        fields=fields,
+        request_id=request_id,
+    )

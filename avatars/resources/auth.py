@@ -1,0 +1,104 @@
+"""``client.auth``: login, refresh, logout and password reset.
+
+These calls never carry the client's own credentials (login and refresh must
+not recurse into the token refresh logic).  They are the raw endpoints; most
+programs use :meth:`ApiClient.authenticate` instead, which also installs the
+tokens on the client.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+from uuid import UUID
+
+from ..config import Timeout
+from ..errors import RequestValidationError
+from ..models import LoginResponse
+from ..schemas import LoginResponseSchema, load
+from ._base import Resource
+
+__all__ = ["Auth"]
+
+
+def _require_text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise RequestValidationError(f"{name} must be a non-empty string", field=name)
+    return value
+
+
+class Auth(Resource):
+    """The authentication endpoints."""
+
+    def login(self, username: str, password: str, *, timeout: Optional[Timeout] = None) -> LoginResponse:
+        """``POST /login`` (form-encoded) and return the tokens.
+
+        The real password goes in the form body; it never appears in a log,
+        an error or a ``repr``.
+        """
+        _require_text(username, "username")
+        _require_text(password, "password")
+        form = {"username": username, "password": password, "scope": "", "grant_type": "password"}
+        data = self._client.request_json(
+            "POST", "login", data=form, timeout=timeout, send_auth=False, auth_required=False
+        )
+        return load(LoginResponseSchema, data, endpoint="POST /login")  # type: ignore[no-any-return]
+
+    def refresh(self, refresh_token: str, *, timeout: Optional[Timeout] = None) -> LoginResponse:
+        """``POST /refresh`` with the refresh token in the form body (never the URL)."""
+        _require_text(refresh_token, "refresh_token")
+        data = self._client.request_json(
+            "POST", "refresh", data={"token": refresh_token}, timeout=timeout, send_auth=False,
+            auth_required=False,
+        )
+        return load(LoginResponseSchema, data, endpoint="POST /refresh")  # type: ignore[no-any-return]
+
+    def logout(self, *, timeout: Optional[Timeout] = None) -> None:
+        """``POST /logout`` with the current credentials."""
+        self._client.request("POST", "logout", timeout=timeout)
+
+    def forgotten_password(self, email: str, *, timeout: Optional[Timeout] = None) -> None:
+        """``POST /login/forgotten_password``: ask for a reset e-mail."""
+        _require_email(email)
+        self._client.request(
+            "POST", "login/forgotten_password", json={"email": email}, timeout=timeout,
+            send_auth=False, auth_required=False,
+        )
+
+    def reset_password(
+        self,
+        email: str,
+        new_password: str,
+        new_password_repeated: str,
+        token: "UUID | str",
+        *,
+        timeout: Optional[Timeout] = None,
+    ) -> None:
+        """``POST /login/reset_password`` with the token from the reset e-mail."""
+        _require_email(email)
+        _require_text(new_password, "new_password")
+        if new_password != new_password_repeated:
+            raise RequestValidationError(
+                "new_password and new_password_repeated differ", field="new_password_repeated"
+            )
+        try:
+            token_s = str(token if isinstance(token, UUID) else UUID(str(token)))
+        except ValueError:
+            raise RequestValidationError("token must be the UUID from the reset e-mail", field="token") from None
+        body = {
+            "email": email,
+            "new_password": new_password,
+            "new_password_repeated": new_password_repeated,
+            "token": token_s,
+        }
+        self._client.request(
+            "POST", "login/reset_password", json=body, timeout=timeout, send_auth=False,
+            auth_required=False,
+        )
+
+
+def _require_email(email: object) -> str:
+    text = _require_text(email, "email")
+    local, sep, domain = text.partition("@")
+    if not sep or not local or "." not in domain or any(c.isspace() for c in text):
+        raise RequestValidationError(f"not an e-mail address: {text!r}", field="email")
+    return text

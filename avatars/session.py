@@ -1,0 +1,261 @@
+"""``AvatarSession``: a :class:`requests.Session` that knows the Avatar API.
+
+It adds four things to a plain session, and nothing else:
+
+* a base URL: relative paths (``"jobs"`` or ``"/jobs"``) are joined to it,
+  absolute URLs are used as given;
+* a default timeout, used when a call passes none (``timeout=None`` also means
+  "the default"; pass :data:`avatars.NO_TIMEOUT` to wait forever);
+* ``User-Agent: avatar-python/<version> requests/<version>``;
+* credential hygiene across origins: a redirect that leaves the API's origin
+  (scheme, host and port) carries neither ``Authorization`` nor a cookie; the
+  cookie jar never sends cookies to another origin.
+
+The auth strategy lives in the ordinary ``auth`` slot.  The default retry
+policy (:func:`default_retry`) is mounted on the session's adapters.
+"""
+
+from __future__ import annotations
+
+import logging
+from http.cookiejar import Cookie, DefaultCookiePolicy
+from typing import Any, Mapping, Optional, Union
+from urllib.request import Request as UrllibRequest
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+from urllib3.util.retry import Retry
+
+from ._urls import Origin, join_url, origin_of, same_origin
+from ._version import __version__
+from .config import DEFAULT_TIMEOUT, NO_TIMEOUT, Timeout, normalize_base_url, normalize_timeout
+
+__all__ = [
+    "AvatarSession",
+    "AvatarRetry",
+    "default_retry",
+    "user_agent",
+    "DEFAULT_POOL_MAXSIZE",
+    "IDEMPOTENT_METHODS",
+    "RETRY_STATUSES",
+]
+
+logger = logging.getLogger("avatars")
+
+#: Methods the default policy may retry after the request went out.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+#: Gateway answers the default policy retries (for idempotent methods only).
+RETRY_STATUSES = frozenset({502, 503, 504})
+#: Connections kept per host; threads beyond it wait for a free connection
+#: instead of opening throw-away ones.
+DEFAULT_POOL_MAXSIZE = 16
+
+_URLLIB3_MAJOR = int(urllib3.__version__.split(".")[0])
+
+
+def user_agent() -> str:
+    """``avatar-python/<version> requests/<version>`` (the platform reads the first part)."""
+    return f"avatar-python/{__version__} requests/{requests.__version__}"
+
+
+class AvatarRetry(Retry):
+    """``urllib3.Retry`` that caps how long a ``Retry-After`` may make it sleep.
+
+    A gateway asking for an hour would otherwise block the call for an hour;
+    waits above :attr:`max_retry_after` seconds are shortened to it.
+    """
+
+    max_retry_after: float = 30.0
+
+    def get_retry_after(self, response: Any) -> Optional[float]:
+        value = super().get_retry_after(response)
+        if value is None:
+            return None
+        return float(min(value, self.max_retry_after))
+
+
+def default_retry(
+    total: int = 3,
+    *,
+    backoff_factor: float = 0.5,
+    backoff_max: float = 10.0,
+    max_retry_after: float = 30.0,
+) -> Retry:
+    """The library's retry policy, for urllib3 1.26 and 2.x alike.
+
+    * connection errors (nothing was sent yet) are retried for every method;
+    * 502, 503 and 504 answers are retried for idempotent methods only
+      (GET, HEAD, PUT, DELETE, OPTIONS), honouring ``Retry-After`` up to
+      ``max_retry_after`` seconds;
+    * a request whose body went out and then failed (a reset, a read timeout)
+      is retried only when idempotent; a POST is never re-sent;
+    * at most ``total`` retries, with exponential backoff capped at
+      ``backoff_max`` seconds.  When retries run out, the last answer is
+      returned (and turned into a typed error by the client).
+    """
+    attrs: dict[str, Any] = {"max_retry_after": float(max_retry_after)}
+    kwargs: dict[str, Any] = dict(
+        total=total,
+        connect=total,
+        read=total,
+        status=total,
+        redirect=False,
+        allowed_methods=IDEMPOTENT_METHODS,
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff_factor,
+        raise_on_status=False,
+        raise_on_redirect=False,
+        respect_retry_after_header=True,
+    )
+    if _URLLIB3_MAJOR >= 2:
+        kwargs["other"] = 0
+        kwargs["backoff_max"] = backoff_max
+    else:  # urllib3 1.26 reads the cap from a class attribute (two spellings over 1.26.x)
+        attrs["DEFAULT_BACKOFF_MAX"] = backoff_max
+        attrs["BACKOFF_MAX"] = backoff_max
+    # A subclass per policy keeps the settings through Retry.new(), which
+    # re-creates the object from its constructor arguments on every attempt.
+    cls = type("AvatarRetry", (AvatarRetry,), attrs)
+    return cls(**kwargs)  # type: ignore[no-any-return]
+
+
+class _OriginCookiePolicy(DefaultCookiePolicy):
+    """Return cookies only to the origin that set them (port and scheme included).
+
+    The standard policy matches on the domain alone, so a cookie from
+    ``http://127.0.0.1:8000`` would go to ``http://127.0.0.1:9000`` too.
+    """
+
+    def __init__(self, origin: Optional[Origin]) -> None:
+        super().__init__()
+        self._origin = origin
+
+    def return_ok(self, cookie: Cookie, request: UrllibRequest) -> bool:
+        if self._origin is not None and not same_origin(request.get_full_url(), self._origin):
+            return False
+        return bool(super().return_ok(cookie, request))
+
+
+class AvatarSession(requests.Session):
+    """A :class:`requests.Session` bound to one Avatar API.
+
+    :param base_url: the API URL, ending in ``/api``.
+    :param timeout: the default ``(connect, read)`` timeout, or seconds.
+    :param auth: the auth strategy (:class:`~avatars.ApiKeyAuth`,
+        :class:`~avatars.TokenAuth`, or any ``AuthBase``).
+    :param retry: the ``urllib3.Retry`` for the adapters (default:
+        :func:`default_retry`); ``0`` or ``False`` disables retries.
+    :param pool_maxsize: connections kept per host (``pool_block`` is on, so
+        more threads than this wait instead of opening extra connections).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: Optional[Timeout] = None,
+        auth: Optional[AuthBase] = None,
+        retry: Union[Retry, int, bool, None] = None,
+        pool_maxsize: int = DEFAULT_POOL_MAXSIZE,
+    ) -> None:
+        super().__init__()
+        self.base_url = normalize_base_url(base_url)
+        self.origin: Optional[Origin] = origin_of(self.base_url)
+        checked = normalize_timeout(timeout)
+        self.default_timeout: Timeout = DEFAULT_TIMEOUT if checked is None else checked
+        self.auth = auth
+        self.headers["User-Agent"] = user_agent()
+        self.cookies.set_policy(_OriginCookiePolicy(self.origin))
+        if retry is None:
+            retry = default_retry()
+        elif retry is False:
+            retry = 0
+        for prefix in ("https://", "http://"):
+            self.mount(
+                prefix,
+                HTTPAdapter(
+                    max_retries=retry,  # type: ignore[arg-type]
+                    pool_connections=4,
+                    pool_maxsize=pool_maxsize,
+                    pool_block=True,
+                ),
+            )
+
+    def url_for(self, path: str) -> str:
+        """The absolute URL for ``path`` (relative paths join the base URL)."""
+        return join_url(self.base_url, path)
+
+    def request(  # type: ignore[override]
+        self,
+        method: Union[str, bytes],
+        url: Union[str, bytes],
+        params: Any = None,
+        data: Any = None,
+        headers: Optional[Mapping[str, Any]] = None,
+        cookies: Any = None,
+        files: Any = None,
+        auth: Any = None,
+        timeout: Any = None,
+        allow_redirects: bool = True,
+        proxies: Optional[Mapping[str, str]] = None,
+        hooks: Any = None,
+        stream: Optional[bool] = None,
+        verify: Any = None,
+        cert: Any = None,
+        json: Any = None,
+    ) -> requests.Response:
+        """As :meth:`requests.Session.request`, with a relative ``url`` joined to
+        the base URL and ``timeout=None`` meaning the default timeout."""
+        if isinstance(url, bytes):
+            url = url.decode("utf-8")
+        return super().request(
+            method,  # type: ignore[arg-type]
+            self.url_for(url),
+            params=params,
+            data=data,
+            headers=headers,  # type: ignore[arg-type]
+            cookies=cookies,
+            files=files,
+            auth=auth,
+            timeout=self.resolve_timeout(timeout),
+            allow_redirects=allow_redirects,
+            proxies=proxies,  # type: ignore[arg-type]
+            hooks=hooks,
+            stream=stream,
+            verify=verify,
+            cert=cert,
+            json=json,
+        )
+
+    def resolve_timeout(self, timeout: Any) -> Optional[Timeout]:
+        """``None`` gives the default; :data:`NO_TIMEOUT` gives "no timeout"."""
+        if timeout is None:
+            return self.default_timeout
+        if timeout is NO_TIMEOUT:
+            return None
+        return timeout  # type: ignore[no-any-return]
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        prepared = super().prepare_request(request)
+        if self.origin is not None and not same_origin(prepared.url or "", self.origin):
+            # Cookies passed explicitly for this call are the caller's business;
+            # the session's own jar never leaves the API origin (policy above).
+            if not request.cookies:
+                prepared.headers.pop("Cookie", None)
+        return prepared
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        """On a redirect: requests' own rules, then strip credentials and cookies
+        whenever the new URL is not on the API origin."""
+        super().rebuild_auth(prepared_request, response)
+        if self.origin is not None and not same_origin(prepared_request.url or "", self.origin):
+            if "Authorization" in prepared_request.headers:
+                del prepared_request.headers["Authorization"]
+            prepared_request.headers.pop("Cookie", None)
+            logger.debug("avatars: redirect left the API origin; credentials and cookies dropped")
+
+    def __repr__(self) -> str:
+        return f"AvatarSession(base_url={self.base_url!r}, auth={self.auth!r})"
+
