@@ -1,0 +1,1 @@
+"""pytest plugin of ``avatars`` (fixtures are added with the local server)."""
