@@ -239,8 +239,9 @@ class TokenAuth(AuthBase):
                 logger.warning("avatars: proactive token refresh failed (%s); using the current token", exc)
         access = self.tokens.access
         r.headers["Authorization"] = f"Bearer {access}"
-        setattr(r, "_avatars_access", access)
-        r.register_hook("response", self.handle_401)
+        prepared: Any = r  # requests' register_hook is untyped; our marks are extra attributes
+        prepared._avatars_access = access
+        prepared.register_hook("response", self.handle_401)
         return r
 
     def handle_401(self, r: requests.Response, **kwargs: Any) -> requests.Response:
@@ -275,13 +276,15 @@ class TokenAuth(AuthBase):
         prep = request.copy()
         cookies = getattr(prep, "_cookies", None)
         if cookies is not None and r.raw is not None:
-            extract_cookies_to_jar(cookies, request, r.raw)
+            extract: Any = extract_cookies_to_jar  # untyped in requests
+            extract(cookies, request, r.raw)
             prep.headers.pop("Cookie", None)
             prep.prepare_cookies(cookies)
         access = self.tokens.access
         prep.headers["Authorization"] = f"Bearer {access}"
-        setattr(prep, "_avatars_access", access)
-        setattr(prep, "_avatars_resent", True)
+        marked: Any = prep
+        marked._avatars_access = access
+        marked._avatars_resent = True
         logger.debug("avatars: re-sending %s after a token refresh", prep.method)
         connection = r.connection
         if connection is None:  # pragma: no cover - requests always sets it
@@ -325,8 +328,7 @@ class TokenAuth(AuthBase):
             except AuthenticationError as exc:
                 self._failed_refresh = refresh_token
                 raise AuthenticationError(
-                    "the session has expired (refreshing the access token failed: "
-                    f"{exc.detail}); authenticate again",
+                    f"the session has expired (refreshing the access token failed: {exc.detail}); authenticate again",
                     status_code=exc.status_code,
                     method=exc.method,
                     url=exc.url,
@@ -361,9 +363,7 @@ class _PlainRefresher:
     def __call__(self, refresh_token: str) -> TokenPair:
         from .errors import error_from_response
 
-        response = requests.post(
-            self.refresh_url, data={"token": refresh_token}, auth=NoAuth(), timeout=self.timeout
-        )
+        response = requests.post(self.refresh_url, data={"token": refresh_token}, auth=NoAuth(), timeout=self.timeout)
         if response.status_code >= 400:
             raise error_from_response(response)
         try:

@@ -17,7 +17,7 @@ import threading
 import time
 import warnings
 from types import TracebackType
-from typing import Any, Callable, Mapping, Optional, Tuple, Type, Union
+from typing import Any, Callable, Mapping, Optional, Type, Union
 
 import requests
 from requests.auth import AuthBase
@@ -27,15 +27,14 @@ from ._urls import Origin, join_url, origin_of, strip_userinfo
 from .auth import ApiKeyAuth, AuthTokens, NoAuth, TokenAuth, TokenPair
 from .config import DEFAULT_TIMEOUT, NO_TIMEOUT, ClientConfig, Timeout, normalize_base_url, normalize_timeout
 from .errors import (
-    ApiError,
+    ApiConnectionError,
+    ApiTimeoutError,
     AuthenticationError,
     AvatarError,
     ConfigurationError,
-    ConnectionError,
     ProxyError,
     RateLimitError,
     ResponseDecodeError,
-    TimeoutError,
     TLSError,
     TransportError,
     _text_excerpt,
@@ -71,7 +70,7 @@ class _Deadline:
     Connect and read timeouts bound each wait, not the whole call: a server
     that trickles one byte a second never trips a 60 s read timeout.  The
     watchdog shuts the socket down at the deadline; the read then fails and
-    the call raises :class:`~avatars.errors.TimeoutError`.
+    the call raises :class:`~avatars.errors.ApiTimeoutError`.
     """
 
     def __init__(self, seconds: float) -> None:
@@ -192,9 +191,7 @@ class ApiClient:
                 api_key=api_key,
             )
         if http_client is not None and not isinstance(http_client, requests.Session):
-            raise ConfigurationError(
-                f"http_client must be a requests.Session, got {type(http_client).__name__}"
-            )
+            raise ConfigurationError(f"http_client must be a requests.Session, got {type(http_client).__name__}")
         if total_timeout is not None and (isinstance(total_timeout, bool) or total_timeout <= 0):
             raise ConfigurationError("total_timeout must be a positive number of seconds")
         if rate_limit_wait is not None and (isinstance(rate_limit_wait, bool) or rate_limit_wait < 0):
@@ -485,7 +482,7 @@ class ApiClient:
             raise
         except requests.exceptions.RequestException as exc:
             if deadline is not None and (deadline.expired or deadline.remaining() <= 0):
-                raise TimeoutError(
+                raise ApiTimeoutError(
                     f"the call did not complete within its total budget of {budget_s:g} s",
                     method=method,
                     url=url,
@@ -493,7 +490,7 @@ class ApiClient:
             raise _map_transport_error(exc, method, url, kwargs.get("timeout")) from None
         if deadline is not None and deadline.expired:
             response.close()
-            raise TimeoutError(
+            raise ApiTimeoutError(
                 f"the call did not complete within its total budget of {budget_s:g} s",
                 method=method,
                 url=url,
@@ -532,9 +529,10 @@ class ApiClient:
         if isinstance(self._session, AvatarSession):
             return {}
         ua = user_agent()
-        current = self._session.headers.get("User-Agent")
+        raw = self._session.headers.get("User-Agent")
+        current = raw.decode("latin-1") if isinstance(raw, bytes) else raw
         default = requests.utils.default_user_agent()
-        if current and current != default and not str(current).startswith("avatar-python/"):
+        if current and current != default and not current.startswith("avatar-python/"):
             ua = f"{ua} {current}"
         return {"User-Agent": ua}
 
@@ -548,7 +546,7 @@ class ApiClient:
         if self._owns_session:
             self._session.close()
 
-    def __enter__(self) -> "ApiClient":
+    def __enter__(self) -> ApiClient:
         return self
 
     def __exit__(
@@ -592,7 +590,9 @@ def _rewind(data: Any, position: Optional[int]) -> bool:
     return True
 
 
-def _map_transport_error(exc: requests.exceptions.RequestException, method: str, url: str, timeout: Any) -> TransportError:
+def _map_transport_error(
+    exc: requests.exceptions.RequestException, method: str, url: str, timeout: Any
+) -> TransportError:
     text = strip_userinfo(str(exc))
     host = (origin_of(url) or ("", "?", 0))[1]
     if isinstance(exc, requests.exceptions.SSLError):
@@ -608,25 +608,31 @@ def _map_transport_error(exc: requests.exceptions.RequestException, method: str,
             )
         return ProxyError(f"could not go through the proxy: {_short(text)}", method=method, url=url)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return TimeoutError(f"connecting to {host} timed out ({_describe_timeout(timeout)})", method=method, url=url)
+        return ApiTimeoutError(f"connecting to {host} timed out ({_describe_timeout(timeout)})", method=method, url=url)
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return TimeoutError(f"{host} did not answer in time ({_describe_timeout(timeout)})", method=method, url=url)
+        return ApiTimeoutError(f"{host} did not answer in time ({_describe_timeout(timeout)})", method=method, url=url)
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return ConnectionError(f"the connection to {host} broke while reading the answer", method=method, url=url)
+        return ApiConnectionError(f"the connection to {host} broke while reading the answer", method=method, url=url)
     if isinstance(exc, requests.exceptions.ContentDecodingError):
         return ResponseDecodeError(f"could not decode the compressed answer from {host}", method=method, url=url)
     if isinstance(exc, requests.exceptions.RetryError):
-        return ConnectionError(f"gave up on {host} after retries: {_short(text)}", method=method, url=url)
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)):
-        return ConnectionError(f"invalid URL: {_short(text)}", method=method, url=url)
+        return ApiConnectionError(f"gave up on {host} after retries: {_short(text)}", method=method, url=url)
+    if isinstance(
+        exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
+    ):
+        return ApiConnectionError(f"invalid URL: {_short(text)}", method=method, url=url)
     if isinstance(exc, requests.exceptions.ConnectionError):
-        if "timed out" in text.lower() or "timeout" in type(getattr(exc.args[0] if exc.args else None, "reason", None)).__name__.lower():
-            return TimeoutError(f"{host} did not answer in time ({_describe_timeout(timeout)})", method=method, url=url)
+        cause = getattr(exc.args[0] if exc.args else None, "reason", None)
+        if "timed out" in text.lower() or "timeout" in type(cause).__name__.lower():
+            waited = _describe_timeout(timeout)
+            return ApiTimeoutError(f"{host} did not answer in time ({waited})", method=method, url=url)
         if "refused" in text.lower():
-            return ConnectionError(f"connection to {host} refused (is the server running?)", method=method, url=url)
+            return ApiConnectionError(f"connection to {host} refused (is the server running?)", method=method, url=url)
         if "reset" in text.lower() or "aborted" in text.lower() or "remote end closed" in text.lower():
-            return ConnectionError(f"the connection to {host} was closed before an answer arrived", method=method, url=url)
-        return ConnectionError(f"could not reach {host}: {_short(text)}", method=method, url=url)
+            return ApiConnectionError(
+                f"the connection to {host} was closed before an answer arrived", method=method, url=url
+            )
+        return ApiConnectionError(f"could not reach {host}: {_short(text)}", method=method, url=url)
     return TransportError(f"request failed: {_short(text)}", method=method, url=url)
 
 
@@ -639,7 +645,14 @@ def _ssl_reason(text: str) -> str:
     lowered = text.lower()
     if "certificate verify failed" in lowered:
         detail = "certificate verify failed"
-        for marker in ("unable to get local issuer certificate", "self-signed certificate", "self signed certificate", "hostname mismatch", "certificate has expired", "ip address mismatch"):
+        for marker in (
+            "unable to get local issuer certificate",
+            "self-signed certificate",
+            "self signed certificate",
+            "hostname mismatch",
+            "certificate has expired",
+            "ip address mismatch",
+        ):
             if marker in lowered:
                 detail += f" ({marker})"
                 break
@@ -647,4 +660,3 @@ def _ssl_reason(text: str) -> str:
     if "certificate required" in lowered or "alert certificate required" in lowered:
         return "the server requires a client certificate (set cert= on your session)"
     return _short(text)
-

@@ -44,9 +44,9 @@ class _NoTimeout:
     """Sentinel: pass ``timeout=NO_TIMEOUT`` to wait forever (``timeout=None``
     means "use the client's default")."""
 
-    _instance: Optional["_NoTimeout"] = None
+    _instance: Optional[_NoTimeout] = None
 
-    def __new__(cls) -> "_NoTimeout":
+    def __new__(cls) -> _NoTimeout:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -96,8 +96,7 @@ def normalize_base_url(url: object, *, name: str = "base_url") -> str:
     path = parts.path.rstrip("/")
     if not path.endswith("/api"):
         raise ConfigurationError(
-            f"{name} must end with /api, got {value!r}; did you mean "
-            f"{parts.scheme}://{parts.netloc}{path}/api ?"
+            f"{name} must end with /api, got {value!r}; did you mean {parts.scheme}://{parts.netloc}{path}/api ?"
         )
     del port
     return f"{parts.scheme}://{parts.netloc}{path}"
@@ -149,9 +148,7 @@ def _parse_verify_env(raw: str) -> Union[bool, str]:
         return False
     if os.path.exists(text):
         return text
-    raise ConfigurationError(
-        f"AVATAR_SHOULD_VERIFY_SSL must be true/false or the path of a CA bundle, got {raw!r}"
-    )
+    raise ConfigurationError(f"AVATAR_SHOULD_VERIFY_SSL must be true/false or the path of a CA bundle, got {raw!r}")
 
 
 def _check_verify(value: object) -> Union[bool, str]:
@@ -163,9 +160,7 @@ def _check_verify(value: object) -> Union[bool, str]:
         return value
     if isinstance(value, os.PathLike):
         return _check_verify(os.fspath(value))
-    raise ConfigurationError(
-        f"should_verify_ssl must be True, False or a CA bundle path, got {value!r}"
-    )
+    raise ConfigurationError(f"should_verify_ssl must be True, False or a CA bundle path, got {value!r}")
 
 
 def _check_api_key(value: object) -> Optional[str]:
@@ -211,7 +206,7 @@ class ClientConfig:
             f"should_verify_ssl={self.should_verify_ssl!r}, api_key={key})"
         )
 
-    def with_changes(self, **changes: object) -> "ClientConfig":
+    def with_changes(self, **changes: object) -> ClientConfig:
         """A copy with some values replaced (validated again)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
@@ -224,7 +219,7 @@ class ClientConfig:
         timeout: Optional[Timeout] = None,
         should_verify_ssl: Optional[Union[bool, str]] = None,
         api_key: Optional[str] = None,
-    ) -> "ClientConfig":
+    ) -> ClientConfig:
         """Read the ``AVATAR_*`` variables (from ``env``, default ``os.environ``);
         keyword arguments that are not ``None`` win over them."""
         source = os.environ if env is None else env

@@ -22,8 +22,8 @@ The tree::
     |   +-- RateLimitError (429)
     |   +-- ServerError (5xx)
     +-- TransportError: no usable HTTP answer
-    |   +-- TimeoutError (also the builtin TimeoutError)
-    |   +-- ConnectionError (also the builtin ConnectionError)
+    |   +-- ApiTimeoutError (also the builtin TimeoutError)
+    |   +-- ApiConnectionError (also the builtin ConnectionError)
     |   |   +-- TLSError
     |   |   +-- ProxyError (a proxy refused the request, e.g. 407)
     |   +-- ResponseDecodeError: the body is not the JSON it should be
@@ -58,8 +58,8 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "TransportError",
-    "TimeoutError",
-    "ConnectionError",
+    "ApiTimeoutError",
+    "ApiConnectionError",
     "TLSError",
     "ProxyError",
     "ResponseDecodeError",
@@ -193,11 +193,11 @@ class ApiError(AvatarError):
 
 
 def _rebuild_api_error(
-    cls: type, detail: str, status: Optional[int], method: Optional[str], url: str, rid: Optional[str]
-) -> "ApiError":
+    cls: type[ApiError], detail: str, status: Optional[int], method: Optional[str], url: str, rid: Optional[str]
+) -> ApiError:
     err = cls.__new__(cls)
     ApiError.__init__(err, detail, status_code=status, method=method, url=url, request_id=rid)
-    return err  # type: ignore[no-any-return]
+    return err
 
 
 class BadRequestError(ApiError):
@@ -274,19 +274,19 @@ class TransportError(AvatarError):
         super().__init__(f"{message}{where}")
 
 
-class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001
+class ApiTimeoutError(TransportError, builtins.TimeoutError):
     """The call did not complete in time (connect, read, or the total budget)."""
 
 
-class ConnectionError(TransportError, builtins.ConnectionError):  # noqa: A001
+class ApiConnectionError(TransportError, builtins.ConnectionError):
     """The connection could not be made or was broken."""
 
 
-class TLSError(ConnectionError):
+class TLSError(ApiConnectionError):
     """The TLS handshake failed (unknown certificate authority, wrong host, ...)."""
 
 
-class ProxyError(ConnectionError):
+class ProxyError(ApiConnectionError):
     """The proxy refused or failed the request (for example 407, wrong proxy credentials)."""
 
 
@@ -492,9 +492,7 @@ def error_from_response(response: requests.Response, *, method: Optional[str] = 
     )
 
 
-def schema_error(
-    endpoint: Optional[str], messages: Any, *, request_id: Optional[str] = None
-) -> SchemaError:
+def schema_error(endpoint: Optional[str], messages: Any, *, request_id: Optional[str] = None) -> SchemaError:
     """Build a :class:`SchemaError` from marshmallow's ``messages`` dict."""
     fields: dict[str, Any] = {}
 

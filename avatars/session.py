@@ -52,12 +52,13 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 #: instead of opening throw-away ones.
 DEFAULT_POOL_MAXSIZE = 16
 
-_URLLIB3_MAJOR = int(urllib3.__version__.split(".")[0])
+_REQUESTS_VERSION = str(getattr(requests, "__version__", "unknown"))
+_URLLIB3_MAJOR = int(str(getattr(urllib3, "__version__", "2")).split(".")[0])
 
 
 def user_agent() -> str:
     """``avatar-python/<version> requests/<version>`` (the platform reads the first part)."""
-    return f"avatar-python/{__version__} requests/{requests.__version__}"
+    return f"avatar-python/{__version__} requests/{_REQUESTS_VERSION}"
 
 
 class AvatarRetry(Retry):
@@ -176,7 +177,7 @@ class AvatarSession(requests.Session):
             self.mount(
                 prefix,
                 HTTPAdapter(
-                    max_retries=retry,  # type: ignore[arg-type]
+                    max_retries=retry,
                     pool_connections=4,
                     pool_maxsize=pool_maxsize,
                     pool_block=True,
@@ -187,7 +188,7 @@ class AvatarSession(requests.Session):
         """The absolute URL for ``path`` (relative paths join the base URL)."""
         return join_url(self.base_url, path)
 
-    def request(  # type: ignore[override]
+    def request(
         self,
         method: Union[str, bytes],
         url: Union[str, bytes],
@@ -210,12 +211,14 @@ class AvatarSession(requests.Session):
         the base URL and ``timeout=None`` meaning the default timeout."""
         if isinstance(url, bytes):
             url = url.decode("utf-8")
+        if isinstance(method, bytes):
+            method = method.decode("ascii")
         return super().request(
-            method,  # type: ignore[arg-type]
+            method,
             self.url_for(url),
             params=params,
             data=data,
-            headers=headers,  # type: ignore[arg-type]
+            headers=headers,
             cookies=cookies,
             files=files,
             auth=auth,
@@ -249,7 +252,8 @@ class AvatarSession(requests.Session):
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
         """On a redirect: requests' own rules, then strip credentials and cookies
         whenever the new URL is not on the API origin."""
-        super().rebuild_auth(prepared_request, response)
+        parent: Any = super()  # Session.rebuild_auth is untyped
+        parent.rebuild_auth(prepared_request, response)
         if self.origin is not None and not same_origin(prepared_request.url or "", self.origin):
             if "Authorization" in prepared_request.headers:
                 del prepared_request.headers["Authorization"]
@@ -258,4 +262,3 @@ class AvatarSession(requests.Session):
 
     def __repr__(self) -> str:
         return f"AvatarSession(base_url={self.base_url!r}, auth={self.auth!r})"
-

@@ -19,7 +19,7 @@ def path_part(value: Any) -> str:
 class Resource:
     """Base of the facades (``client.jobs``, ``client.users``, ...)."""
 
-    def __init__(self, client: "ApiClient") -> None:
+    def __init__(self, client: ApiClient) -> None:
         self._client = client
 
     def __repr__(self) -> str:

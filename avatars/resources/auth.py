@@ -47,7 +47,11 @@ class Auth(Resource):
         """``POST /refresh`` with the refresh token in the form body (never the URL)."""
         _require_text(refresh_token, "refresh_token")
         data = self._client.request_json(
-            "POST", "refresh", data={"token": refresh_token}, timeout=timeout, send_auth=False,
+            "POST",
+            "refresh",
+            data={"token": refresh_token},
+            timeout=timeout,
+            send_auth=False,
             auth_required=False,
         )
         return load(LoginResponseSchema, data, endpoint="POST /refresh")  # type: ignore[no-any-return]
@@ -60,8 +64,12 @@ class Auth(Resource):
         """``POST /login/forgotten_password``: ask for a reset e-mail."""
         _require_email(email)
         self._client.request(
-            "POST", "login/forgotten_password", json={"email": email}, timeout=timeout,
-            send_auth=False, auth_required=False,
+            "POST",
+            "login/forgotten_password",
+            json={"email": email},
+            timeout=timeout,
+            send_auth=False,
+            auth_required=False,
         )
 
     def reset_password(
@@ -69,7 +77,7 @@ class Auth(Resource):
         email: str,
         new_password: str,
         new_password_repeated: str,
-        token: "UUID | str",
+        token: UUID | str,
         *,
         timeout: Optional[Timeout] = None,
     ) -> None:
@@ -77,9 +85,7 @@ class Auth(Resource):
         _require_email(email)
         _require_text(new_password, "new_password")
         if new_password != new_password_repeated:
-            raise RequestValidationError(
-                "new_password and new_password_repeated differ", field="new_password_repeated"
-            )
+            raise RequestValidationError("new_password and new_password_repeated differ", field="new_password_repeated")
         try:
             token_s = str(token if isinstance(token, UUID) else UUID(str(token)))
         except ValueError:
@@ -91,7 +97,11 @@ class Auth(Resource):
             "token": token_s,
         }
         self._client.request(
-            "POST", "login/reset_password", json=body, timeout=timeout, send_auth=False,
+            "POST",
+            "login/reset_password",
+            json=body,
+            timeout=timeout,
+            send_auth=False,
             auth_required=False,
         )
 

@@ -20,7 +20,7 @@ from avatars import ApiClient, AuthTokens, RequestNotRetryableError
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     def log_message(self, *args: Any) -> None:  # keep test output clean
         pass

@@ -32,7 +32,9 @@ def _authorization(call: Any) -> Any:
     return call.request.headers.get("Authorization")
 
 
-def _logged_in_client(rsps: responses.RequestsMock, access: str = "access-1", refresh: str = "refresh-1", **kw: Any) -> ApiClient:
+def _logged_in_client(
+    rsps: responses.RequestsMock, access: str = "access-1", refresh: str = "refresh-1", **kw: Any
+) -> ApiClient:
     rsps.add(responses.POST, f"{BASE}/login", json=login_body(access, refresh))
     client = ApiClient(BASE, **kw)
     client.authenticate("alice@example.com", "correct horse")
@@ -290,7 +292,7 @@ def test_refresh_storm_is_single_flight(rsps: responses.RequestsMock) -> None:
         barrier.wait()
         try:
             results.append(client.request("GET", "jobs").status_code)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:
             errors.append(exc)
 
     pool = [threading.Thread(target=worker) for _ in range(threads)]

@@ -16,16 +16,16 @@ import avatars
 from avatars import (
     NO_TIMEOUT,
     ApiClient,
+    ApiConnectionError,
+    ApiTimeoutError,
     AuthenticationError,
     AvatarSession,
     ConfigurationError,
-    ConnectionError,
     InsecureTLSWarning,
     ProxyError,
     RateLimitError,
     ResponseDecodeError,
     ServerError,
-    TimeoutError,
     TLSError,
 )
 
@@ -281,7 +281,14 @@ def test_explicit_absolute_call_to_another_origin_gets_no_cookie(rsps: responses
 
 def test_html_gateway_error_is_readable(rsps: responses.RequestsMock) -> None:
     html = "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
-    rsps.add(responses.GET, f"{BASE}/jobs", body=html, status=502, content_type="text/html", headers={"X-Request-ID": "rid-1"})
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs",
+        body=html,
+        status=502,
+        content_type="text/html",
+        headers={"X-Request-ID": "rid-1"},
+    )
     client = ApiClient(BASE, api_key="k")
     with pytest.raises(ServerError) as info:
         client.request("GET", "jobs")
@@ -321,7 +328,9 @@ def test_429_raises_with_retry_after(rsps: responses.RequestsMock) -> None:
 
 
 def test_opt_in_rate_limit_wait_retries_then_gives_up(rsps: responses.RequestsMock) -> None:
-    limited = dict(json={"detail": {"message": "Rate limit exceeded"}, "retry_after": 0}, status=429, headers={"Retry-After": "0"})
+    limited = dict(
+        json={"detail": {"message": "Rate limit exceeded"}, "retry_after": 0}, status=429, headers={"Retry-After": "0"}
+    )
     rsps.add(responses.POST, f"{BASE}/jobs", **limited)
     rsps.add(responses.POST, f"{BASE}/jobs", json={"name": "j"}, status=201)
     client = ApiClient(BASE, api_key="k", rate_limit_wait=5)
@@ -329,14 +338,18 @@ def test_opt_in_rate_limit_wait_retries_then_gives_up(rsps: responses.RequestsMo
     assert len(rsps.calls) == 2
     assert rsps.calls[0].request.body == rsps.calls[1].request.body
 
-    rsps.replace(responses.POST, f"{BASE}/jobs", json={"detail": "slow down"}, status=429, headers={"Retry-After": "60"})
+    rsps.replace(
+        responses.POST, f"{BASE}/jobs", json={"detail": "slow down"}, status=429, headers={"Retry-After": "60"}
+    )
     with pytest.raises(RateLimitError):
         client.request("POST", "jobs", json={"a": 1})  # 60 s would exceed the 5 s budget
     assert len(rsps.calls) == 3
 
 
 def test_rate_limit_wait_never_replays_a_generator(rsps: responses.RequestsMock) -> None:
-    rsps.add(responses.POST, f"{BASE}/datasets/stream", json={"detail": "slow"}, status=429, headers={"Retry-After": "0"})
+    rsps.add(
+        responses.POST, f"{BASE}/datasets/stream", json={"detail": "slow"}, status=429, headers={"Retry-After": "0"}
+    )
     client = ApiClient(BASE, api_key="k", rate_limit_wait=5)
     with pytest.raises(RateLimitError):
         client.request("POST", "datasets/stream", data=(b for b in [b"a"]))
@@ -356,15 +369,23 @@ def test_http_407_is_a_proxy_error_without_password(rsps: responses.RequestsMock
 @pytest.mark.parametrize(
     "exc, expected, fragment",
     [
-        (requests.exceptions.ConnectTimeout("boom"), TimeoutError, "connecting to avatar.test timed out"),
-        (requests.exceptions.ReadTimeout("boom"), TimeoutError, "did not answer in time"),
-        (requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate"), TLSError, "TLS error talking to avatar.test: certificate verify failed"),
-        (requests.exceptions.ConnectionError("Connection refused"), ConnectionError, "refused"),
-        (requests.exceptions.ChunkedEncodingError("IncompleteRead"), ConnectionError, "broke while reading"),
+        (requests.exceptions.ConnectTimeout("boom"), ApiTimeoutError, "connecting to avatar.test timed out"),
+        (requests.exceptions.ReadTimeout("boom"), ApiTimeoutError, "did not answer in time"),
+        (
+            requests.exceptions.SSLError(
+                "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate"
+            ),
+            TLSError,
+            "TLS error talking to avatar.test: certificate verify failed",
+        ),
+        (requests.exceptions.ConnectionError("Connection refused"), ApiConnectionError, "refused"),
+        (requests.exceptions.ChunkedEncodingError("IncompleteRead"), ApiConnectionError, "broke while reading"),
         (requests.exceptions.ProxyError("Cannot connect to proxy http://u:secretpw@proxy:3128"), ProxyError, "proxy"),
     ],
 )
-def test_transport_errors_are_typed(rsps: responses.RequestsMock, exc: Exception, expected: type, fragment: str) -> None:
+def test_transport_errors_are_typed(
+    rsps: responses.RequestsMock, exc: Exception, expected: type, fragment: str
+) -> None:
     rsps.add(responses.GET, f"{BASE}/jobs", body=exc)
     with pytest.raises(expected) as info:
         ApiClient(BASE, api_key="k").request("GET", "jobs")
@@ -389,7 +410,14 @@ def test_debug_logs_and_reprs_carry_no_secrets(rsps: responses.RequestsMock, cap
     client.request("GET", "jobs")
     with pytest.raises(avatars.PermissionDenied) as info:
         client.request("GET", "access", params={"url": "s3://b/k", "token": "QUERY-SECRET"})
-    texts = [caplog.text, repr(client), repr(client.auth_tokens), repr(client.auth_strategy), str(info.value), repr(info.value)]
+    texts = [
+        caplog.text,
+        repr(client),
+        repr(client.auth_tokens),
+        repr(client.auth_strategy),
+        str(info.value),
+        repr(info.value),
+    ]
     for text in texts:
         for secret in ("PASSWORD-SECRET", "ACCESS-SECRET", "REFRESH-SECRET", "QUERY-SECRET"):
             assert secret not in text

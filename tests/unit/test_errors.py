@@ -12,7 +12,9 @@ from avatars import errors
 from avatars.errors import error_from_response, redact_url
 
 
-def _response(status: int, body: Any = b"", headers: Optional[dict] = None, url: str = "https://a.test/api/jobs") -> requests.Response:
+def _response(
+    status: int, body: Any = b"", headers: Optional[dict] = None, url: str = "https://a.test/api/jobs"
+) -> requests.Response:
     r = requests.Response()
     r.status_code = status
     r._content = body if isinstance(body, bytes) else body.encode()
@@ -32,15 +34,30 @@ def _response(status: int, body: Any = b"", headers: Optional[dict] = None, url:
         (403, '{"detail": "not yours"}', errors.PermissionDenied, "not yours"),
         (404, '{"detail": "Job not found"}', errors.NotFound, "Job not found"),
         (409, '{"detail": "not finished"}', errors.ConflictError, "not finished"),
-        (422, '{"detail": [{"loc": ["body", "name"], "msg": "field required", "type": "missing"}]}', errors.ValidationError, "body.name: field required"),
-        (429, '{"detail": {"message": "Rate limit exceeded"}, "retry_after": 2}', errors.RateLimitError, "Rate limit exceeded"),
+        (
+            422,
+            '{"detail": [{"loc": ["body", "name"], "msg": "field required", "type": "missing"}]}',
+            errors.ValidationError,
+            "body.name: field required",
+        ),
+        (
+            429,
+            '{"detail": {"message": "Rate limit exceeded"}, "retry_after": 2}',
+            errors.RateLimitError,
+            "Rate limit exceeded",
+        ),
         (500, '{"detail": "boom"}', errors.ServerError, "boom"),
         (503, "", errors.ServerError, "empty response body"),
         (404, "", errors.NotFound, "Not Found"),
-        (500, "{\"detail\": ", errors.ServerError, "{\"detail\":"),
-        (502, "<html><body><h1>Bad Gateway</h1><p>upstream died</p></body></html>", errors.ServerError, "Bad Gateway: Bad Gateway upstream died"),
+        (500, '{"detail": ', errors.ServerError, '{"detail":'),
+        (
+            502,
+            "<html><body><h1>Bad Gateway</h1><p>upstream died</p></body></html>",
+            errors.ServerError,
+            "Bad Gateway: Bad Gateway upstream died",
+        ),
         (418, '{"message": "teapot"}', errors.BadRequestError, "teapot"),
-        (400, '["a", "b"]', errors.BadRequestError, "[\"a\", \"b\"]"),
+        (400, '["a", "b"]', errors.BadRequestError, '["a", "b"]'),
     ],
 )
 def test_every_envelope_gives_a_readable_typed_error(status: int, body: str, cls: type, message: str) -> None:
@@ -54,7 +71,10 @@ def test_every_envelope_gives_a_readable_typed_error(status: int, body: str, cls
 
 
 def test_validation_error_exposes_fields() -> None:
-    body = '{"detail": [{"loc": ["body", "name"], "msg": "too short", "type": "x"}, {"loc": ["query", "kind"], "msg": "bad", "type": "y"}]}'
+    body = (
+        '{"detail": [{"loc": ["body", "name"], "msg": "too short", "type": "x"},'
+        ' {"loc": ["query", "kind"], "msg": "bad", "type": "y"}]}'
+    )
     err = error_from_response(_response(422, body))
     assert isinstance(err, errors.ValidationError)
     assert err.fields == ["body.name", "query.kind"]
@@ -94,14 +114,18 @@ def test_api_errors_pickle() -> None:
 
 
 def test_transport_errors_are_builtin_compatible() -> None:
-    assert issubclass(errors.TimeoutError, TimeoutError)
-    assert issubclass(errors.ConnectionError, ConnectionError)
+    assert issubclass(errors.ApiTimeoutError, TimeoutError)
+    assert issubclass(errors.ApiConnectionError, ConnectionError)
     assert issubclass(errors.ConfigurationError, ValueError)
-    assert issubclass(errors.TLSError, errors.ConnectionError)
+    assert issubclass(errors.TLSError, errors.ApiConnectionError)
 
 
 def test_schema_error_names_fields_and_endpoint() -> None:
-    err = errors.schema_error("GET /jobs/{job_name}", {"status": ["Missing data for required field."], "jobs": {0: {"name": ["Not a valid string."]}}}, request_id="r2")
+    err = errors.schema_error(
+        "GET /jobs/{job_name}",
+        {"status": ["Missing data for required field."], "jobs": {0: {"name": ["Not a valid string."]}}},
+        request_id="r2",
+    )
     assert err.endpoint == "GET /jobs/{job_name}"
     assert set(err.fields) == {"status", "jobs.0.name"}
     assert "GET /jobs/{job_name}" in str(err) and "status" in str(err) and "r2" in str(err)
