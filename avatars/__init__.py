@@ -33,7 +33,51 @@ from .errors import (
     TransportError,
     ValidationError,
 )
+from .models import (
+    ApiKey,
+    ApiKeyWithPlaintext,
+    BulkDeleteRequest,
+    BulkDeleteResponse,
+    CompatibilityResponse,
+    CompatibilityStatus,
+    CreateApiKeyRequest,
+    CreateApiKeyResponse,
+    CreateUser,
+    CreditsInfo,
+    Dataset,
+    Environment,
+    FeaturesInfo,
+    FileAccess,
+    FileCredentials,
+    FileType,
+    ForgottenPasswordRequest,
+    HealthMessage,
+    JobCreateRequest,
+    JobCreateResponse,
+    JobKind,
+    JobResponse,
+    JobResponseList,
+    JobStatus,
+    LoginResponse,
+    MeUser,
+    ResetPasswordRequest,
+    ResourceSetResponse,
+    Results,
+    User,
+    UserRole,
+)
+from .resources.api_keys import ApiKeys
+from .resources.auth import Auth
+from .resources.compatibility import Compatibility
+from .resources.datasets import Datasets
+from .resources.health import Health
+from .resources.jobs import Jobs
+from .resources.openapi import OpenApi
+from .resources.resources import ResourceSets
+from .resources.results import ResultFiles
+from .resources.users import Users
 from .session import AvatarSession, default_retry
+from .transfer import DownloadResult, ProgressCallback
 
 _logging.getLogger("avatars").addHandler(_logging.NullHandler())
 
@@ -71,4 +115,52 @@ __all__ = [
     "TLSError",
     "TransportError",
     "ValidationError",
+    # models: enums
+    "JobKind",
+    "JobStatus",
+    "UserRole",
+    "CompatibilityStatus",
+    "FileType",
+    # models: responses
+    "LoginResponse",
+    "User",
+    "MeUser",
+    "Environment",
+    "CreditsInfo",
+    "FeaturesInfo",
+    "ApiKey",
+    "ApiKeyWithPlaintext",
+    "CreateApiKeyResponse",
+    "Dataset",
+    "ResourceSetResponse",
+    "JobResponse",
+    "JobResponseList",
+    "JobCreateResponse",
+    "BulkDeleteResponse",
+    "FileAccess",
+    "FileCredentials",
+    "CompatibilityResponse",
+    "HealthMessage",
+    "Results",
+    # models: requests
+    "CreateUser",
+    "CreateApiKeyRequest",
+    "JobCreateRequest",
+    "BulkDeleteRequest",
+    "ResetPasswordRequest",
+    "ForgottenPasswordRequest",
+    # facades (client.auth, client.jobs, ...)
+    "Auth",
+    "ApiKeys",
+    "Compatibility",
+    "Datasets",
+    "Health",
+    "Jobs",
+    "OpenApi",
+    "ResourceSets",
+    "ResultFiles",
+    "Users",
+    # streaming
+    "DownloadResult",
+    "ProgressCallback",
 ]

@@ -42,7 +42,16 @@ from .errors import (
     redact_url,
 )
 from .models import LoginResponse
+from .resources.api_keys import ApiKeys
 from .resources.auth import Auth
+from .resources.compatibility import Compatibility
+from .resources.datasets import Datasets
+from .resources.health import Health
+from .resources.jobs import Jobs
+from .resources.openapi import OpenApi
+from .resources.resources import ResourceSets
+from .resources.results import ResultFiles
+from .resources.users import Users
 from .session import AvatarSession, user_agent
 
 __all__ = ["ApiClient", "AuthTokens", "InsecureTLSWarning"]
@@ -241,6 +250,15 @@ class ApiClient:
 
         # Facades: one per API group.
         self.auth = Auth(self)
+        self.api_keys = ApiKeys(self)
+        self.compatibility = Compatibility(self)
+        self.datasets = Datasets(self)
+        self.health = Health(self)
+        self.jobs = Jobs(self)
+        self.openapi = OpenApi(self)
+        self.resources = ResourceSets(self)
+        self.results = ResultFiles(self)
+        self.users = Users(self)
 
     # ------------------------------------------------------------------ properties
 

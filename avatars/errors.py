@@ -29,7 +29,10 @@ The tree::
     |   +-- ResponseDecodeError: the body is not the JSON it should be
     +-- SchemaError: the JSON does not match the expected schema
     +-- RequestNotRetryableError: tokens were refreshed but the request body
-        could not be re-sent; retry the call
+    |   could not be re-sent; retry the call
+    +-- JobFailedError: a job ended in a failure status (Runner.wait)
+    +-- WaitTimeoutError (also the builtin TimeoutError): jobs still running
+        when the wait ran out
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ __all__ = [
     "SchemaError",
     "RequestNotRetryableError",
     "JobFailedError",
+    "WaitTimeoutError",
     "error_from_response",
     "redact_url",
 ]
@@ -338,6 +342,10 @@ class RequestNotRetryableError(AvatarError):
         self.method = method
         self.url = redact_url(url)
         super().__init__(message)
+
+
+class WaitTimeoutError(AvatarError, builtins.TimeoutError):
+    """Waiting for jobs took longer than the caller allowed (the jobs keep running)."""
 
 
 class JobFailedError(AvatarError):

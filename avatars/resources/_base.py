@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ..errors import RequestValidationError
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import ApiClient
 
@@ -12,8 +14,15 @@ __all__ = ["Resource", "path_part"]
 
 
 def path_part(value: Any) -> str:
-    """Quote one path segment: ``/``, spaces, ``?`` and ``#`` cannot change the path."""
-    return quote(str(value), safe="")
+    """Quote one path segment: ``/``, spaces, ``?`` and ``#`` cannot change the path.
+
+    ``"."`` and ``".."`` are refused: URL normalisation would turn
+    ``jobs/..`` into the parent path, whatever the quoting.
+    """
+    text = str(value)
+    if text in (".", ".."):
+        raise RequestValidationError(f"{text!r} cannot be used as a name in a URL path")
+    return quote(text, safe="")
 
 
 class Resource:

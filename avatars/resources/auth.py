@@ -8,12 +8,12 @@ tokens on the client.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 from uuid import UUID
 
 from ..config import Timeout
 from ..errors import RequestValidationError
-from ..models import LoginResponse
+from ..models import ForgottenPasswordRequest, LoginResponse, ResetPasswordRequest
 from ..schemas import LoginResponseSchema, load
 from ._base import Resource
 
@@ -62,14 +62,9 @@ class Auth(Resource):
 
     def forgotten_password(self, email: str, *, timeout: Optional[Timeout] = None) -> None:
         """``POST /login/forgotten_password``: ask for a reset e-mail."""
-        _require_email(email)
+        body = ForgottenPasswordRequest(email).to_json()
         self._client.request(
-            "POST",
-            "login/forgotten_password",
-            json={"email": email},
-            timeout=timeout,
-            send_auth=False,
-            auth_required=False,
+            "POST", "login/forgotten_password", json=body, timeout=timeout, send_auth=False, auth_required=False
         )
 
     def reset_password(
@@ -77,38 +72,12 @@ class Auth(Resource):
         email: str,
         new_password: str,
         new_password_repeated: str,
-        token: UUID | str,
+        token: Union[UUID, str],
         *,
         timeout: Optional[Timeout] = None,
     ) -> None:
         """``POST /login/reset_password`` with the token from the reset e-mail."""
-        _require_email(email)
-        _require_text(new_password, "new_password")
-        if new_password != new_password_repeated:
-            raise RequestValidationError("new_password and new_password_repeated differ", field="new_password_repeated")
-        try:
-            token_s = str(token if isinstance(token, UUID) else UUID(str(token)))
-        except ValueError:
-            raise RequestValidationError("token must be the UUID from the reset e-mail", field="token") from None
-        body = {
-            "email": email,
-            "new_password": new_password,
-            "new_password_repeated": new_password_repeated,
-            "token": token_s,
-        }
+        body = ResetPasswordRequest(email, new_password, new_password_repeated, token).to_json()
         self._client.request(
-            "POST",
-            "login/reset_password",
-            json=body,
-            timeout=timeout,
-            send_auth=False,
-            auth_required=False,
+            "POST", "login/reset_password", json=body, timeout=timeout, send_auth=False, auth_required=False
         )
-
-
-def _require_email(email: object) -> str:
-    text = _require_text(email, "email")
-    local, sep, domain = text.partition("@")
-    if not sep or not local or "." not in domain or any(c.isspace() for c in text):
-        raise RequestValidationError(f"not an e-mail address: {text!r}", field="email")
-    return text

@@ -1,0 +1,92 @@
+"""``client.resources``: resource sets, the YAML documents that configure jobs.
+
+A resource set names the datasets a run uses and the parameters to run with.
+JSON is valid YAML, so ``json.dumps(document)`` is an acceptable body.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+from uuid import UUID
+
+import requests
+
+from ..config import Timeout
+from ..errors import RequestValidationError
+from ..models import ResourceSetResponse
+from ..schemas import ResourceSetResponseSchema
+from ._helpers import IdLike, JsonResource, id_segment, name_segment
+
+__all__ = ["ResourceSets"]
+
+_YAML_HEADERS = {"Content-Type": "application/yaml"}
+
+
+def _yaml_body(yaml_string: object) -> bytes:
+    if not isinstance(yaml_string, str):
+        raise RequestValidationError(
+            f"yaml_string must be a string, got {type(yaml_string).__name__}", field="yaml_string"
+        )
+    if not yaml_string.strip():
+        raise RequestValidationError("yaml_string must not be empty", field="yaml_string")
+    return yaml_string.encode("utf-8")
+
+
+class ResourceSets(JsonResource):
+    """The resource set endpoints (``/resources``)."""
+
+    def create_resource(
+        self, set_name: IdLike, yaml_string: str, *, timeout: Optional[Timeout] = None
+    ) -> ResourceSetResponse:
+        """``POST /resources/{set_name}`` with the YAML document (``Content-Type: application/yaml``).
+
+        ``set_name`` must be a UUID (e.g. ``uuid.uuid4()``).
+        """
+        path = f"resources/{id_segment(set_name, 'set_name')}"
+        body = _yaml_body(yaml_string)
+        response = self._client.request("POST", path, data=body, headers=_YAML_HEADERS, timeout=timeout)
+        created: ResourceSetResponse = self._load(ResourceSetResponseSchema, response, "POST /resources/{set_name}")
+        return created
+
+    def put_resources(
+        self, display_name: str, yaml_string: str, *, timeout: Optional[Timeout] = None
+    ) -> ResourceSetResponse:
+        """``PUT /resources/{display_name}``: create or replace the set with this display name."""
+        path = f"resources/{name_segment(display_name, 'display_name')}"
+        body = _yaml_body(yaml_string)
+        response = self._client.request("PUT", path, data=body, headers=_YAML_HEADERS, timeout=timeout)
+        stored: ResourceSetResponse = self._load(ResourceSetResponseSchema, response, "PUT /resources/{display_name}")
+        return stored
+
+    def get_resources(self, set_name: IdLike, *, timeout: Optional[Timeout] = None) -> str:
+        """``GET /resources/{set_name}``: the stored document, as text.
+
+        Read as UTF-8 unless the response names another charset.  A JSON
+        string answer (``"..."``) is unwrapped to its text.
+        """
+        segment = str(set_name) if isinstance(set_name, UUID) else name_segment(set_name, "set_name")
+        response = self._client.request("GET", f"resources/{segment}", timeout=timeout)
+        return _document_text(response)
+
+
+def _document_text(response: requests.Response) -> str:
+    content: bytes = response.content or b""
+    content_type = response.headers.get("Content-Type", "").lower()
+    charset = "utf-8"
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key == "charset" and value:
+            charset = value.strip("\"'")
+    try:
+        text = content.decode(charset, errors="replace")
+    except LookupError:
+        text = content.decode("utf-8", errors="replace")
+    if content_type.startswith("application/json") and text.lstrip().startswith('"'):
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(decoded, str):
+            return decoded
+    return text

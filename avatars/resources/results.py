@@ -1,0 +1,129 @@
+"""``client.results``: the files a job produced, and downloading them.
+
+Result files live in object storage.  Two ways to fetch one:
+
+* :meth:`ResultFiles.download_file`: ask the API for access (``GET /access``),
+  then let it stream the file (``POST /download``);
+* :meth:`ResultFiles.download_url`: a plain ``GET`` of the URL, for result URLs
+  that are directly readable (e.g. pre-signed).  The API credentials are only
+  ever attached on the API's own origin, so another host receives none.
+
+Results of a job that has not finished: the server answers with an error
+status (raised as the matching :class:`~avatars.errors.ApiError`, e.g.
+:class:`~avatars.errors.ConflictError` or :class:`~avatars.errors.NotFound`),
+or with an empty mapping, returned as an empty (falsy) :class:`~avatars.models.Results`.  This
+facade does not wait or retry: poll :meth:`avatars.resources.jobs.Jobs.get_job_status`
+until the job :attr:`~avatars.models.JobResponse.is_done` first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Union
+from urllib.parse import urlsplit
+
+from .. import models
+from ..config import Timeout
+from ..errors import RequestValidationError, redact_url
+from ..models import FileAccess
+from ..schemas import FileAccessSchema, load_results
+from ..transfer import Destination, DownloadResult, ProgressCallback, check_destination, save_response
+from ._helpers import JsonResource, name_segment, request_id_of, require_text
+
+__all__ = ["ResultFiles"]
+
+
+class ResultFiles(JsonResource):
+    """The result endpoints (``/results``, ``/access``, ``/download``, ``/upload_url``)."""
+
+    def get_results(self, job_name: str, *, timeout: Optional[Timeout] = None) -> models.Results:
+        """``GET /results/{job_name}``: ``{result kind: [url, ...]}``.
+
+        ``print()`` of the answer lists the files by kind.
+        """
+        path = f"results/{name_segment(job_name, 'job_name')}"
+        response = self._client.request("GET", path, timeout=timeout)
+        return load_results(
+            self._json(response),
+            job_name=job_name,
+            endpoint="GET /results/{job_name}",
+            request_id=request_id_of(response),
+        )
+
+    def get_permission_to_download(self, url: str, *, timeout: Optional[Timeout] = None) -> FileAccess:
+        """``GET /access?url=...``: storage credentials for one result file."""
+        require_text(url, "url")
+        response = self._client.request("GET", "access", params={"url": url}, timeout=timeout)
+        access: FileAccess = self._load(FileAccessSchema, response, "GET /access")
+        return access
+
+    def get_permissions_to_download_batch(
+        self, urls: Sequence[str], *, timeout: Optional[Timeout] = None
+    ) -> List[FileAccess]:
+        """``POST /access/batch``: credentials for several files in one call."""
+        if isinstance(urls, (str, bytes)) or not isinstance(urls, Sequence):
+            raise RequestValidationError(f"urls must be a list of URLs, got {type(urls).__name__}", field="urls")
+        for index, url in enumerate(urls):
+            require_text(url, f"urls[{index}]")
+        body: Any = {"urls": list(urls)}
+        response = self._client.request("POST", "access/batch", json=body, timeout=timeout)
+        return self._load_many(FileAccessSchema, response, "POST /access/batch")
+
+    def get_upload_url(self, *, timeout: Optional[Timeout] = None) -> str:
+        """``GET /upload_url``: the caller's upload prefix (a string)."""
+        response = self._client.request("GET", "upload_url", timeout=timeout)
+        url: str = self._expect(str, response, "GET /upload_url")
+        return url
+
+    def download_file(
+        self,
+        file_access_or_url: Union[FileAccess, str],
+        destination: Destination,
+        *,
+        progress: Optional[ProgressCallback] = None,
+        timeout: Optional[Timeout] = None,
+    ) -> DownloadResult:
+        """``POST /download``: stream one result file to ``destination``.
+
+        ``destination`` is a path (written atomically: a temporary file next
+        to it replaces it when complete) or a writable binary file.  Given a
+        URL instead of a :class:`FileAccess`, this first asks ``GET /access``
+        for it (two calls).  ``progress(done_bytes, total_bytes)`` is called as
+        bytes arrive.
+        """
+        check_destination(destination)
+        if isinstance(file_access_or_url, FileAccess):
+            access = file_access_or_url
+        elif isinstance(file_access_or_url, str):
+            access = self.get_permission_to_download(file_access_or_url, timeout=timeout)
+        else:
+            raise RequestValidationError(
+                f"expected a FileAccess or a URL, got {type(file_access_or_url).__name__}",
+                field="file_access_or_url",
+            )
+        response = self._client.request("POST", "download", json=access.to_json(), timeout=timeout, stream=True)
+        return save_response(response, destination, progress=progress)
+
+    def download_url(
+        self,
+        url: str,
+        destination: Destination,
+        *,
+        progress: Optional[ProgressCallback] = None,
+        timeout: Optional[Timeout] = None,
+    ) -> DownloadResult:
+        """``GET url``: stream a directly readable result URL to ``destination``.
+
+        For ``http(s)`` URLs only (object storage, pre-signed links).  The
+        client's credentials go only to the API's own origin; another host
+        receives none, and no credentials are needed to call this.
+        """
+        require_text(url, "url")
+        if urlsplit(url).scheme.lower() not in ("http", "https") or not urlsplit(url).netloc:
+            raise RequestValidationError(
+                f"url must be an absolute http(s) URL, got {redact_url(url)[:200]!r} "
+                "(for storage URLs such as s3://..., use download_file)",
+                field="url",
+            )
+        check_destination(destination)
+        response = self._client.request("GET", url, timeout=timeout, stream=True, auth_required=False)
+        return save_response(response, destination, progress=progress)

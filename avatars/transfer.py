@@ -1,0 +1,573 @@
+"""Streaming upload and download, with progress reporting.
+
+Uploads (:func:`open_upload`)
+    A source is a path (``str`` or ``os.PathLike``), a binary file object,
+    ``bytes``/``bytearray``/``memoryview``, or an iterable of ``bytes`` chunks.
+    Files and buffers are never read whole: they are sent through
+    :class:`FileBody`, a file-like wrapper that ``requests`` sends with a
+    ``Content-Length`` and reads chunk by chunk, and that can be rewound (so
+    :class:`~avatars.TokenAuth` can re-send it after refreshing a token).
+    A file object is read from its current position to its end.
+    Iterables (generators, unseekable streams such as pipes) are sent with
+    ``Transfer-Encoding: chunked``; they cannot be rewound, so a call that
+    needs a re-send raises :class:`~avatars.errors.RequestNotRetryableError`.
+
+Downloads (:func:`save_response`)
+    The body is read in chunks of :data:`DOWNLOAD_CHUNK_SIZE` and written to a
+    path or to a writable binary file.  To a path, the bytes go to a temporary
+    file in the same directory that replaces the final name only once the
+    download is complete: an interrupted download leaves neither a file under
+    the final name nor the temporary file.  (To a file object, the bytes
+    written before an interruption stay written.)  A body shorter than its
+    ``Content-Length`` and a connection broken mid-way raise
+    :class:`~avatars.errors.ApiConnectionError` (a stalled one
+    :class:`~avatars.errors.ApiTimeoutError`), never a silently truncated file.
+    The response is closed in every case.
+
+Progress
+    ``progress(done_bytes, total_bytes)`` is called once before the first byte
+    (``done_bytes == 0``), then after each chunk; ``total_bytes`` is ``None``
+    when the size is unknown (an iterable upload, a download without
+    ``Content-Length``).  The counts rise up to the total, except when a body
+    is rewound for a re-send: the count then restarts from where it was
+    rewound to.  The callback runs in the calling thread, between chunks; an
+    exception it raises aborts the transfer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+import socket
+import stat
+from collections.abc import Iterable as _IterableABC
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO, Callable, Generator, Iterable, Iterator, Optional, Protocol, Tuple, Union
+
+import requests
+import urllib3
+
+from .errors import (
+    ApiConnectionError,
+    ApiTimeoutError,
+    RequestValidationError,
+    ResponseDecodeError,
+    TransportError,
+)
+
+__all__ = [
+    "ProgressCallback",
+    "UploadSource",
+    "Destination",
+    "Upload",
+    "FileBody",
+    "DownloadResult",
+    "open_upload",
+    "check_destination",
+    "save_response",
+    "UPLOAD_CHUNK_SIZE",
+    "DOWNLOAD_CHUNK_SIZE",
+]
+
+#: Bytes per chunk when iterating an upload (``requests``/``urllib3`` choose
+#: their own read size for file-like bodies, usually 8 to 64 KiB).
+UPLOAD_CHUNK_SIZE = 256 * 1024
+#: Bytes per chunk read from a download.
+DOWNLOAD_CHUNK_SIZE = 1024 * 1024
+
+
+class ProgressCallback(Protocol):
+    """``progress(done_bytes, total_bytes)``; ``total_bytes`` is ``None`` when unknown."""
+
+    def __call__(self, done_bytes: int, total_bytes: Optional[int]) -> None: ...
+
+
+#: What :func:`open_upload` accepts.
+UploadSource = Union[
+    str,
+    "os.PathLike[str]",
+    bytes,
+    bytearray,
+    memoryview,
+    BinaryIO,
+    IO[bytes],
+    Iterable[bytes],
+]
+#: Where a download goes: a path, or a writable binary file object.
+Destination = Union[str, "os.PathLike[str]", BinaryIO, IO[bytes]]
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+class _MemoryReader:
+    """A seekable reader over a buffer that copies one chunk at a time, never the whole."""
+
+    def __init__(self, data: Union[bytes, bytearray, memoryview]) -> None:
+        view = memoryview(data)
+        self._view = view if view.format == "B" and view.ndim == 1 else view.cast("B")
+        self._pos = 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else min(len(self._view), self._pos + size)
+        chunk = bytes(self._view[self._pos : end])
+        self._pos = max(self._pos, end)
+        return chunk
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def close(self) -> None:
+        self._view.release()
+
+
+class FileBody:
+    """A request body read from a seekable binary source, chunk by chunk.
+
+    It has what ``requests`` needs to send a ``Content-Length`` (``__len__``
+    and ``tell``) and to rewind the body for a re-send (``seek``, with the
+    position ``requests`` records before sending).  ``read(n)`` never reads
+    more than ``n`` bytes from the source; each read reports progress.
+
+    ``tell()`` and ``seek()`` count from where the body starts (the source's
+    position when the body was made); ``len()`` is the number of bytes sent.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        start: int,
+        length: int,
+        progress: Optional[ProgressCallback] = None,
+        close_source: bool = False,
+        name: Optional[str] = None,
+    ) -> None:
+        self._source = source
+        self._start = start
+        self._length = length
+        self._pos = 0
+        self._progress = progress
+        self._close_source = close_source
+        self._closed = False
+        self.name = name
+
+    # ``requests.utils.super_len`` reads ``len()`` and ``tell()``.
+    def __len__(self) -> int:
+        return self._length
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == io.SEEK_END:
+            target = self._length + offset
+        else:
+            raise ValueError(f"invalid whence {whence!r}")
+        if target < 0:
+            raise ValueError("negative seek position")
+        self._source.seek(self._start + min(target, self._length))
+        self._pos = target
+        return target
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        remaining = self._length - self._pos
+        if remaining <= 0:
+            return b""
+        want = remaining if size is None or size < 0 else min(size, remaining)
+        if want == 0:
+            return b""
+        data = self._source.read(want)
+        if not data:
+            raise TransportError(
+                f"the upload source ended after {self._pos} of {self._length} bytes "
+                "(was the file truncated while it was being sent?)"
+            )
+        self._pos += len(data)
+        if self._progress is not None:
+            self._progress(self._pos, self._length)
+        return bytes(data)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self.read(UPLOAD_CHUNK_SIZE)
+            if not chunk:
+                return
+            yield chunk
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._close_source:
+            self._source.close()
+
+    def __enter__(self) -> FileBody:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        name = f" {self.name!r}" if self.name else ""
+        return f"<FileBody{name} {self._pos}/{self._length} bytes>"
+
+
+def _iter_chunks(
+    chunks: Iterable[Any], progress: Optional[ProgressCallback], close: Optional[Callable[[], None]] = None
+) -> Generator[bytes, None, None]:
+    done = 0
+    try:
+        for index, chunk in enumerate(chunks):
+            if isinstance(chunk, (bytearray, memoryview)):
+                chunk = bytes(chunk)
+            elif not isinstance(chunk, bytes):
+                raise RequestValidationError(
+                    f"upload chunk {index} is {type(chunk).__name__}, not bytes "
+                    "(encode text, or open files in binary mode)",
+                    field="source",
+                )
+            if not chunk:
+                continue
+            done += len(chunk)
+            yield chunk
+            if progress is not None:
+                progress(done, None)
+    finally:
+        if close is not None:
+            close()
+
+
+def _read_chunks(stream: Any) -> Iterator[bytes]:
+    while True:
+        chunk = stream.read(UPLOAD_CHUNK_SIZE)
+        if not chunk:
+            return
+        yield chunk
+
+
+class Upload:
+    """A prepared upload: pass :attr:`body` as ``data=``; close it afterwards.
+
+    :attr:`total` is the size in bytes, or ``None`` for a chunked upload.  An
+    empty source becomes ``b""`` (``requests`` would otherwise send an empty
+    file-like body chunked, without ``Content-Length: 0``).
+    """
+
+    def __init__(self, body: Any, total: Optional[int], close: Optional[Callable[[], None]] = None) -> None:
+        if total == 0:
+            if close is not None:
+                close()
+            body, close = b"", None
+        self.body = body
+        self.total = total
+        self._close = close
+
+    @property
+    def rewindable(self) -> bool:
+        return isinstance(self.body, (FileBody, bytes))
+
+    def close(self) -> None:
+        close, self._close = self._close, None
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Upload:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        size = "chunked" if self.total is None else f"{self.total} bytes"
+        return f"<Upload {size}>"
+
+
+def _seekable_size(stream: Any) -> Optional[int]:
+    """The remaining size of a seekable binary stream, or ``None`` if it is not seekable."""
+    try:
+        if hasattr(stream, "seekable") and not stream.seekable():
+            return None
+        position = stream.tell()
+    except (OSError, ValueError, AttributeError):
+        return None
+    size: Optional[int] = None
+    try:
+        info = os.fstat(stream.fileno())
+        if stat.S_ISREG(info.st_mode):
+            size = info.st_size
+    except (OSError, ValueError, AttributeError):
+        size = None
+    if size is None:
+        try:
+            end = stream.seek(0, io.SEEK_END)
+            stream.seek(position)
+        except (OSError, ValueError, AttributeError):
+            return None
+        if not isinstance(end, int):
+            return None
+        size = end
+    return max(0, size - int(position))
+
+
+def open_upload(source: UploadSource, *, progress: Optional[ProgressCallback] = None) -> Upload:
+    """Prepare ``source`` for sending (see the module docstring).
+
+    :class:`RequestValidationError` (``field="source"``) when the source is of
+    no supported kind, a path that is not a readable file, or a text stream.
+    A file opened from a path is closed by :meth:`Upload.close`; a file
+    object you pass is left open.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not os.path.isfile(path):
+            hint = " (to upload text, pass it encoded as bytes)" if "\n" in path or len(path) > 4096 else ""
+            raise RequestValidationError(f"no such file: {path[:200]!r}{hint}", field="source")
+        try:
+            handle = open(path, "rb")
+        except OSError as exc:
+            raise RequestValidationError(f"cannot read {path!r}: {exc.strerror or exc}", field="source") from None
+        length = os.fstat(handle.fileno()).st_size
+        body = FileBody(handle, start=0, length=length, progress=progress, close_source=True, name=path)
+        _report(progress, 0, length)
+        return Upload(body, length, body.close)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        reader = _MemoryReader(source)
+        length = len(reader)
+        body = FileBody(reader, start=0, length=length, progress=progress)
+        _report(progress, 0, length)
+        return Upload(body, length, body.close)
+    if isinstance(source, io.TextIOBase):
+        raise RequestValidationError(
+            "the upload source is a text stream; open the file in binary mode ('rb')", field="source"
+        )
+    stream: Any = source
+    if hasattr(stream, "read"):
+        size = _seekable_size(stream)
+        if size is not None:
+            name = getattr(stream, "name", None)
+            body = FileBody(
+                stream,
+                start=int(stream.tell()),
+                length=size,
+                progress=progress,
+                name=name if isinstance(name, str) else None,
+            )
+            _report(progress, 0, size)
+            return Upload(body, size, body.close)
+        _report(progress, 0, None)
+        stream_chunks = _iter_chunks(_read_chunks(stream), progress)
+        return Upload(stream_chunks, None, stream_chunks.close)
+    if isinstance(stream, _IterableABC) and not isinstance(stream, dict):
+        _report(progress, 0, None)
+        generator = _iter_chunks(stream, progress)
+        return Upload(generator, None, generator.close)
+    raise RequestValidationError(
+        f"the upload source must be a path, a binary file, bytes, or an iterable of bytes; got {type(source).__name__}",
+        field="source",
+    )
+
+
+def _report(progress: Optional[ProgressCallback], done: int, total: Optional[int]) -> None:
+    if progress is not None:
+        progress(done, total)
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """What a download wrote: ``bytes_written``, the ``sha256`` hex digest of
+    those bytes, and the final ``path`` (``None`` when written to a file object)."""
+
+    bytes_written: int
+    sha256: str
+    path: Optional[str] = None
+
+
+def check_destination(destination: Destination) -> None:
+    """:class:`RequestValidationError` (``field="destination"``) unless
+    ``destination`` is a path in an existing directory (and not itself a
+    directory) or a writable binary file object.  Checked before sending."""
+    if isinstance(destination, (str, os.PathLike)):
+        path = os.fspath(destination)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not path:
+            raise RequestValidationError("destination is an empty path", field="destination")
+        if os.path.isdir(path):
+            raise RequestValidationError(
+                f"destination {path!r} is a directory; give the file's path", field="destination"
+            )
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise RequestValidationError(f"the directory {parent!r} does not exist", field="destination")
+        return
+    if isinstance(destination, io.TextIOBase):
+        raise RequestValidationError(
+            "destination is a text stream; open the file in binary mode ('wb')", field="destination"
+        )
+    if not callable(getattr(destination, "write", None)):
+        raise RequestValidationError(
+            f"destination must be a path or a writable binary file, got {type(destination).__name__}",
+            field="destination",
+        )
+
+
+def save_response(
+    response: requests.Response,
+    destination: Destination,
+    *,
+    progress: Optional[ProgressCallback] = None,
+    chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+) -> DownloadResult:
+    """Stream ``response``'s body to ``destination`` (see the module docstring).
+
+    ``response`` should come from a ``stream=True`` request.  It is closed
+    when this returns or raises.
+    """
+    try:
+        check_destination(destination)
+        if isinstance(destination, (str, os.PathLike)):
+            return _save_to_path(response, os.fsdecode(os.fspath(destination)), progress, chunk_size)
+        return _copy_body(response, destination, progress, chunk_size, path=None)
+    finally:
+        response.close()
+
+
+def _save_to_path(
+    response: requests.Response, path: str, progress: Optional[ProgressCallback], chunk_size: int
+) -> DownloadResult:
+    final = os.path.abspath(path)
+    fd, temp = _create_temp(os.path.dirname(final), os.path.basename(final))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            result = _copy_body(response, handle, progress, chunk_size, path=final)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, final)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    return result
+
+
+def _create_temp(directory: str, basename: str) -> Tuple[int, str]:
+    """A new file next to the destination, created with the usual permissions
+    (``0o666`` minus the umask, like ``open(path, "wb")``)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        temp = os.path.join(directory, f".{basename[:100]}.{secrets.token_hex(6)}.part")
+        try:
+            return os.open(temp, flags, 0o666), temp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {directory!r}")  # pragma: no cover
+
+
+def _expected_length(response: requests.Response) -> Optional[int]:
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        return None  # the decoded size differs from Content-Length
+    value = response.headers.get("Content-Length")
+    if value is None:
+        return None
+    try:
+        length = int(value.strip())
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
+def _copy_body(
+    response: requests.Response,
+    out: Any,
+    progress: Optional[ProgressCallback],
+    chunk_size: int,
+    *,
+    path: Optional[str],
+) -> DownloadResult:
+    expected = _expected_length(response)
+    digest = hashlib.sha256()
+    done = 0
+    _report(progress, 0, expected)
+    chunks = response.iter_content(chunk_size)
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            break
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, socket.timeout) as exc:
+            raise _download_error(exc, response, done, expected) from None
+        if not chunk:
+            continue
+        out.write(chunk)
+        digest.update(chunk)
+        done += len(chunk)
+        _report(progress, done, expected)
+    if expected is not None and done != expected:
+        raise ApiConnectionError(
+            f"the download is incomplete: received {done} of {expected} bytes",
+            method=_method_of(response),
+            url=response.url,
+        )
+    return DownloadResult(bytes_written=done, sha256=digest.hexdigest(), path=path)
+
+
+def _method_of(response: requests.Response) -> Optional[str]:
+    request = response.request
+    return request.method if request is not None else None
+
+
+def _download_error(
+    exc: BaseException, response: requests.Response, done: int, expected: Optional[int]
+) -> TransportError:
+    where = f" after {done}" + (f" of {expected}" if expected is not None else "") + " bytes"
+    method, url = _method_of(response), response.url
+    if _is_timeout(exc):
+        return ApiTimeoutError(f"the download stalled{where}", method=method, url=url)
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return ResponseDecodeError(f"could not decode the compressed download{where}", method=method, url=url)
+    return ApiConnectionError(f"the connection broke during the download{where}", method=method, url=url)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    seen = 0
+    current: Optional[BaseException] = exc
+    while current is not None and seen < 5:
+        if isinstance(current, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, socket.timeout)):
+            return True
+        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = nested or current.__context__
+        seen += 1
+    return False
