@@ -1,0 +1,270 @@
+"""The OpenAPI 3 document of the local server, generated from its route table.
+
+The component schemas below are written by hand from the API contract; the
+``paths`` object is built from :data:`avatars.testing.routes.ROUTES`, so every
+served endpoint is listed. Paths are relative to the base URL (``.../api``),
+which is the document's only ``servers`` entry.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional
+
+from .._version import __version__
+
+_S = {"type": "string"}
+_UUID = {"type": "string", "format": "uuid"}
+_DT = {"type": "string", "format": "date-time"}
+
+
+def _nullable(schema: Dict[str, Any]) -> Dict[str, Any]:
+    return {**schema, "nullable": True}
+
+
+def _obj(properties: Dict[str, Any], required: List[str]) -> Dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def _ref(name: str) -> Dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_USER_PROPS = {
+    "id": _UUID,
+    "organization_id": _UUID,
+    "email": _S,
+    "role": {"type": "string", "enum": ["admin", "user"]},
+}
+_JOB_STATUS = ["queued", "created", "pending", "finished", "error", "parent_error", "lost", "orphaned", ""]
+_JOB_KINDS = ["standard", "privacy_metrics", "signal_metrics", "report", "advice"]
+_API_KEY_PROPS = {
+    "id": _UUID,
+    "name": _S,
+    "created_at": _DT,
+    "expires_at": _DT,
+    "revoked_at": _nullable(_DT),
+    "last_used_at": _nullable(_DT),
+}
+
+SCHEMAS: Dict[str, Dict[str, Any]] = {
+    "Message": _obj({"message": _S}, ["message"]),
+    "HTTPError": _obj({"detail": {}}, ["detail"]),
+    "ValidationError": _obj(
+        {"loc": {"type": "array", "items": {}}, "msg": _S, "type": _S},
+        ["loc", "msg", "type"],
+    ),
+    "HTTPValidationError": _obj({"detail": {"type": "array", "items": _ref("ValidationError")}}, ["detail"]),
+    "CompatibilityResponse": _obj(
+        {
+            "message": _S,
+            "most_recent_compatible_client": _nullable(_S),
+            "status": {"type": "string", "enum": ["compatible", "incompatible", "unknown"]},
+        },
+        ["message", "most_recent_compatible_client", "status"],
+    ),
+    "LoginResponse": _obj(
+        {"access_token": _S, "refresh_token": _nullable(_S), "token_type": _S},
+        ["access_token", "token_type"],
+    ),
+    "ForgottenPasswordRequest": _obj({"email": _S}, ["email"]),
+    "ResetPasswordRequest": _obj(
+        {"email": _S, "new_password": _S, "new_password_repeated": _S, "token": _UUID},
+        ["email", "new_password", "new_password_repeated", "token"],
+    ),
+    "User": _obj(dict(_USER_PROPS), ["id", "organization_id", "email", "role"]),
+    "Environment": _obj(
+        {
+            "dataset_expiration_days": {"type": "integer"},
+            "max_allowed_dimensions_per_dataset": {"type": "integer"},
+            "max_allowed_lines_per_dataset": {"type": "integer"},
+        },
+        ["dataset_expiration_days", "max_allowed_dimensions_per_dataset", "max_allowed_lines_per_dataset"],
+    ),
+    "MeUser": _obj(
+        {**_USER_PROPS, "environment": _ref("Environment")},
+        ["id", "organization_id", "email", "role", "environment"],
+    ),
+    "CreateUser": _obj(
+        {"email": _S, "role": {"type": "string", "enum": ["admin", "user"]}, "password": _nullable(_S)},
+        ["email"],
+    ),
+    "CreditsInfo": _obj(
+        {"credits": _nullable({"type": "integer"}), "is_credit_enabled": {"type": "boolean"}},
+        ["credits", "is_credit_enabled"],
+    ),
+    "FeaturesInfo": _obj({"feature_scopes": {"type": "array", "items": _S}}, ["feature_scopes"]),
+    "ApiKey": _obj(dict(_API_KEY_PROPS), ["id", "name", "created_at", "expires_at"]),
+    "ApiKeyWithPlaintext": _obj(
+        {**_API_KEY_PROPS, "plaintext": _S},
+        ["id", "name", "created_at", "expires_at", "plaintext"],
+    ),
+    "CreateApiKey": _obj(
+        {
+            "name": {"type": "string", "minLength": 1, "maxLength": 255},
+            "expiration_days": {"type": "integer", "enum": [30, 60, 120, 365, 3650]},
+        },
+        ["name", "expiration_days"],
+    ),
+    "CreateApiKeyResponse": _obj({"api_key": _ref("ApiKeyWithPlaintext"), "message": _S}, ["api_key", "message"]),
+    "Dataset": _obj(
+        {
+            "id": _UUID,
+            "name": _nullable(_S),
+            "filetype": {"type": "string", "enum": ["csv", "json", "parquet"]},
+            "nb_lines": _nullable({"type": "integer"}),
+            "nb_dimensions": _nullable({"type": "integer"}),
+            "hash": _nullable(_S),
+            "created_at": _DT,
+        },
+        ["id", "filetype", "created_at"],
+    ),
+    "ResourceSetResponse": _obj({"set_name": _UUID, "display_name": _S}, ["set_name", "display_name"]),
+    "JobResponse": _obj(
+        {
+            "name": _S,
+            "set_name": _UUID,
+            "parameters_name": _nullable(_S),
+            "display_name": _S,
+            "created_at": _DT,
+            "kind": {"type": "string", "enum": _JOB_KINDS},
+            "status": {"type": "string", "enum": _JOB_STATUS},
+            "exception": _S,
+            "done": {"type": "boolean"},
+            "progress": _nullable({"type": "number"}),
+            "deleted_at": _nullable(_DT),
+        },
+        ["name", "set_name", "display_name", "created_at", "kind", "status", "exception", "done"],
+    ),
+    "JobResponseList": _obj({"jobs": {"type": "array", "items": _ref("JobResponse")}}, ["jobs"]),
+    "CreateJob": _obj(
+        {
+            "set_name": _UUID,
+            "parameters_name": _nullable(_S),
+            "depends_on": {"type": "array", "items": _S},
+            "kind": {"type": "string", "enum": _JOB_KINDS},
+        },
+        ["set_name"],
+    ),
+    "JobCreateResponse": _obj({"name": _S, "Location": _S}, ["name", "Location"]),
+    "BulkDeleteRequest": _obj({"job_names": {"type": "array", "items": _S, "maxItems": 100}}, ["job_names"]),
+    "BulkDeleteResponse": _obj(
+        {
+            "deleted_jobs": {"type": "array", "items": _ref("JobResponse")},
+            "failed_jobs": {"type": "array", "items": _S},
+        },
+        ["deleted_jobs", "failed_jobs"],
+    ),
+    "ResultUrls": {"type": "object", "additionalProperties": {"type": "array", "items": _S}},
+    "Credentials": _obj({"access_key_id": _S, "secret_access_key": _S}, ["access_key_id", "secret_access_key"]),
+    "FileAccess": _obj({"url": _S, "credentials": _ref("Credentials")}, ["url", "credentials"]),
+    "AccessBatchRequest": _obj({"urls": {"type": "array", "items": _S}}, ["urls"]),
+}
+
+
+def required_fields(model: Optional[str]) -> List[str]:
+    """Required fields of a response model (``"[Model]"`` means a list of it)."""
+    if not model:
+        return []
+    schema = SCHEMAS.get(model.strip("[]"), {})
+    return list(schema.get("required", []))
+
+
+def _schema_for(model: str) -> Dict[str, Any]:
+    if model.startswith("[") and model.endswith("]"):
+        return {"type": "array", "items": _schema_for(model[1:-1])}
+    if model == "str":
+        return dict(_S)
+    if model == "bytes":
+        return {"type": "string", "format": "binary"}
+    if model == "yaml":
+        return {"type": "string"}
+    if model == "any":
+        return {}
+    return _ref(model)
+
+
+def build_document(routes: List[Any], base_url: str) -> Dict[str, Any]:
+    """The OpenAPI document for ``routes`` (:class:`~avatars.testing.routes.Route`)."""
+    paths: Dict[str, Dict[str, Any]] = {}
+    for route in routes:
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", route.rule)
+        item = paths.setdefault(path, {})
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": dict(_S)}
+            for name in re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", route.rule)
+        ]
+        params += [{"name": name, "in": "query", "required": False, "schema": dict(_S)} for name in route.query]
+        for method in route.methods:
+            op: Dict[str, Any] = {
+                "operationId": f"{route.endpoint}_{method.lower()}",
+                "summary": route.summary,
+                "tags": [route.tag],
+                "responses": {},
+            }
+            if params:
+                op["parameters"] = params
+            if route.request_model:
+                if route.request_model == "form":
+                    content = {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {k: dict(_S) for k in route.form},
+                            }
+                        }
+                    }
+                elif route.request_model == "bytes":
+                    content = {"application/octet-stream": {"schema": _schema_for("bytes")}}
+                elif route.request_model == "yaml":
+                    content = {"application/yaml": {"schema": {"type": "string"}}}
+                else:
+                    content = {"application/json": {"schema": _schema_for(route.request_model)}}
+                op["requestBody"] = {"required": True, "content": content}
+            success: Dict[str, Any] = {"description": "Successful Response"}
+            if route.response_model == "bytes":
+                success["content"] = {"application/octet-stream": {"schema": _schema_for("bytes")}}
+            elif route.response_model == "yaml":
+                success["content"] = {"application/yaml": {"schema": {"type": "string"}}}
+            elif route.response_model:
+                success["content"] = {"application/json": {"schema": _schema_for(route.response_model)}}
+            op["responses"][str(route.status)] = success
+            if route.auth:
+                op["security"] = [{"ApiKey": []}, {"Bearer": []}]
+                op["responses"]["401"] = {
+                    "description": "Not authenticated",
+                    "content": {"application/json": {"schema": _ref("HTTPError")}},
+                }
+            if route.admin:
+                op["responses"]["403"] = {
+                    "description": "Admin only",
+                    "content": {"application/json": {"schema": _ref("HTTPError")}},
+                }
+            op["responses"]["422"] = {
+                "description": "Validation Error",
+                "content": {"application/json": {"schema": _ref("HTTPValidationError")}},
+            }
+            item[method.lower()] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Avatar API (avatars.testing local server)",
+            "version": __version__,
+            "description": "The local test server of the avatars client. Its jobs use a "
+            "local stand-in, not the Avatar platform's avatarization method.",
+        },
+        "servers": [{"url": base_url}],
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "ApiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "api-key-v1 <key>",
+                },
+                "Bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            },
+        },
+    }

@@ -1,0 +1,177 @@
+"""Resource set documents: parsing (``yaml.safe_load``; JSON is YAML) and shape checks.
+
+The shape (from the API contract)::
+
+    tables:
+      - name: str                 # unique within the document
+        dataset_id: UUID
+        primary_key: str | null   # optional
+    parameters:
+      - name: str                 # unique within the document
+        table: str
+        k: int
+        ncp: int | null           # optional
+        seed: int | null          # optional
+
+Only the shape is checked here (types, required keys, uniqueness); semantic
+problems (``k < 1``, a table name that is not declared, an unknown dataset)
+are reported by the job that uses the document, as the job's ``exception``.
+Unknown keys are tolerated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+from ._util import canonical_uuid, is_uuid
+
+Loc = List[Union[str, int]]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    dataset_id: str
+    primary_key: Optional[str]
+
+
+@dataclass(frozen=True)
+class ParametersSpec:
+    name: str
+    table: str
+    k: int
+    ncp: Optional[int]
+    seed: Optional[int]
+
+
+@dataclass(frozen=True)
+class ResourceDocument:
+    tables: List[TableSpec]
+    parameters: List[ParametersSpec]
+
+    def table(self, name: str) -> Optional[TableSpec]:
+        for table in self.tables:
+            if table.name == name:
+                return table
+        return None
+
+    def parameters_named(self, name: str) -> Optional[ParametersSpec]:
+        for entry in self.parameters:
+            if entry.name == name:
+                return entry
+        return None
+
+
+class DocumentError(Exception):
+    """A malformed document; ``errors`` are FastAPI-style 422 items."""
+
+    def __init__(self, errors: List[Dict[str, Any]]) -> None:
+        super().__init__("; ".join(str(e["msg"]) for e in errors))
+        self.errors = errors
+
+
+def _err(loc: Sequence[Union[str, int]], msg: str, type_: str) -> Dict[str, Any]:
+    return {"loc": ["body", *loc], "msg": msg, "type": type_}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_document(raw: bytes) -> ResourceDocument:
+    """Parse and shape-check a resource document; raise :class:`DocumentError`."""
+    import yaml  # PyYAML, the ``server`` extra
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DocumentError([_err([], "body is not UTF-8 text", "value_error.encoding")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        message = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
+        raise DocumentError([_err([], f"invalid YAML: {message}", "value_error.yaml")]) from None
+    if not isinstance(data, dict):
+        raise DocumentError(
+            [_err([], "the document must be a mapping with 'tables' and 'parameters'", "type_error.dict")]
+        )
+    errors: List[Dict[str, Any]] = []
+    tables: List[TableSpec] = []
+    parameters: List[ParametersSpec] = []
+
+    raw_tables = data.get("tables")
+    if raw_tables is None:
+        errors.append(_err(["tables"], "field required", "value_error.missing"))
+    elif not isinstance(raw_tables, list):
+        errors.append(_err(["tables"], "value is not a valid list", "type_error.list"))
+    else:
+        seen: set[str] = set()
+        for index, item in enumerate(raw_tables):
+            loc: Loc = ["tables", index]
+            if not isinstance(item, dict):
+                errors.append(_err(loc, "value is not a valid dict", "type_error.dict"))
+                continue
+            name = item.get("name")
+            if not isinstance(name, str) or not name:
+                errors.append(_err([*loc, "name"], "a non-empty string is required", "type_error.str"))
+            elif name in seen:
+                errors.append(_err([*loc, "name"], f"duplicate table name {name!r}", "value_error.duplicate"))
+            dataset_id = item.get("dataset_id")
+            if not is_uuid(dataset_id):
+                errors.append(_err([*loc, "dataset_id"], "value is not a valid uuid", "type_error.uuid"))
+            primary_key = item.get("primary_key")
+            if primary_key is not None and not isinstance(primary_key, str):
+                errors.append(_err([*loc, "primary_key"], "str or null expected", "type_error.str"))
+            if (
+                isinstance(name, str)
+                and name
+                and is_uuid(dataset_id)
+                and (primary_key is None or isinstance(primary_key, str))
+                and name not in seen
+            ):
+                seen.add(name)
+                tables.append(TableSpec(name, canonical_uuid(str(dataset_id)), primary_key))
+
+    raw_params = data.get("parameters")
+    if raw_params is None:
+        errors.append(_err(["parameters"], "field required", "value_error.missing"))
+    elif not isinstance(raw_params, list):
+        errors.append(_err(["parameters"], "value is not a valid list", "type_error.list"))
+    else:
+        seen_params: set[str] = set()
+        for index, item in enumerate(raw_params):
+            loc = ["parameters", index]
+            if not isinstance(item, dict):
+                errors.append(_err(loc, "value is not a valid dict", "type_error.dict"))
+                continue
+            bad = False
+            name = item.get("name")
+            if not isinstance(name, str) or not name:
+                errors.append(_err([*loc, "name"], "a non-empty string is required", "type_error.str"))
+                bad = True
+            elif name in seen_params:
+                errors.append(_err([*loc, "name"], f"duplicate parameters name {name!r}", "value_error.duplicate"))
+                bad = True
+            table = item.get("table")
+            if not isinstance(table, str) or not table:
+                errors.append(_err([*loc, "table"], "a non-empty string is required", "type_error.str"))
+                bad = True
+            k = item.get("k")
+            if k is None:
+                errors.append(_err([*loc, "k"], "field required", "value_error.missing"))
+                bad = True
+            elif not _is_int(k):
+                errors.append(_err([*loc, "k"], "value is not a valid integer", "type_error.integer"))
+                bad = True
+            for optional in ("ncp", "seed"):
+                value = item.get(optional)
+                if value is not None and not _is_int(value):
+                    errors.append(_err([*loc, optional], "integer or null expected", "type_error.integer"))
+                    bad = True
+            if not bad:
+                seen_params.add(str(name))
+                parameters.append(ParametersSpec(str(name), str(table), int(str(k)), item.get("ncp"), item.get("seed")))
+    if errors:
+        raise DocumentError(errors)
+    return ResourceDocument(tables=tables, parameters=parameters)

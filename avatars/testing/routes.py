@@ -1,0 +1,270 @@
+"""The route table of the local API server: one row per endpoint of the contract.
+
+``rule`` is a werkzeug rule relative to the ``/api`` prefix; ``endpoint`` names
+the method of :class:`avatars.testing.endpoints.Endpoints` that answers it.
+``response_model`` names a schema of :mod:`avatars.testing.openapi` (``"[X]"``:
+a list of X), used for the OpenAPI document and by the ``wrong_schema`` fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+API_PREFIX = "/api"
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    methods: Tuple[str, ...]
+    endpoint: str
+    summary: str
+    tag: str
+    auth: bool = True
+    admin: bool = False
+    response_model: Optional[str] = None
+    request_model: Optional[str] = None
+    status: int = 200
+    query: Tuple[str, ...] = ()
+    form: Tuple[str, ...] = ()
+
+
+ROUTES: List[Route] = [
+    # health and compatibility
+    Route("/", ("GET",), "root", "Root message", "health", auth=False, response_model="Message"),
+    Route("/health", ("GET",), "health", "Health check", "health", auth=False, response_model="Message"),
+    Route("/health/db", ("GET",), "health_db", "Database health check", "health", auth=False, response_model="Message"),
+    Route(
+        "/check_client",
+        ("GET",),
+        "check_client",
+        "Client compatibility (User-Agent)",
+        "health",
+        auth=False,
+        response_model="CompatibilityResponse",
+    ),
+    Route("/openapi.json", ("GET",), "openapi", "This OpenAPI document", "health", auth=False, response_model="any"),
+    # auth
+    Route(
+        "/login",
+        ("POST",),
+        "login",
+        "Log in with username and password",
+        "auth",
+        auth=False,
+        response_model="LoginResponse",
+        request_model="form",
+        form=("username", "password", "scope", "grant_type", "client_id", "client_secret"),
+    ),
+    Route(
+        "/refresh",
+        ("POST",),
+        "refresh",
+        "Exchange a refresh token",
+        "auth",
+        auth=False,
+        response_model="LoginResponse",
+        request_model="form",
+        form=("token",),
+        query=("token",),
+    ),
+    Route("/logout", ("POST",), "logout", "Log out (revokes this session)", "auth", response_model="Message"),
+    Route(
+        "/login/forgotten_password",
+        ("POST",),
+        "forgotten_password",
+        "Ask for a password reset",
+        "auth",
+        auth=False,
+        response_model="Message",
+        request_model="ForgottenPasswordRequest",
+    ),
+    Route(
+        "/login/reset_password",
+        ("POST",),
+        "reset_password",
+        "Reset a password",
+        "auth",
+        auth=False,
+        response_model="Message",
+        request_model="ResetPasswordRequest",
+    ),
+    # users
+    Route(
+        "/users", ("GET",), "list_users", "Find users", "users", response_model="[User]", query=("email", "username")
+    ),
+    Route(
+        "/users",
+        ("POST",),
+        "create_user",
+        "Create a user (admin)",
+        "users",
+        admin=True,
+        response_model="User",
+        request_model="CreateUser",
+    ),
+    Route("/users/me", ("GET",), "me", "The current user", "users", response_model="MeUser"),
+    Route(
+        "/users/credits_info",
+        ("GET",),
+        "credits_info",
+        "Credits of the current user",
+        "users",
+        response_model="CreditsInfo",
+    ),
+    Route(
+        "/users/features_info",
+        ("GET",),
+        "features_info",
+        "Features of the current user",
+        "users",
+        response_model="FeaturesInfo",
+    ),
+    Route("/users/<user_id>", ("GET",), "get_user", "A user", "users", response_model="User"),
+    Route(
+        "/users/<user_id>",
+        ("DELETE",),
+        "delete_user",
+        "Delete a user (admin)",
+        "users",
+        admin=True,
+        response_model="User",
+    ),
+    # api keys
+    Route("/api-keys", ("GET",), "list_api_keys", "My API keys", "api-keys", response_model="[ApiKey]"),
+    Route(
+        "/api-keys",
+        ("POST",),
+        "create_api_key",
+        "Create an API key",
+        "api-keys",
+        response_model="CreateApiKeyResponse",
+        request_model="CreateApiKey",
+    ),
+    Route("/api-keys", ("DELETE",), "revoke_all_api_keys", "Revoke all my API keys", "api-keys", status=204),
+    Route("/api-keys/<key_id>", ("GET",), "get_api_key", "One of my API keys", "api-keys", response_model="ApiKey"),
+    Route("/api-keys/<key_id>", ("DELETE",), "revoke_api_key", "Revoke one of my API keys", "api-keys", status=204),
+    # datasets
+    Route(
+        "/datasets/stream",
+        ("POST",),
+        "upload_dataset",
+        "Upload a dataset (raw streamed body)",
+        "datasets",
+        response_model="Dataset",
+        request_model="bytes",
+        status=201,
+        query=("name", "filetype"),
+    ),
+    Route("/datasets", ("GET",), "list_datasets", "My datasets", "datasets", response_model="[Dataset]"),
+    Route("/datasets/<dataset_id>", ("GET",), "get_dataset", "A dataset", "datasets", response_model="Dataset"),
+    Route("/datasets/<dataset_id>", ("DELETE",), "delete_dataset", "Delete a dataset", "datasets", status=204),
+    Route(
+        "/datasets/<dataset_id>/download/stream",
+        ("GET",),
+        "download_dataset",
+        "Download a dataset (raw streamed body)",
+        "datasets",
+        response_model="bytes",
+    ),
+    # resource sets
+    Route(
+        "/resources/<set_name>",
+        ("POST",),
+        "post_resources",
+        "Create or replace the resource set with this set_name",
+        "resources",
+        response_model="ResourceSetResponse",
+        request_model="yaml",
+        query=("display_name",),
+    ),
+    Route(
+        "/resources/<display_name>",
+        ("PUT",),
+        "put_resources",
+        "Create or replace the resource set with this display name",
+        "resources",
+        response_model="ResourceSetResponse",
+        request_model="yaml",
+    ),
+    Route(
+        "/resources/<set_name>",
+        ("GET",),
+        "get_resources",
+        "A resource set document",
+        "resources",
+        response_model="yaml",
+    ),
+    # jobs
+    Route("/jobs", ("GET",), "list_jobs", "My jobs", "jobs", response_model="JobResponseList", query=("kind",)),
+    Route(
+        "/jobs",
+        ("POST",),
+        "create_job",
+        "Create a job",
+        "jobs",
+        response_model="JobCreateResponse",
+        request_model="CreateJob",
+        status=201,
+    ),
+    Route(
+        "/jobs/last_set",
+        ("GET",),
+        "last_set_jobs",
+        "The jobs of the most recently used resource set",
+        "jobs",
+        response_model="JobResponseList",
+    ),
+    Route(
+        "/jobs/bulk-delete",
+        ("POST",),
+        "bulk_delete_jobs",
+        "Delete several jobs",
+        "jobs",
+        response_model="BulkDeleteResponse",
+        request_model="BulkDeleteRequest",
+    ),
+    Route("/jobs/<job_name>", ("GET",), "get_job", "A job", "jobs", response_model="JobResponse"),
+    Route("/jobs/<job_name>", ("DELETE",), "delete_job", "Delete (soft) a job", "jobs", response_model="JobResponse"),
+    Route("/jobs/<job_name>/cancel", ("POST",), "cancel_job", "Cancel a job", "jobs", response_model="JobResponse"),
+    # results and files
+    Route(
+        "/results/<job_name>",
+        ("GET",),
+        "get_results",
+        "Result URLs of a finished job",
+        "results",
+        response_model="ResultUrls",
+    ),
+    Route(
+        "/access",
+        ("GET",),
+        "get_access",
+        "Credentials for one result URL",
+        "results",
+        response_model="FileAccess",
+        query=("url",),
+    ),
+    Route(
+        "/access/batch",
+        ("POST",),
+        "get_access_batch",
+        "Credentials for several URLs",
+        "results",
+        response_model="[FileAccess]",
+        request_model="AccessBatchRequest",
+    ),
+    Route(
+        "/download",
+        ("POST",),
+        "download",
+        "Download a file with its credentials",
+        "results",
+        response_model="bytes",
+        request_model="FileAccess",
+    ),
+    Route(
+        "/upload_url", ("GET",), "upload_url", "My upload prefix on the storage origin", "results", response_model="str"
+    ),
+]

@@ -1,0 +1,115 @@
+"""Fixtures for the local server tests: real sockets on 127.0.0.1, plain requests."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+import requests
+
+from avatars.testing import LocalAvatarServer
+from avatars.testing.admin import CreatedUser
+
+
+@pytest.fixture
+def srv() -> Iterator[LocalAvatarServer]:
+    with LocalAvatarServer(job_step_seconds=0.01, job_steps=3) as server:
+        yield server
+
+
+@pytest.fixture
+def user(srv: LocalAvatarServer) -> CreatedUser:
+    return srv.admin.create_user("alice@example.com", "alice-password")
+
+
+@pytest.fixture
+def api_key(srv: LocalAvatarServer, user: CreatedUser) -> str:
+    return srv.admin.create_api_key(user)
+
+
+@pytest.fixture
+def http(api_key: str) -> Iterator[requests.Session]:
+    session = requests.Session()
+    session.headers["Authorization"] = f"api-key-v1 {api_key}"
+    session.headers["User-Agent"] = "avatar-python/0.1.0 requests"
+    yield session
+    session.close()
+
+
+def people_csv(rows: int = 120, seed: int = 3) -> bytes:
+    rng = random.Random(seed)
+    lines = ["id,age,height,weight,city"]
+    for i in range(rows):
+        age = rng.randint(18, 90)
+        height = rng.gauss(170, 10)
+        weight = height * 0.4 + rng.gauss(0, 5)
+        lines.append(f"{i},{age},{height:.1f},{weight:.1f},{rng.choice(['paris', 'lyon', 'nice'])}")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def upload(http: requests.Session, srv: LocalAvatarServer, data: bytes, name: str = "people") -> Dict[str, Any]:
+    response = http.post(
+        srv.url("/datasets/stream"),
+        params={"name": name, "filetype": "csv"},
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 201, response.text
+    result: Dict[str, Any] = response.json()
+    return result
+
+
+def make_set(
+    http: requests.Session,
+    srv: LocalAvatarServer,
+    dataset_id: str,
+    *,
+    k: int = 5,
+    display_name: str = "people-set",
+    parameters: Optional[List[Dict[str, Any]]] = None,
+) -> str:
+    doc = {
+        "tables": [{"name": "people", "dataset_id": dataset_id, "primary_key": "id"}],
+        "parameters": parameters or [{"name": "p1", "table": "people", "k": k, "ncp": None, "seed": 7}],
+    }
+    response = http.put(
+        srv.url(f"/resources/{display_name}"), data=json.dumps(doc), headers={"Content-Type": "application/yaml"}
+    )
+    assert response.status_code == 200, response.text
+    set_name: str = response.json()["set_name"]
+    return set_name
+
+
+def create_job(
+    http: requests.Session,
+    srv: LocalAvatarServer,
+    set_name: str,
+    kind: str,
+    depends_on: Optional[List[str]] = None,
+    parameters_name: str = "p1",
+) -> str:
+    response = http.post(
+        srv.url("/jobs"),
+        json={
+            "set_name": set_name,
+            "parameters_name": parameters_name,
+            "depends_on": depends_on or [],
+            "kind": kind,
+        },
+    )
+    assert response.status_code == 201, response.text
+    name: str = response.json()["name"]
+    return name
+
+
+def wait_job(http: requests.Session, srv: LocalAvatarServer, name: str, timeout: float = 20.0) -> Dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job: Dict[str, Any] = http.get(srv.url(f"/jobs/{name}")).json()
+        if job["done"]:
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job {name} did not end")
