@@ -33,6 +33,7 @@ from .errors import (
     TransportError,
     ValidationError,
 )
+from .manager import Manager
 from .models import (
     ApiKey,
     ApiKeyWithPlaintext,
@@ -76,6 +77,7 @@ from .resources.openapi import OpenApi
 from .resources.resources import ResourceSets
 from .resources.results import ResultFiles
 from .resources.users import Users
+from .runner import Runner
 from .session import AvatarSession, default_retry
 from .transfer import DownloadResult, ProgressCallback
 
@@ -84,6 +86,8 @@ _logging.getLogger("avatars").addHandler(_logging.NullHandler())
 __all__ = [
     "__version__",
     "ApiClient",
+    "Manager",
+    "Runner",
     "AvatarSession",
     "ClientConfig",
     "ApiKeyAuth",

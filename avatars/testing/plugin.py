@@ -1,1 +1,142 @@
-"""pytest plugin of ``avatars`` (fixtures are added with the local server)."""
+"""pytest plugin of ``avatars``: a local Avatar server and clients on it.
+
+Installed with the package (entry point ``pytest11``), so the fixtures are
+available in any project that has ``avatars[server]`` installed::
+
+    def test_my_script(avatar_client):
+        jobs = avatar_client.jobs.get_jobs().jobs
+        assert jobs == []
+
+Fixtures (each test gets a fresh server unless it asks for the session one):
+
+``avatar_server``
+    a running :class:`~avatars.testing.LocalAvatarServer` on 127.0.0.1 and a
+    free port, stopped after the test.  Configure it with the marker
+    ``@pytest.mark.avatar_server(access_token_lifetime=2, job_step_seconds=0.01)``
+    (any keyword of ``LocalAvatarServer``).
+``avatar_user``
+    a user on that server (``.email``, ``.password``).
+``avatar_api_key``
+    a fresh API key (plaintext) of ``avatar_user``.
+``avatar_client``
+    an :class:`~avatars.ApiClient` logged in as ``avatar_user`` (bearer tokens,
+    refreshed automatically).
+``avatar_api_key_client``
+    an :class:`~avatars.ApiClient` using ``avatar_api_key``.
+``avatar_manager``
+    a :class:`~avatars.Manager` logged in as ``avatar_user`` (progress off).
+``avatar_env``
+    sets ``AVATAR_BASE_API_URL`` and ``AVATAR_API_KEY`` for the test, so code
+    that reads its configuration from the environment talks to the server.
+``avatar_session_server``
+    one server shared by the whole test session (faster; state is shared).
+
+Importing this module is cheap: the server (werkzeug) is imported only when a
+fixture is used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, Iterator
+
+import pytest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..client import ApiClient
+    from ..manager import Manager
+    from .admin import CreatedUser
+    from .server import LocalAvatarServer
+
+#: The password of the ``avatar_user`` fixture's user (a throw-away local server).
+DEFAULT_PASSWORD = "avatars-test-password"
+DEFAULT_EMAIL = "avatar-user@example.com"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "avatar_server(**options): keyword arguments for the LocalAvatarServer of the avatar_server fixture",
+    )
+
+
+def _server_options(request: pytest.FixtureRequest) -> Dict[str, Any]:
+    options: Dict[str, Any] = {"job_step_seconds": 0.01}
+    marker = request.node.get_closest_marker("avatar_server")
+    if marker is not None:
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.avatar_server takes keyword arguments only")
+        options.update(marker.kwargs)
+    return options
+
+
+@pytest.fixture
+def avatar_server(request: pytest.FixtureRequest) -> Iterator[LocalAvatarServer]:
+    """A fresh local Avatar server for this test."""
+    from .server import LocalAvatarServer
+
+    with LocalAvatarServer(**_server_options(request)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def avatar_session_server() -> Iterator[LocalAvatarServer]:
+    """One local Avatar server for the whole test session."""
+    from .server import LocalAvatarServer
+
+    with LocalAvatarServer(job_step_seconds=0.01) as server:
+        yield server
+
+
+@pytest.fixture
+def avatar_user(avatar_server: LocalAvatarServer) -> CreatedUser:
+    """A user of ``avatar_server`` (``.email``, ``.password``)."""
+    return avatar_server.admin.create_user(DEFAULT_EMAIL, DEFAULT_PASSWORD)
+
+
+@pytest.fixture
+def avatar_api_key(avatar_server: LocalAvatarServer, avatar_user: CreatedUser) -> str:
+    """A fresh API key (plaintext) of ``avatar_user``."""
+    return avatar_server.admin.create_api_key(avatar_user, name="pytest")
+
+
+@pytest.fixture
+def avatar_client(avatar_server: LocalAvatarServer, avatar_user: CreatedUser) -> Iterator[ApiClient]:
+    """An ``ApiClient`` logged in as ``avatar_user`` on ``avatar_server``."""
+    from ..client import ApiClient
+
+    with ApiClient(avatar_server.base_url) as client:
+        assert avatar_user.password is not None
+        client.authenticate(avatar_user.email, avatar_user.password)
+        yield client
+
+
+@pytest.fixture
+def avatar_api_key_client(avatar_server: LocalAvatarServer, avatar_api_key: str) -> Iterator[ApiClient]:
+    """An ``ApiClient`` on ``avatar_server`` with ``avatar_api_key``."""
+    from ..client import ApiClient
+
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key) as client:
+        yield client
+
+
+@pytest.fixture
+def avatar_manager(avatar_server: LocalAvatarServer, avatar_user: CreatedUser) -> Iterator[Manager]:
+    """A ``Manager`` logged in as ``avatar_user`` (progress display off)."""
+    from ..manager import Manager
+
+    with Manager(avatar_server.base_url, progress=False) as manager:
+        assert avatar_user.password is not None
+        manager.authenticate(avatar_user.email, avatar_user.password)
+        yield manager
+
+
+@pytest.fixture
+def avatar_env(
+    monkeypatch: pytest.MonkeyPatch, avatar_server: LocalAvatarServer, avatar_api_key: str
+) -> Dict[str, str]:
+    """``AVATAR_BASE_API_URL`` and ``AVATAR_API_KEY`` pointing at ``avatar_server``."""
+    values = {"AVATAR_BASE_API_URL": avatar_server.base_url, "AVATAR_API_KEY": avatar_api_key}
+    monkeypatch.delenv("AVATAR_BASE_URL", raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values

@@ -1,0 +1,635 @@
+"""The ``avatars`` command.
+
+Configuration comes from flags, then the environment (the ``AVATAR_*`` names
+of :class:`~avatars.ClientConfig`; ``AVATAR_USERNAME``/``AVATAR_PASSWORD`` for
+username/password authentication).  Exit codes:
+
+====  ===========================================================
+0     success
+1     the API answered with an error (not found, conflict, ...)
+2     usage or configuration error (bad flags, bad input)
+3     authentication or permission error
+4     a job failed, or waiting for jobs timed out
+5     network error (connection, TLS, proxy, timeout)
+130   interrupted (Ctrl-C)
+====  ===========================================================
+
+Expected errors print one line on stderr, never a traceback.  Secrets
+(passwords, tokens, API keys) are never printed; ``--token-cache FILE`` keeps
+tokens in a file created with mode 0600, and nowhere else on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import enum
+import getpass
+import json
+import os
+import secrets
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, TextIO
+
+from . import __version__
+from .auth import AuthTokens
+from .client import ApiClient
+from .config import ClientConfig
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    AvatarError,
+    ConfigurationError,
+    JobFailedError,
+    PermissionDenied,
+    RequestValidationError,
+    TransportError,
+    WaitTimeoutError,
+)
+from .models import JobResponse, Results
+from .progress import ProgressListener, QuietProgress, resolve_progress
+
+__all__ = ["main", "EXIT_OK", "EXIT_API", "EXIT_USAGE", "EXIT_AUTH", "EXIT_JOB", "EXIT_NETWORK"]
+
+EXIT_OK = 0
+EXIT_API = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_JOB = 4
+EXIT_NETWORK = 5
+EXIT_INTERRUPTED = 130
+
+SAMPLE_CSV = Path(__file__).parent / "data" / "sample.csv"
+
+
+class UsageError(Exception):
+    """A problem with the command line itself (exit code 2)."""
+
+
+# --------------------------------------------------------------------------- output
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Models to plain JSON values.  Secret fields (``repr=False``) are left out."""
+    if isinstance(obj, Results):
+        return obj.to_dict()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.repr}
+    if isinstance(obj, enum.Enum):
+        return str(obj)
+    if isinstance(obj, (uuid.UUID, Path)):
+        return str(obj)
+    if isinstance(obj, (_dt.datetime, _dt.date)):
+        return obj.isoformat()
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [to_jsonable(v) for v in obj]
+    return obj
+
+
+class Output:
+    def __init__(self, as_json: bool, out: TextIO, err: TextIO) -> None:
+        self.as_json = as_json
+        self.out = out
+        self.err = err
+
+    def result(self, data: Any, human: Callable[[], str]) -> None:
+        if self.as_json:
+            json.dump(to_jsonable(data), self.out, indent=2, sort_keys=True)
+            self.out.write("\n")
+        else:
+            text = human()
+            if text:
+                self.out.write(text.rstrip("\n") + "\n")
+        self.out.flush()
+
+    def note(self, text: str) -> None:
+        """A message for people (stderr, so that stdout stays parseable)."""
+        self.err.write(text + "\n")
+        self.err.flush()
+
+
+def _table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    if not rows:
+        return "(none)"
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+def _job_rows(jobs: Sequence[JobResponse]) -> str:
+    rows = [
+        [
+            j.name,
+            str(j.kind),
+            str(j.status),
+            "" if j.progress is None else f"{j.progress:.0%}",
+            j.created_at.isoformat(timespec="seconds"),
+        ]
+        for j in jobs
+    ]
+    return _table(rows, ["NAME", "KIND", "STATUS", "PROGRESS", "CREATED"])
+
+
+class LineProgress:
+    """Progress as plain lines on stderr (for logs and pipes): each transfer
+    when it ends, each job when its status changes."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self._status: Dict[str, str] = {}
+        self._done: Set[str] = set()
+
+    def on_bytes(self, label: str, done_bytes: int, total_bytes: Optional[int]) -> None:
+        if total_bytes is not None and done_bytes >= total_bytes and label not in self._done:
+            self._done.add(label)
+            self.err.write(f"{label}: {done_bytes} bytes\n")
+
+    def on_job(self, job: JobResponse) -> None:
+        status = str(job.status)
+        if self._status.get(job.name) != status:
+            self._status[job.name] = status
+            self.err.write(f"job {job.kind} {job.name}: {status}\n")
+
+
+def _progress_for(args: argparse.Namespace, err: TextIO) -> ProgressListener:
+    if args.quiet or args.json:
+        return QuietProgress()
+    tty = resolve_progress(True)
+    if not isinstance(tty, QuietProgress):
+        return tty
+    return LineProgress(err)
+
+
+# --------------------------------------------------------------------------- client
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _save_tokens(path: Path, tokens: AuthTokens) -> None:
+    _write_private(path, json.dumps({"access_token": tokens.access, "refresh_token": tokens.refresh}))
+
+
+def _load_tokens(path: Path) -> Optional[AuthTokens]:
+    if not path.exists():
+        return None
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise UsageError(f"token cache {path} is readable by others (mode {mode:o}); chmod 600 it or remove it")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return AuthTokens(str(data["access_token"]), data.get("refresh_token"))
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(f"token cache {path} is not readable; remove it and log in again") from None
+
+
+def build_client(args: argparse.Namespace, *, need_auth: bool = True) -> ApiClient:
+    verify: Any = None
+    if args.insecure and args.ca_bundle:
+        raise UsageError("--insecure and --ca-bundle contradict each other")
+    if args.insecure:
+        verify = False
+    elif args.ca_bundle:
+        verify = args.ca_bundle
+    config = ClientConfig.from_env(
+        base_url=args.base_url, api_key=args.api_key, timeout=args.timeout, should_verify_ssl=verify
+    )
+    cache = Path(args.token_cache) if args.token_cache else None
+    updater = (lambda tokens: _save_tokens(cache, tokens)) if cache is not None else None
+    client = ApiClient(config=config, token_updater=updater)
+    if args.proxy:
+        client.session.proxies.update({"http": args.proxy, "https": args.proxy})
+    if not need_auth or client.api_key_in_use:
+        return client
+    tokens = _load_tokens(cache) if cache is not None else None
+    if tokens is not None:
+        client.set_tokens(tokens)
+        return client
+    username = args.username or os.environ.get("AVATAR_USERNAME")
+    if username:
+        client.authenticate(username, _password(args))
+        if cache is not None and client.auth_tokens is not None:
+            _save_tokens(cache, client.auth_tokens)
+    return client
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise UsageError("--password-stdin: nothing on standard input")
+        return line
+    env = os.environ.get("AVATAR_PASSWORD")
+    if env:
+        return env
+    if sys.stdin.isatty():
+        return getpass.getpass("Password: ")
+    raise UsageError("no password: use --password-stdin, AVATAR_PASSWORD, or a terminal")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_login(args: argparse.Namespace, out: Output) -> int:
+    if not (args.username or os.environ.get("AVATAR_USERNAME")):
+        raise UsageError("login needs --username (or AVATAR_USERNAME)")
+    with build_client(args) as client:
+        me = client.users.get_me()
+        where = (
+            f"; tokens saved to {args.token_cache} (mode 0600)"
+            if args.token_cache
+            else ("; tokens kept in memory only (use --token-cache FILE to reuse them)")
+        )
+        out.result(
+            {"email": me.email, "id": me.id, "token_cache": args.token_cache}, lambda: f"logged in as {me.email}{where}"
+        )
+    return EXIT_OK
+
+
+def cmd_jobs(args: argparse.Namespace, out: Output) -> int:
+    with build_client(args) as client:
+        if args.jobs_command == "list":
+            jobs = list(client.jobs.get_jobs(kind=args.kind).jobs)
+            out.result(jobs, lambda: _job_rows(jobs))
+        elif args.jobs_command == "status":
+            job = client.jobs.get_job_status(args.name)
+            out.result(job, lambda: _job_rows([job]) + (f"\nexception: {job.exception}" if job.exception else ""))
+        elif args.jobs_command == "cancel":
+            job = client.jobs.cancel_job(args.name)
+            out.result(job, lambda: f"cancelled {job.name}: {job.status}")
+        elif args.jobs_command == "delete":
+            if len(args.names) == 1:
+                job = client.jobs.delete_job(args.names[0])
+                out.result(job, lambda: f"deleted {job.name}")
+            else:
+                result = client.jobs.bulk_delete_jobs(args.names)
+                out.result(
+                    result,
+                    lambda: (
+                        f"deleted {len(result.deleted_jobs)} job(s)"
+                        + (f"; failed: {', '.join(result.failed_jobs)}" if result.failed_jobs else "")
+                    ),
+                )
+                if result.failed_jobs:
+                    return EXIT_API
+    return EXIT_OK
+
+
+def cmd_datasets(args: argparse.Namespace, out: Output) -> int:
+    progress = _progress_for(args, out.err)
+    with build_client(args) as client:
+        if args.datasets_command == "list":
+            items = client.datasets.find_all_datasets()
+            rows = [
+                [str(d.id), d.name or "", str(d.filetype), str(d.nb_lines or ""), str(d.nb_dimensions or "")]
+                for d in items
+            ]
+            out.result(items, lambda: _table(rows, ["ID", "NAME", "TYPE", "LINES", "COLUMNS"]))
+        elif args.datasets_command == "upload":
+            path = Path(args.file)
+            if not path.is_file():
+                raise UsageError(f"no such file: {path}")
+            dataset = client.datasets.create_dataset(
+                path,
+                name=args.name or path.name,
+                filetype=args.filetype,
+                progress=lambda done, total: progress.on_bytes(f"upload {path.name}", done, total),
+            )
+            out.result(dataset, lambda: f"uploaded {path} as dataset {dataset.id} ({dataset.nb_lines} lines)")
+        elif args.datasets_command == "download":
+            result = client.datasets.download_dataset(
+                args.id,
+                Path(args.destination),
+                progress=lambda done, total: progress.on_bytes(f"download {args.id}", done, total),
+            )
+            out.result(
+                {"path": args.destination, "bytes": result.bytes_written, "sha256": result.sha256},
+                lambda: f"wrote {result.bytes_written} bytes to {args.destination}",
+            )
+    return EXIT_OK
+
+
+def cmd_results(args: argparse.Namespace, out: Output) -> int:
+    progress = _progress_for(args, out.err)
+    folder = Path(args.directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    with build_client(args) as client:
+        results = client.results.get_results(args.job)
+        written: List[str] = []
+        for kind, urls in results.items():
+            for index, url in enumerate(urls):
+                name = url.rstrip("/").rsplit("/", 1)[-1] or f"{kind}-{index}"
+                target = folder / name
+                client.results.download_file(
+                    url, target, progress=lambda d, t, n=name: progress.on_bytes(f"download {n}", d, t)
+                )
+                written.append(str(target))
+        out.result({"job": args.job, "files": written}, lambda: "\n".join(written) or "no result files")
+    return EXIT_OK
+
+
+def _summary(
+    table: str, rows_in: int, rows_out: int, privacy: Dict[str, Any], signal: Dict[str, Any], files: Dict[str, Path]
+) -> Dict[str, Any]:
+    return {
+        "table": table,
+        "rows_in": rows_in,
+        "rows_out": rows_out,
+        "privacy_metrics": privacy,
+        "signal_metrics": signal,
+        "files": {name: str(path) for name, path in sorted(files.items())},
+    }
+
+
+def _metric_lines(metrics: Dict[str, Any]) -> List[str]:
+    lines = []
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            lines.append(f"    {key}: {value:.4g}")
+    return lines
+
+
+def _human_summary(summary: Dict[str, Any], folder: Path) -> str:
+    lines = [
+        f"table {summary['table']}: {summary['rows_in']} rows in, {summary['rows_out']} rows out",
+        "  privacy metrics:",
+        *_metric_lines(summary["privacy_metrics"]),
+        "  signal metrics:",
+        *_metric_lines(summary["signal_metrics"]),
+        f"results written to {folder.resolve()}:",
+        *(f"  {name}" for name in summary["files"]),
+    ]
+    return "\n".join(lines)
+
+
+def _run_flow(
+    client: ApiClient,
+    source: Path,
+    *,
+    table: str,
+    k: int,
+    ncp: Optional[int],
+    seed: Optional[int],
+    primary_key: Optional[str],
+    output: Path,
+    wait_timeout: Optional[float],
+    progress: ProgressListener,
+    set_name: str,
+) -> Dict[str, Any]:
+    from .runner import Runner
+
+    runner = Runner(client, set_name, progress=progress)
+    runner.add_table(table, source, primary_key=primary_key)
+    runner.set_parameters(table, k=k, ncp=ncp, seed=seed)
+    runner.run()
+    runner.wait(timeout=wait_timeout)
+    files = runner.download_all(output)
+    with open(source, "rb") as fh:
+        rows_in = max(0, sum(1 for line in fh if line.strip()) - 1)
+    rows_out = len(runner.shuffled(table))
+    return _summary(table, rows_in, rows_out, runner.privacy_metrics(table), runner.signal_metrics(table), files)
+
+
+def _check_k(value: int) -> None:
+    if value < 1:
+        raise UsageError("--k must be at least 1")
+
+
+def cmd_run(args: argparse.Namespace, out: Output) -> int:
+    source = Path(args.file)
+    if not source.is_file():
+        raise UsageError(f"no such file: {source}")
+    _check_k(args.k)
+    output = Path(args.output)
+    progress = _progress_for(args, out.err)
+    with build_client(args) as client:
+        summary = _run_flow(
+            client,
+            source,
+            table=args.table or source.stem,
+            k=args.k,
+            ncp=args.ncp,
+            seed=args.seed,
+            primary_key=args.primary_key,
+            output=output,
+            wait_timeout=args.wait_timeout,
+            progress=progress,
+            set_name=args.set_name or f"avatars-run-{source.stem}",
+        )
+    out.result(summary, lambda: _human_summary(summary, output))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, out: Output) -> int:
+    try:
+        from .testing.cli import serve_main
+    except ImportError as exc:  # werkzeug missing
+        raise UsageError(f"the local server needs the 'server' extra: pip install 'avatars[server]' ({exc})") from None
+    return serve_main(list(args.serve_args))
+
+
+def cmd_demo(args: argparse.Namespace, out: Output) -> int:
+    try:
+        from .testing import LocalAvatarServer
+    except ImportError as exc:
+        raise UsageError(f"the demo needs the 'server' extra: pip install 'avatars[server]' ({exc})") from None
+    output = Path(args.output)
+    progress = _progress_for(args, out.err)
+    email = "demo@example.com"
+    password = secrets.token_urlsafe(18)
+    out.note("starting a local Avatar server (its jobs use a local stand-in method, not the platform's)")
+    with LocalAvatarServer(job_step_seconds=0.05) as server:
+        server.admin.create_user(email, password)
+        out.note(f"local server at {server.base_url}")
+        with ApiClient(server.base_url) as client:
+            client.authenticate(email, password)
+            summary = _run_flow(
+                client,
+                SAMPLE_CSV,
+                table="patients",
+                k=args.k,
+                ncp=None,
+                seed=args.seed,
+                primary_key="patient_id",
+                output=output,
+                wait_timeout=args.wait_timeout,
+                progress=progress,
+                set_name="avatars-demo",
+            )
+    out.note("local server stopped")
+    out.result(summary, lambda: _human_summary(summary, output))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit code 2
+        self.exit(EXIT_USAGE, f"{self.prog}: usage error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    g = common.add_argument_group("connection (flags win over AVATAR_* environment variables)")
+    g.add_argument("--base-url", help="API URL ending in /api (env AVATAR_BASE_API_URL, or AVATAR_BASE_URL)")
+    g.add_argument("--api-key", help="API key (prefer env AVATAR_API_KEY: flags show up in process lists)")
+    g.add_argument("--username", help="log in with this user (env AVATAR_USERNAME)")
+    g.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin (else env AVATAR_PASSWORD, or a prompt)",
+    )
+    g.add_argument("--token-cache", metavar="FILE", help="keep tokens in FILE (mode 0600) to reuse them")
+    g.add_argument("--proxy", metavar="URL", help="HTTP(S) proxy, e.g. http://user:pass@proxy:3128")
+    g.add_argument("--ca-bundle", metavar="PATH", help="CA bundle to verify the server's certificate")
+    g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (warns)")
+    g.add_argument("--timeout", type=_positive_float, metavar="S", help="per-request timeout in seconds")
+    g.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    g.add_argument("--quiet", action="store_true", help="no progress output")
+
+    parser = _Parser(prog="avatars", description="Command line for the Avatar anonymization platform.")
+    parser.add_argument("--version", action="version", version=f"avatars {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("login", parents=[common], help="log in (with --token-cache, keep the tokens)")
+    p.set_defaults(func=cmd_login)
+
+    p = sub.add_parser("jobs", parents=[common], help="list, inspect, cancel or delete jobs")
+    jsub = p.add_subparsers(dest="jobs_command", metavar="ACTION", parser_class=_Parser)
+    jsub.required = True
+    q = jsub.add_parser("list", parents=[common], help="list jobs")
+    q.add_argument("--kind", help="only jobs of this kind")
+    q = jsub.add_parser("status", parents=[common], help="one job")
+    q.add_argument("name")
+    q = jsub.add_parser("cancel", parents=[common], help="cancel a job")
+    q.add_argument("name")
+    q = jsub.add_parser("delete", parents=[common], help="delete one or more jobs")
+    q.add_argument("names", nargs="+")
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("datasets", parents=[common], help="upload, download or list datasets")
+    dsub = p.add_subparsers(dest="datasets_command", metavar="ACTION", parser_class=_Parser)
+    dsub.required = True
+    q = dsub.add_parser("upload", parents=[common], help="upload a file (streamed)")
+    q.add_argument("file")
+    q.add_argument("--name")
+    q.add_argument("--filetype", default="csv", choices=["csv", "json", "parquet"])
+    q = dsub.add_parser("download", parents=[common], help="download a dataset to a file")
+    q.add_argument("id")
+    q.add_argument("destination")
+    dsub.add_parser("list", parents=[common], help="list datasets")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("run", parents=[common], help="avatarize a CSV file end to end")
+    p.add_argument("file", help="CSV file")
+    p.add_argument("--k", type=int, required=True, help="number of neighbours")
+    p.add_argument("--ncp", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--primary-key")
+    p.add_argument("--table", help="table name (default: the file name)")
+    p.add_argument("--set-name", help="resource set display name")
+    p.add_argument("--output", default="avatars-results", help="folder for the results (default: avatars-results)")
+    p.add_argument("--wait-timeout", type=_positive_float, default=None, metavar="S", help="give up waiting after S s")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("results", parents=[common], help="download the result files of a job")
+    rsub = p.add_subparsers(dest="results_command", metavar="ACTION", parser_class=_Parser)
+    rsub.required = True
+    q = rsub.add_parser("download", parents=[common], help="download every result file of JOB into DIR")
+    q.add_argument("job")
+    q.add_argument("directory")
+    p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("serve", help="run a local Avatar server (avatars serve --help)", add_help=False)
+    p.add_argument("serve_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_serve, json=False, quiet=False)
+
+    p = sub.add_parser("demo", parents=[common], help="the whole flow on an embedded local server")
+    p.add_argument("--output", default="avatars-demo-output", help="folder for the results")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--wait-timeout", type=_positive_float, default=300.0, metavar="S")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, (UsageError, ConfigurationError, RequestValidationError)):
+        return EXIT_USAGE
+    if isinstance(exc, (AuthenticationError, PermissionDenied)):
+        return EXIT_AUTH
+    if isinstance(exc, (JobFailedError, WaitTimeoutError)):
+        return EXIT_JOB
+    if isinstance(exc, TransportError):
+        return EXIT_NETWORK
+    return EXIT_API
+
+
+def main(argv: Optional[List[str]] = None, *, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> int:
+    """Run the command; returns the exit code (the console script exits with it)."""
+    out_stream = stdout if stdout is not None else sys.stdout
+    err_stream = stderr if stderr is not None else sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    out = Output(bool(getattr(args, "json", False)), out_stream, err_stream)
+    try:
+        code: int = args.func(args, out)
+        return code
+    except KeyboardInterrupt:
+        out.note("avatars: interrupted")
+        return EXIT_INTERRUPTED
+    except (UsageError, AvatarError) as exc:
+        code = _exit_code(exc)
+        message = " ".join(str(exc).split())
+        if isinstance(exc, ApiError) and exc.status_code is not None and not message.startswith(str(exc.status_code)):
+            message = f"{exc.status_code} {message}"
+        out.note(f"avatars: error: {message}")
+        if args.json:
+            json.dump({"error": message, "type": type(exc).__name__, "exit_code": code}, out_stream)
+            out_stream.write("\n")
+        return code
+    except OSError as exc:  # a local file problem (permissions, disk full)
+        out.note(f"avatars: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        return EXIT_API
+
+
+def console_main() -> None:  # pragma: no cover - the installed script
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    console_main()
