@@ -655,7 +655,11 @@ def _map_transport_error(
 
 
 def _short(text: str, limit: int = 300) -> str:
+    """One line; urllib3's "XConnectionPool(...): Max retries exceeded ... (Caused by E)" reduced to E."""
     text = " ".join(text.split())
+    marker = "(Caused by "
+    if marker in text:
+        text = text[text.index(marker) + len(marker) :].rstrip(")")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -677,4 +681,11 @@ def _ssl_reason(text: str) -> str:
         return detail + "; pass should_verify_ssl='/path/to/ca.pem' (or set REQUESTS_CA_BUNDLE) for a private CA"
     if "certificate required" in lowered or "alert certificate required" in lowered:
         return "the server requires a client certificate (set cert= on your session)"
+    if "eof occurred in violation of protocol" in lowered or "unexpected eof" in lowered:
+        return (
+            "the server closed the connection during the TLS handshake "
+            "(does it require a client certificate? set cert= on your session)"
+        )
+    if "wrong version number" in lowered or "record layer failure" in lowered:
+        return "the server does not speak TLS on this port (should the URL be http://?)"
     return _short(text)

@@ -1,0 +1,88 @@
+"""Fixtures over real sockets: squid (a real proxy) and trustme certificates."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import pytest
+
+from ._squid import Squid, SquidUnavailable, find_squid
+
+
+@pytest.fixture(scope="session")
+def squid() -> Iterator[Squid]:
+    """A squid proxy with basic auth on a free loopback port (skipped loudly when squid is absent)."""
+    if find_squid() is None:
+        pytest.skip(
+            "PROXY TESTS SKIPPED: squid is not installed on this machine (apt-get install squid; .ci/run does it)"
+        )
+    proxy = Squid()
+    try:
+        proxy.start()
+    except SquidUnavailable as exc:
+        # squid is installed but cannot run: that is a failure, not a skip.
+        pytest.fail(f"squid is installed but could not start: {exc}")
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean slate: no proxy and no CA-bundle variables from the machine."""
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+class Pki(NamedTuple):
+    ca_pem: Path
+    server_context: ssl.SSLContext
+    mtls_server_context: ssl.SSLContext
+    client_cert: Path
+    client_key: Path
+    other_ca_pem: Path
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A private CA (trustme), a server certificate for 127.0.0.1/localhost, a client certificate."""
+    import trustme
+
+    folder = tmp_path_factory.mktemp("pki")
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("127.0.0.1", "localhost")
+    client_cert = ca.issue_cert("avatars-client@example.com")
+    ca_pem = folder / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_pem))
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_cert.configure_cert(server_context)
+
+    mtls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_cert.configure_cert(mtls_context)
+    ca.configure_trust(mtls_context)
+    mtls_context.verify_mode = ssl.CERT_REQUIRED
+
+    cert_path = folder / "client.pem"
+    key_path = folder / "client.key"
+    for blob in client_cert.cert_chain_pems:
+        with open(cert_path, "ab") as fh:
+            fh.write(blob.bytes())
+    client_cert.private_key_pem.write_to_path(str(key_path))
+
+    other = trustme.CA()
+    other_pem = folder / "other-ca.pem"
+    other.cert_pem.write_to_path(str(other_pem))
+    return Pki(ca_pem, server_context, mtls_context, cert_path, key_path, other_pem)

@@ -1,0 +1,97 @@
+"""The default retry policy versus a caller's own, against real faults on the local server."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from avatars import ApiClient, AvatarSession, ServerError, default_retry
+from avatars.models import JobCreateRequest
+from avatars.testing import LocalAvatarServer
+
+pytestmark = pytest.mark.integration
+
+
+def test_default_policy_retries_idempotent_gateway_errors(
+    avatar_server: LocalAvatarServer, avatar_api_key: str
+) -> None:
+    avatar_server.faults.status("GET", "/api/jobs", 503, count=2)
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key) as client:
+        assert client.jobs.get_jobs().jobs == []
+    assert avatar_server.count("GET", "/api/jobs") == 3
+
+
+def test_callers_own_retry_wins_over_ours(avatar_server: LocalAvatarServer, avatar_api_key: str) -> None:
+    avatar_server.faults.status("GET", "/api/jobs", 503, count=2)
+    session = requests.Session()
+    mine = Retry(total=0, raise_on_status=False)
+    session.mount("http://", HTTPAdapter(max_retries=mine))
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key, http_client=session) as client:
+        with pytest.raises(ServerError) as info:
+            client.jobs.get_jobs()
+    assert info.value.status_code == 503
+    assert avatar_server.count("GET", "/api/jobs") == 1  # our policy was not added on top
+    assert session.adapters["http://"].max_retries is mine
+
+
+def test_callers_retry_may_retry_posts_if_they_say_so(avatar_server: LocalAvatarServer, avatar_api_key: str) -> None:
+    """Their policy, their choice: a Retry that allows POST on 503 is honoured as given."""
+    avatar_server.faults.status("POST", "/api/jobs", 503, count=1)
+    session = requests.Session()
+    session.mount(
+        "http://",
+        HTTPAdapter(max_retries=Retry(total=2, status_forcelist=[503], allowed_methods=None, backoff_factor=0)),
+    )
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key, http_client=session) as client:
+        dataset = client.datasets.create_dataset(b"a,b\n1,2\n3,4\n", name="t.csv")
+        doc = (
+            '{"tables": [{"name": "t", "dataset_id": "%s", "primary_key": null}],'
+            ' "parameters": [{"name": "t", "table": "t", "k": 1, "ncp": null, "seed": 1}]}' % dataset.id
+        )
+        resource = client.resources.put_resources("retry-set", doc)
+        client.jobs.create_job(JobCreateRequest(set_name=resource.set_name, parameters_name="t"))
+    assert avatar_server.count("POST", "/api/jobs") == 2
+
+
+def test_default_policy_never_retries_a_post_on_503(avatar_server: LocalAvatarServer, avatar_api_key: str) -> None:
+    avatar_server.faults.status("POST", "/api/jobs", 503, count=1)
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key) as client:
+        with pytest.raises(ServerError):
+            client.jobs.create_job(
+                JobCreateRequest(set_name="00000000-0000-0000-0000-000000000001", parameters_name="t")
+            )
+    assert avatar_server.count("POST", "/api/jobs") == 1
+
+
+def test_retry_after_is_honoured_and_capped(avatar_server: LocalAvatarServer, avatar_api_key: str) -> None:
+    avatar_server.faults.status("GET", "/api/health", 503, count=1, retry_after=1)
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key) as client:
+        started = time.monotonic()
+        client.health.get_health()
+        waited = time.monotonic() - started
+    assert 0.9 <= waited < 5
+    assert avatar_server.count("GET", "/api/health") == 2
+
+    capped = AvatarSession(avatar_server.base_url, retry=default_retry(max_retry_after=0.2))
+    avatar_server.faults.status("GET", "/api/health", 503, count=1, retry_after=3600)
+    with ApiClient(avatar_server.base_url, http_client=capped) as client:
+        started = time.monotonic()
+        client.health.get_health()
+        assert time.monotonic() - started < 3  # not an hour
+    capped.close()
+
+
+def test_retries_are_bounded(avatar_server: LocalAvatarServer, avatar_api_key: str) -> None:
+    avatar_server.faults.status("GET", "/api/jobs", 502, count=50)
+    session = AvatarSession(avatar_server.base_url, retry=default_retry(total=3, backoff_factor=0))
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key, http_client=session) as client:
+        with pytest.raises(ServerError) as info:
+            client.jobs.get_jobs()
+    assert info.value.status_code == 502
+    assert "Bad Gateway" in str(info.value)
+    assert avatar_server.count("GET", "/api/jobs") == 4  # one try and three retries
+    session.close()
