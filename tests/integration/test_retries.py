@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -48,9 +49,11 @@ def test_callers_retry_may_retry_posts_if_they_say_so(avatar_server: LocalAvatar
     )
     with ApiClient(avatar_server.base_url, api_key=avatar_api_key, http_client=session) as client:
         dataset = client.datasets.create_dataset(b"a,b\n1,2\n3,4\n", name="t.csv")
-        doc = (
-            '{"tables": [{"name": "t", "dataset_id": "%s", "primary_key": null}],'
-            ' "parameters": [{"name": "t", "table": "t", "k": 1, "ncp": null, "seed": 1}]}' % dataset.id
+        doc = json.dumps(
+            {
+                "tables": [{"name": "t", "dataset_id": str(dataset.id), "primary_key": None}],
+                "parameters": [{"name": "t", "table": "t", "k": 1, "ncp": None, "seed": 1}],
+            }
         )
         resource = client.resources.put_resources("retry-set", doc)
         client.jobs.create_job(JobCreateRequest(set_name=resource.set_name, parameters_name="t"))
