@@ -440,11 +440,15 @@ def cmd_run(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: Output) -> int:
+    return _serve(list(args.serve_args))
+
+
+def _serve(argv: List[str]) -> int:
     try:
         from .testing.cli import serve_main
     except ImportError as exc:  # werkzeug missing
         raise UsageError(f"the local server needs the 'server' extra: pip install 'avatars[server]' ({exc})") from None
-    return serve_main(list(args.serve_args))
+    return serve_main(argv)
 
 
 def cmd_demo(args: argparse.Namespace, out: Output) -> int:
@@ -600,9 +604,18 @@ def main(argv: Optional[List[str]] = None, *, stdout: Optional[TextIO] = None, s
     """Run the command; returns the exit code (the console script exits with it)."""
     out_stream = stdout if stdout is not None else sys.stdout
     err_stream = stderr if stderr is not None else sys.stderr
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == ["serve"]:
+        # everything after "serve" belongs to the server's own parser (argparse's
+        # REMAINDER cannot take options such as --port).
+        try:
+            return _serve(raw[1:])
+        except UsageError as exc:
+            err_stream.write(f"avatars: error: {exc}\n")
+            return EXIT_USAGE
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(raw)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     out = Output(bool(getattr(args, "json", False)), out_stream, err_stream)

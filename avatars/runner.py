@@ -34,7 +34,7 @@ from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, T
 
 from .client import ApiClient
 from .errors import AvatarError, JobFailedError, RequestValidationError, WaitTimeoutError
-from .models import Dataset, JobCreateRequest, JobKind, JobResponse, ResourceSetResponse
+from .models import Dataset, JobCreateRequest, JobKind, JobResponse, JobStatus, ResourceSetResponse
 from .progress import ProgressOption, bytes_callback, resolve_progress
 
 __all__ = ["Runner", "TableSpec", "Parameters", "DEFAULT_JOBS"]
@@ -281,6 +281,7 @@ class Runner:
         statuses: Dict[Tuple[JobKind, str], JobResponse] = {}
         while True:
             pending = False
+            failed: List[Tuple[Tuple[JobKind, str], JobResponse]] = []
             for key, name in self.jobs.items():
                 if name in self._finished:
                     statuses[key] = self._finished[name]
@@ -289,16 +290,13 @@ class Runner:
                 statuses[key] = job
                 self._progress.on_job(job)
                 if job.failed:
-                    raise JobFailedError(
-                        f"job {name} ({job.kind} on {key[1]!r}) ended with status {job.status}: "
-                        f"{job.exception or 'no message'}",
-                        job=job,
-                        exception=job.exception,
-                    )
-                if job.is_done:
+                    failed.append((key, job))
+                elif job.is_done:
                     self._finished[name] = job
                 else:
                     pending = True
+            if failed:
+                raise self._failure(failed, statuses)
             if not pending:
                 return statuses
             if deadline is not None and time.monotonic() + interval > deadline:
@@ -306,6 +304,28 @@ class Runner:
                 raise WaitTimeoutError(f"jobs still running after {timeout:g} s: {', '.join(waiting)}")
             time.sleep(interval)
             interval = min(max_poll_interval, interval * backoff)
+
+    def _failure(
+        self,
+        failed: List[Tuple[Tuple[JobKind, str], JobResponse]],
+        statuses: Dict[Tuple[JobKind, str], JobResponse],
+    ) -> JobFailedError:
+        """The error for the root cause: a job that failed by itself, not one that
+        only ended ``parent_error`` because of it (re-polled, since a parent may
+        have failed after it was polled in this round)."""
+        for key, name in self.jobs.items():
+            if statuses[key].failed or name in self._finished:
+                continue
+            statuses[key] = self.client.jobs.get_job_status(name)
+        candidates = [(k, j) for k, j in statuses.items() if j.failed]
+        roots = [(k, j) for k, j in candidates if j.status is not JobStatus.parent_error]
+        key, job = (roots or candidates or failed)[0]
+        return JobFailedError(
+            f"job {job.name} ({job.kind} on {key[1]!r}) ended with status {job.status}: "
+            f"{job.exception or 'no message'}",
+            job=job,
+            exception=job.exception,
+        )
 
     def get_status(self, kind: Union[JobKind, str], table: Optional[str] = None) -> JobResponse:
         """The current state of the ``kind`` job (of ``table`` when several tables)."""
@@ -395,7 +415,8 @@ class Runner:
     def _result_bytes(self, kind: JobKind, table: str, result_kind: str) -> bytes:
         url = self._result_url(self._job_name(kind, table), result_kind)
         buffer = io.BytesIO()
-        self.client.results.download_file(url, buffer, progress=bytes_callback(self._progress, f"{result_kind}"))
+        label = f"fetch {result_kind} of {table}"
+        self.client.results.download_file(url, buffer, progress=bytes_callback(self._progress, label))
         return buffer.getvalue()
 
     def _result_json(self, kind: JobKind, table: str, result_kind: str) -> Dict[str, Any]:
