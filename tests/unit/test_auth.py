@@ -411,3 +411,72 @@ def test_in_memory_file_body_is_resent(rsps: responses.RequestsMock) -> None:
     _refresh_endpoint(rsps, [])
     client.request("POST", "datasets/stream", data=io.BytesIO(b"x" * 10000))
     assert seen[0][1] == seen[1][1] == b"x" * 10000
+
+
+# ---------------------------------------------------------------- password reset and logout
+
+
+def test_forgotten_password_sends_email_without_credentials(rsps: responses.RequestsMock) -> None:
+    rsps.add(responses.POST, f"{BASE}/login/forgotten_password", json={})
+    client = ApiClient(BASE, api_key="k-1")
+    client.forgotten_password("alice@example.com")
+    call = rsps.calls[0]
+    assert json.loads(call.request.body) == {"email": "alice@example.com"}
+    assert "Authorization" not in call.request.headers
+
+
+def test_reset_password_sends_the_contract_body(rsps: responses.RequestsMock) -> None:
+    rsps.add(responses.POST, f"{BASE}/login/reset_password", json={})
+    token = "0d5d9e54-3072-4590-84d1-d6e3cba8f1ac"
+    ApiClient(BASE).reset_password("alice@example.com", "N3w-Passw0rd!", "N3w-Passw0rd!", token)
+    assert json.loads(rsps.calls[0].request.body) == {
+        "email": "alice@example.com",
+        "new_password": "N3w-Passw0rd!",
+        "new_password_repeated": "N3w-Passw0rd!",
+        "token": token,
+    }
+
+
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (("not-an-email", "pw-123456", "pw-123456", "0d5d9e54-3072-4590-84d1-d6e3cba8f1ac"), "email"),
+        (("a@example.com", "pw-123456", "pw-654321", "0d5d9e54-3072-4590-84d1-d6e3cba8f1ac"), "new_password_repeated"),
+        (("a@example.com", "pw-123456", "pw-123456", "secret-reset-token"), "token"),
+        (("a@example.com", "", "", "0d5d9e54-3072-4590-84d1-d6e3cba8f1ac"), "new_password"),
+    ],
+)
+def test_reset_password_bad_input_sends_nothing(rsps: responses.RequestsMock, args: tuple, field: str) -> None:
+    from avatars import RequestValidationError
+
+    with pytest.raises(RequestValidationError) as info:
+        ApiClient(BASE).reset_password(*args)
+    assert info.value.field == field
+    assert "secret-reset-token" not in str(info.value)
+    assert "pw-123456" not in str(info.value)
+    assert len(rsps.calls) == 0
+
+
+def test_forgotten_password_bad_email_sends_nothing(rsps: responses.RequestsMock) -> None:
+    from avatars import RequestValidationError
+
+    with pytest.raises(RequestValidationError):
+        ApiClient(BASE).forgotten_password("nobody")
+    assert len(rsps.calls) == 0
+
+
+def test_logout_sends_the_bearer_token(rsps: responses.RequestsMock) -> None:
+    client = _logged_in_client(rsps)
+    rsps.add(responses.POST, f"{BASE}/logout", status=204)
+    client.auth.logout()
+    assert _authorization(rsps.calls[-1]) == "Bearer access-1"
+
+
+def test_raw_refresh_call_uses_the_form_body(rsps: responses.RequestsMock) -> None:
+    rsps.add(responses.POST, f"{BASE}/refresh", json=login_body("new-access", "new-refresh"))
+    login = ApiClient(BASE).auth.refresh("the-refresh-token")
+    assert (login.access_token, login.refresh_token) == ("new-access", "new-refresh")
+    call = rsps.calls[0]
+    assert call.request.url == f"{BASE}/refresh"
+    assert parse_qs(call.request.body) == {"token": ["the-refresh-token"]}
+    assert "the-refresh-token" not in repr(login)
