@@ -146,6 +146,17 @@ class AuthTokens:
         return f"AuthTokens(access='***', refresh={_mask(self.refresh)})"
 
 
+def notify_token_updater(updater: Optional[Callable[[AuthTokens], None]], tokens: AuthTokens) -> None:
+    """Call a user's ``token_updater``; what it raises is logged, never raised
+    (a failing callback must not break the call in flight)."""
+    if updater is None:
+        return
+    try:
+        updater(tokens)
+    except Exception:
+        logger.exception("avatars: token_updater raised; the new tokens are still in use")
+
+
 def jwt_expiry(token: str) -> Optional[Tuple[float, Optional[float]]]:
     """``(exp, iat)`` read from a JWT's payload *without verifying it*, or ``None``.
 
@@ -228,9 +239,10 @@ class TokenAuth(AuthBase):
         if self.origin is not None and not same_origin(r.url or "", self.origin):
             r.headers.pop("Authorization", None)
             return r
-        if self._expiring_soon():
+        current = self.tokens.access  # read once: the check and the refresh judge the same token
+        if self._expiring_soon(current):
             try:
-                self._refresh(self.tokens.access)
+                self._refresh(current)
             except AuthenticationError:
                 raise
             except AvatarError as exc:
@@ -300,10 +312,10 @@ class TokenAuth(AuthBase):
         """Refresh now (single-flight with any concurrent refresh)."""
         self._refresh(self.tokens.access)
 
-    def _expiring_soon(self) -> bool:
+    def _expiring_soon(self, access: Optional[str] = None) -> bool:
         if not self.tokens.refresh or self._refresher is None:
             return False
-        info = jwt_expiry(self.tokens.access)
+        info = jwt_expiry(self.tokens.access if access is None else access)
         if info is None:
             return False
         exp, iat = info
@@ -341,12 +353,7 @@ class TokenAuth(AuthBase):
                 self.tokens.refresh = new_refresh
             self.refresh_count += 1
             logger.debug("avatars: access token refreshed")
-            updater = self._token_updater
-            if updater is not None:
-                try:
-                    updater(self.tokens)
-                except Exception:  # a user callback must not break the call in flight
-                    logger.exception("avatars: token_updater raised; the new tokens are still in use")
+            notify_token_updater(self._token_updater, self.tokens)
 
     def __repr__(self) -> str:
         origin = None if self.origin is None else f"{self.origin[0]}://{self.origin[1]}:{self.origin[2]}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json as _json
 import logging
+import re
 import socket
 import threading
 import time
@@ -24,7 +25,7 @@ from requests.auth import AuthBase
 from urllib3.exceptions import InsecureRequestWarning
 
 from ._urls import Origin, join_url, origin_of, strip_userinfo
-from .auth import ApiKeyAuth, AuthTokens, NoAuth, TokenAuth, TokenPair
+from .auth import ApiKeyAuth, AuthTokens, NoAuth, TokenAuth, TokenPair, notify_token_updater
 from .config import DEFAULT_TIMEOUT, NO_TIMEOUT, ClientConfig, Timeout, normalize_base_url, normalize_timeout
 from .errors import (
     ApiConnectionError,
@@ -86,6 +87,7 @@ class _Deadline:
         self.seconds = seconds
         self.start = time.monotonic()
         self.expired = False
+        self.bound = False
         self._timer: Optional[threading.Timer] = None
 
     def remaining(self) -> float:
@@ -121,6 +123,28 @@ class _Deadline:
         if self._timer is not None:
             self._timer.cancel()
 
+    def bind(self, response: requests.Response) -> None:
+        """Keep watching while the caller streams the body; stop when the
+        connection is released (body fully read) or the response closed."""
+        self.bound = True
+        holder: Any = response
+        holder._avatars_deadline = self
+        for owner, name in ((response, "close"), (response.raw, "release_conn")):
+            original = getattr(owner, name, None)
+            if original is None:
+                continue
+
+            def stop(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                self.cancel()
+                return _original(*args, **kwargs)
+
+            setattr(owner, name, stop)
+
+    def error(self, method: str, url: str) -> "ApiTimeoutError":
+        return ApiTimeoutError(
+            f"the call did not complete within its total budget of {self.seconds:g} s", method=method, url=url
+        )
+
 
 class ApiClient:
     """The Avatar API client.
@@ -150,7 +174,8 @@ class ApiClient:
     :param rate_limit_wait: when set, a 429 answer is retried after its
         ``Retry-After``, as long as the waits add up to at most this many
         seconds; otherwise (the default) a 429 raises :class:`RateLimitError`.
-    :param token_updater: called with :class:`AuthTokens` after each refresh.
+    :param token_updater: called with :class:`AuthTokens` after :meth:`authenticate`
+        and after each refresh, to persist them.
 
     The client is a context manager; leaving it closes a session it created.
     """
@@ -273,7 +298,7 @@ class ApiClient:
 
     @property
     def should_verify_ssl(self) -> Union[bool, str]:
-        """The effective TLS verification: True, False, or a CA bundle path."""
+        """The effective TLS verification (``True``, ``False`` or a CA bundle path)."""
         if self._verify_override is not None:
             return self._verify_override
         verify = self._session.verify
@@ -300,6 +325,8 @@ class ApiClient:
             )
         login = self.auth.login(username, password, timeout=timeout)
         self.set_tokens(login)
+        if self.auth_tokens is not None:
+            notify_token_updater(self._token_updater, self.auth_tokens)
 
     def set_tokens(self, tokens: Union[LoginResponse, AuthTokens, Mapping[str, Any]]) -> None:
         """Use existing tokens (e.g. persisted by a ``token_updater``) without logging in."""
@@ -401,6 +428,10 @@ class ApiClient:
         verify = self._verify_for_request()
         if verify is not None:
             kwargs["verify"] = verify
+        if self._session.proxies:
+            # The session's own proxies win over HTTP(S)_PROXY, which requests
+            # would otherwise let override them (psf/requests#2018).
+            kwargs["proxies"] = dict(self._session.proxies)
 
         waited = 0.0
         start_position = _body_position(data)
@@ -491,28 +522,24 @@ class ApiClient:
                 response = self._session.request(method, url, **send_kwargs)
                 if deadline is not None:
                     deadline.watch(response)
-                    if not stream or response.status_code >= 400:
+                    if stream and response.status_code < 400:
+                        # The caller reads the body: the budget covers that too,
+                        # until the body is fully read or the response closed.
+                        deadline.bind(response)
+                    else:
                         _ = response.content
             finally:
-                if deadline is not None:
+                if deadline is not None and not deadline.bound:
                     deadline.cancel()
         except AvatarError:
             raise
         except requests.exceptions.RequestException as exc:
             if deadline is not None and (deadline.expired or deadline.remaining() <= 0):
-                raise ApiTimeoutError(
-                    f"the call did not complete within its total budget of {budget_s:g} s",
-                    method=method,
-                    url=url,
-                ) from None
+                raise deadline.error(method, url) from None
             raise _map_transport_error(exc, method, url, kwargs.get("timeout")) from None
         if deadline is not None and deadline.expired:
             response.close()
-            raise ApiTimeoutError(
-                f"the call did not complete within its total budget of {budget_s:g} s",
-                method=method,
-                url=url,
-            )
+            raise deadline.error(method, url)
         if logger.isEnabledFor(logging.DEBUG):
             rid = response.headers.get("X-Request-ID")
             logger.debug(
@@ -617,7 +644,7 @@ def _map_transport_error(
         reason = _ssl_reason(text)
         return TLSError(f"TLS error talking to {host}: {reason}", method=method, url=url)
     if isinstance(exc, requests.exceptions.ProxyError):
-        if "407" in text:
+        if _PROXY_407.search(text):
             return ProxyError(
                 "the proxy requires authentication (407 Proxy Authentication Required): "
                 "check the proxy user and password",
@@ -652,6 +679,10 @@ def _map_transport_error(
             )
         return ApiConnectionError(f"could not reach {host}: {_short(text)}", method=method, url=url)
     return TransportError(f"request failed: {_short(text)}", method=method, url=url)
+
+
+#: urllib3's CONNECT failure ("Tunnel connection failed: 407 Proxy Authentication Required").
+_PROXY_407 = re.compile(r"(failed: 407\b|\b407 Proxy Authentication)", re.IGNORECASE)
 
 
 def _short(text: str, limit: int = 300) -> str:

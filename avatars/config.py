@@ -58,7 +58,7 @@ class _NoTimeout:
         return "NO_TIMEOUT"
 
 
-#: Opt out of any timeout for one call or a whole client.
+#: Opt out of any timeout for one call (``timeout=NO_TIMEOUT``).
 NO_TIMEOUT = _NoTimeout()
 
 _TRUE = {"1", "true", "yes", "on", "y", "t"}

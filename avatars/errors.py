@@ -18,7 +18,7 @@ The tree::
     |   +-- PermissionDenied (403)
     |   +-- NotFound (404)
     |   +-- ConflictError (409)
-    |   +-- ValidationError (422)
+    |   +-- ValidationError (422; also ValueError)
     |   +-- RateLimitError (429)
     |   +-- ServerError (5xx)
     +-- TransportError: no usable HTTP answer

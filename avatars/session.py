@@ -70,6 +70,14 @@ class AvatarRetry(Retry):
 
     max_retry_after: float = 30.0
 
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        # urllib3 would also retry any 413/429 that carries Retry-After; a rate
+        # limit is the caller's to handle (RateLimitError, or the client's
+        # opt-in rate_limit_wait), unless the policy lists it explicitly.
+        if status_code in (413, 429) and status_code not in (self.status_forcelist or ()):
+            return False
+        return bool(super().is_retry(method, status_code, has_retry_after))
+
     def get_retry_after(self, response: Any) -> Optional[float]:
         value = super().get_retry_after(response)
         if value is None:
@@ -92,9 +100,13 @@ def default_retry(
       ``max_retry_after`` seconds;
     * a request whose body went out and then failed (a reset, a read timeout)
       is retried only when idempotent; a POST is never re-sent;
-    * at most ``total`` retries, with exponential backoff capped at
-      ``backoff_max`` seconds.  When retries run out, the last answer is
-      returned (and turned into a typed error by the client).
+    * at most ``total`` retries (``total + 1`` attempts in all), with
+      exponential backoff capped at ``backoff_max`` seconds.  When retries run
+      out, the last answer is returned (and turned into a typed error by the
+      client);
+    * a 429 (or 413) is never retried here, even with ``Retry-After``: the
+      client raises :class:`~avatars.RateLimitError`, or waits when asked to
+      (``ApiClient(rate_limit_wait=...)``).
     """
     attrs: dict[str, Any] = {"max_retry_after": float(max_retry_after)}
     kwargs: dict[str, Any] = dict(

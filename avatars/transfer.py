@@ -554,6 +554,13 @@ def _download_error(
 ) -> TransportError:
     where = f" after {done}" + (f" of {expected}" if expected is not None else "") + " bytes"
     method, url = _method_of(response), response.url
+    deadline = getattr(response, "_avatars_deadline", None)  # set by ApiClient for total_timeout
+    if deadline is not None and getattr(deadline, "expired", False):
+        return ApiTimeoutError(
+            f"the download did not complete within its total budget of {deadline.seconds:g} s{where}",
+            method=method,
+            url=url,
+        )
     if _is_timeout(exc):
         return ApiTimeoutError(f"the download stalled{where}", method=method, url=url)
     if isinstance(exc, requests.exceptions.ContentDecodingError):

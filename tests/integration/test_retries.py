@@ -98,3 +98,36 @@ def test_retries_are_bounded(avatar_server: LocalAvatarServer, avatar_api_key: s
     assert "Bad Gateway" in str(info.value)
     assert avatar_server.count("GET", "/api/jobs") == 4  # one try and three retries
     session.close()
+
+
+def test_a_rate_limited_get_is_not_retried_by_the_default_policy(
+    avatar_server: LocalAvatarServer, avatar_api_key: str
+) -> None:
+    from avatars import RateLimitError
+
+    avatar_server.admin.set_rate_limit("GET", "/api/jobs", 1, 60)
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key) as client:
+        client.jobs.get_jobs()
+        with pytest.raises(RateLimitError) as info:
+            client.jobs.get_jobs()
+    assert info.value.retry_after is not None and info.value.retry_after > 0
+    assert avatar_server.count("GET", "/api/jobs") == 2  # urllib3 did not wait and retry on its own
+
+
+def test_total_timeout_bounds_a_trickling_download(
+    avatar_server: LocalAvatarServer, avatar_api_key: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from avatars import ApiTimeoutError
+
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key) as client:
+        dataset = client.datasets.create_dataset(b"a,b\n" + b"1,2\n" * 2000, name="slow.csv")
+    avatar_server.faults.trickle("GET", "/api/datasets/*/download/stream", chunk_size=64, interval=0.05)
+    target = tmp_path / "slow.csv"
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key, total_timeout=0.5) as client:
+        started = time.monotonic()
+        with pytest.raises(ApiTimeoutError, match="total budget of 0.5 s"):
+            client.datasets.download_dataset(dataset.id, target, timeout=5)
+        assert time.monotonic() - started < 3  # the trickle alone would take ~6 s
+        assert not target.exists() and list(tmp_path.iterdir()) == []
+        # the pool is healthy afterwards
+        assert client.health.get_health().message == "ok"

@@ -263,7 +263,7 @@ def test_token_updater_receives_new_tokens(rsps: responses.RequestsMock) -> None
     _expiring_endpoint(rsps, responses.GET, "jobs", [])
     _refresh_endpoint(rsps, [])
     client.request("GET", "jobs")
-    assert saved == [("access-2", "refresh-2")]
+    assert saved == [("access-1", "refresh-1"), ("access-2", "refresh-2")]  # after login, then the refresh
 
 
 def test_token_updater_failure_does_not_break_the_call(rsps: responses.RequestsMock, caplog: Any) -> None:

@@ -422,3 +422,30 @@ def test_debug_logs_and_reprs_carry_no_secrets(rsps: responses.RequestsMock, cap
         for secret in ("PASSWORD-SECRET", "ACCESS-SECRET", "REFRESH-SECRET", "QUERY-SECRET"):
             assert secret not in text
     assert "GET https://avatar.test/api/jobs -> 200" in caplog.text
+
+
+def test_injected_session_proxies_win_over_the_environment(rsps: responses.RequestsMock, monkeypatch: Any) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://env-proxy.corp:8080")
+    rsps.add(responses.GET, f"{BASE}/health", json={})
+    session = requests.Session()
+    session.proxies = {"https": "http://session-proxy.corp:3128"}
+    ApiClient(BASE, http_client=session).request("GET", "health", auth_required=False)
+    assert _kwargs(rsps.calls[0])["proxies"]["https"] == "http://session-proxy.corp:3128"
+
+
+def test_environment_proxy_applies_when_the_session_has_none(rsps: responses.RequestsMock, monkeypatch: Any) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://env-proxy.corp:8080")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    rsps.add(responses.GET, f"{BASE}/health", json={})
+    ApiClient(BASE).request("GET", "health", auth_required=False)
+    assert _kwargs(rsps.calls[0])["proxies"].get("https") == "http://env-proxy.corp:8080"
+
+
+def test_a_port_containing_407_is_not_a_proxy_auth_error(rsps: responses.RequestsMock) -> None:
+    text = "HTTPConnectionPool(host='127.0.0.1', port=40795): Max retries exceeded (Caused by ProxyError('Unable to connect to proxy', ConnectionRefusedError(111, 'Connection refused')))"
+    rsps.add(responses.GET, f"{BASE}/jobs", body=requests.exceptions.ProxyError(text))
+    with pytest.raises(ProxyError) as info:
+        ApiClient(BASE, api_key="k").request("GET", "jobs")
+    assert "407" not in str(info.value).split("(GET")[0]
+    assert "could not go through the proxy" in str(info.value)
