@@ -140,7 +140,7 @@ class _Deadline:
 
             setattr(owner, name, stop)
 
-    def error(self, method: str, url: str) -> "ApiTimeoutError":
+    def error(self, method: str, url: str) -> ApiTimeoutError:
         return ApiTimeoutError(
             f"the call did not complete within its total budget of {self.seconds:g} s", method=method, url=url
         )

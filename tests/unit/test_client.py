@@ -443,7 +443,10 @@ def test_environment_proxy_applies_when_the_session_has_none(rsps: responses.Req
 
 
 def test_a_port_containing_407_is_not_a_proxy_auth_error(rsps: responses.RequestsMock) -> None:
-    text = "HTTPConnectionPool(host='127.0.0.1', port=40795): Max retries exceeded (Caused by ProxyError('Unable to connect to proxy', ConnectionRefusedError(111, 'Connection refused')))"
+    text = (
+        "HTTPConnectionPool(host='127.0.0.1', port=40795): Max retries exceeded (Caused by "
+        "ProxyError('Unable to connect to proxy', ConnectionRefusedError(111, 'Connection refused')))"
+    )
     rsps.add(responses.GET, f"{BASE}/jobs", body=requests.exceptions.ProxyError(text))
     with pytest.raises(ProxyError) as info:
         ApiClient(BASE, api_key="k").request("GET", "jobs")
