@@ -2,9 +2,17 @@
 
 >>> from avatars import ApiClient
 >>> client = ApiClient("https://avatar.example.com/api", api_key="...")  # doctest: +SKIP
+
+Importing the package is kept cheap: :class:`Manager` and :class:`Runner` (the
+workflow layer) are imported when first used, marshmallow with the first
+response loaded, and tqdm, pandas and werkzeug only by the features that need
+them.
 """
 
 import logging as _logging
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+from typing import List as _List
 
 from ._version import __version__
 from .auth import ApiKeyAuth, AuthTokens, NoAuth, TokenAuth
@@ -32,8 +40,8 @@ from .errors import (
     TLSError,
     TransportError,
     ValidationError,
+    WaitTimeoutError,
 )
-from .manager import Manager
 from .models import (
     ApiKey,
     ApiKeyWithPlaintext,
@@ -77,11 +85,37 @@ from .resources.openapi import OpenApi
 from .resources.resources import ResourceSets
 from .resources.results import ResultFiles
 from .resources.users import Users
-from .runner import Runner
 from .session import AvatarSession, default_retry
 from .transfer import DownloadResult, ProgressCallback
 
+if _TYPE_CHECKING:  # pragma: no cover - imported on first use, see __getattr__
+    from .manager import Manager as Manager
+    from .runner import Runner as Runner
+
+_LAZY = {"Manager": ".manager", "Runner": ".runner"}
+#: Submodules that ``import avatars`` used to import; ``avatars.schemas`` & co.
+#: still work after a bare ``import avatars``.
+_LAZY_SUBMODULES = frozenset({"manager", "runner", "progress", "schemas"})
+
 _logging.getLogger("avatars").addHandler(_logging.NullHandler())
+
+
+def __getattr__(name: str) -> _Any:
+    from importlib import import_module
+
+    if name in _LAZY_SUBMODULES:
+        return import_module(f".{name}", __name__)
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> _List[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "__version__",
@@ -119,6 +153,7 @@ __all__ = [
     "TLSError",
     "TransportError",
     "ValidationError",
+    "WaitTimeoutError",
     # models: enums
     "JobKind",
     "JobStatus",

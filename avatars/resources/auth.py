@@ -14,8 +14,8 @@ from uuid import UUID
 from ..config import Timeout
 from ..errors import RequestValidationError
 from ..models import ForgottenPasswordRequest, LoginResponse, ResetPasswordRequest
-from ..schemas import LoginResponseSchema, load
 from ._base import Resource
+from ._helpers import schemas_module
 
 __all__ = ["Auth"]
 
@@ -41,7 +41,9 @@ class Auth(Resource):
         data = self._client.request_json(
             "POST", "login", data=form, timeout=timeout, send_auth=False, auth_required=False
         )
-        return load(LoginResponseSchema, data, endpoint="POST /login")  # type: ignore[no-any-return]
+        schemas = schemas_module()
+        login: LoginResponse = schemas.load(schemas.LoginResponseSchema, data, endpoint="POST /login")
+        return login
 
     def refresh(self, refresh_token: str, *, timeout: Optional[Timeout] = None) -> LoginResponse:
         """``POST /refresh`` with the refresh token in the form body (never the URL)."""
@@ -54,7 +56,9 @@ class Auth(Resource):
             send_auth=False,
             auth_required=False,
         )
-        return load(LoginResponseSchema, data, endpoint="POST /refresh")  # type: ignore[no-any-return]
+        schemas = schemas_module()
+        login: LoginResponse = schemas.load(schemas.LoginResponseSchema, data, endpoint="POST /refresh")
+        return login
 
     def logout(self, *, timeout: Optional[Timeout] = None) -> None:
         """``POST /logout`` with the current credentials."""

@@ -6,7 +6,6 @@ from typing import Optional
 
 from ..config import Timeout
 from ..models import CompatibilityResponse
-from ..schemas import CompatibilityResponseSchema
 from ._helpers import JsonResource
 
 __all__ = ["Compatibility"]
@@ -21,5 +20,5 @@ class Compatibility(JsonResource):
         Check :attr:`CompatibilityResponse.is_compatible` (or ``status``).
         """
         response = self._client.request("GET", "check_client", timeout=timeout, auth_required=False)
-        answer: CompatibilityResponse = self._load(CompatibilityResponseSchema, response, "GET /check_client")
+        answer: CompatibilityResponse = self._load("CompatibilityResponseSchema", response, "GET /check_client")
         return answer

@@ -10,7 +10,6 @@ from typing import Dict, List, Optional, Union
 
 from ..config import Timeout
 from ..models import Dataset, FileType
-from ..schemas import DatasetSchema
 from ..transfer import (
     Destination,
     DownloadResult,
@@ -57,18 +56,18 @@ class Datasets(JsonResource):
                 headers={"Content-Type": "application/octet-stream"},
                 timeout=timeout,
             )
-        dataset: Dataset = self._load(DatasetSchema, response, "POST /datasets/stream")
+        dataset: Dataset = self._load("DatasetSchema", response, "POST /datasets/stream")
         return dataset
 
     def find_all_datasets(self, *, timeout: Optional[Timeout] = None) -> List[Dataset]:
         """``GET /datasets``: the caller's datasets."""
         response = self._client.request("GET", "datasets", timeout=timeout)
-        return self._load_many(DatasetSchema, response, "GET /datasets")
+        return self._load_many("DatasetSchema", response, "GET /datasets")
 
     def get_dataset(self, id: IdLike, *, timeout: Optional[Timeout] = None) -> Dataset:  # noqa: A002
         """``GET /datasets/{id}``."""
         response = self._client.request("GET", f"datasets/{id_segment(id)}", timeout=timeout)
-        dataset: Dataset = self._load(DatasetSchema, response, "GET /datasets/{id}")
+        dataset: Dataset = self._load("DatasetSchema", response, "GET /datasets/{id}")
         return dataset
 
     def download_dataset(
@@ -77,17 +76,20 @@ class Datasets(JsonResource):
         destination: Destination,
         *,
         progress: Optional[ProgressCallback] = None,
+        durable: bool = False,
         timeout: Optional[Timeout] = None,
     ) -> DownloadResult:
         """``GET /datasets/{id}/download/stream``: stream a dataset to ``destination``.
 
         ``destination`` is a path (written atomically) or a writable binary
         file.  The result's ``sha256`` can be compared with :attr:`Dataset.hash`.
+        ``durable=True`` also ``fsync``-s the file before it takes its final
+        name (survives a power cut; costs the disk's speed).
         """
         path = f"datasets/{id_segment(id)}/download/stream"
         check_destination(destination)
         response = self._client.request("GET", path, timeout=timeout, stream=True)
-        return save_response(response, destination, progress=progress)
+        return save_response(response, destination, progress=progress, durable=durable)
 
     def delete_dataset(self, id: IdLike, *, timeout: Optional[Timeout] = None) -> None:  # noqa: A002
         """``DELETE /datasets/{id}``."""

@@ -6,7 +6,6 @@ from typing import Optional
 
 from ..config import Timeout
 from ..models import HealthMessage
-from ..schemas import HealthMessageSchema
 from ._helpers import JsonResource
 
 __all__ = ["Health"]
@@ -18,17 +17,17 @@ class Health(JsonResource):
     def get_root(self, *, timeout: Optional[Timeout] = None) -> HealthMessage:
         """``GET /``: a greeting."""
         response = self._client.request("GET", "/", timeout=timeout, auth_required=False)
-        message: HealthMessage = self._load(HealthMessageSchema, response, "GET /")
+        message: HealthMessage = self._load("HealthMessageSchema", response, "GET /")
         return message
 
     def get_health(self, *, timeout: Optional[Timeout] = None) -> HealthMessage:
         """``GET /health``: ``message == "ok"`` when the server is up."""
         response = self._client.request("GET", "health", timeout=timeout, auth_required=False)
-        message: HealthMessage = self._load(HealthMessageSchema, response, "GET /health")
+        message: HealthMessage = self._load("HealthMessageSchema", response, "GET /health")
         return message
 
     def get_health_db(self, *, timeout: Optional[Timeout] = None) -> HealthMessage:
         """``GET /health/db``: ``message == "ok"`` when the database answers."""
         response = self._client.request("GET", "health/db", timeout=timeout, auth_required=False)
-        message: HealthMessage = self._load(HealthMessageSchema, response, "GET /health/db")
+        message: HealthMessage = self._load("HealthMessageSchema", response, "GET /health/db")
         return message

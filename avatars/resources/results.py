@@ -25,9 +25,8 @@ from .. import models
 from ..config import Timeout
 from ..errors import RequestValidationError, redact_url
 from ..models import FileAccess
-from ..schemas import FileAccessSchema, load_results
 from ..transfer import Destination, DownloadResult, ProgressCallback, check_destination, save_response
-from ._helpers import JsonResource, name_segment, request_id_of, require_text
+from ._helpers import JsonResource, name_segment, request_id_of, require_text, schemas_module
 
 __all__ = ["ResultFiles"]
 
@@ -42,18 +41,19 @@ class ResultFiles(JsonResource):
         """
         path = f"results/{name_segment(job_name, 'job_name')}"
         response = self._client.request("GET", path, timeout=timeout)
-        return load_results(
+        results: models.Results = schemas_module().load_results(
             self._json(response),
             job_name=job_name,
             endpoint="GET /results/{job_name}",
             request_id=request_id_of(response),
         )
+        return results
 
     def get_permission_to_download(self, url: str, *, timeout: Optional[Timeout] = None) -> FileAccess:
         """``GET /access?url=...``: storage credentials for one result file."""
         require_text(url, "url")
         response = self._client.request("GET", "access", params={"url": url}, timeout=timeout)
-        access: FileAccess = self._load(FileAccessSchema, response, "GET /access")
+        access: FileAccess = self._load("FileAccessSchema", response, "GET /access")
         return access
 
     def get_permissions_to_download_batch(
@@ -66,7 +66,7 @@ class ResultFiles(JsonResource):
             require_text(url, f"urls[{index}]")
         body: Any = {"urls": list(urls)}
         response = self._client.request("POST", "access/batch", json=body, timeout=timeout)
-        return self._load_many(FileAccessSchema, response, "POST /access/batch")
+        return self._load_many("FileAccessSchema", response, "POST /access/batch")
 
     def get_upload_url(self, *, timeout: Optional[Timeout] = None) -> str:
         """``GET /upload_url``: the caller's upload prefix (a string)."""
@@ -80,6 +80,7 @@ class ResultFiles(JsonResource):
         destination: Destination,
         *,
         progress: Optional[ProgressCallback] = None,
+        durable: bool = False,
         timeout: Optional[Timeout] = None,
     ) -> DownloadResult:
         """``POST /download``: stream one result file to ``destination``.
@@ -88,7 +89,8 @@ class ResultFiles(JsonResource):
         to it replaces it when complete) or a writable binary file.  Given a
         URL instead of a :class:`FileAccess`, this first asks ``GET /access``
         for it (two calls).  ``progress(done_bytes, total_bytes)`` is called as
-        bytes arrive.
+        bytes arrive.  ``durable=True`` also ``fsync``-s the file before it
+        takes its final name (survives a power cut; costs the disk's speed).
         """
         check_destination(destination)
         if isinstance(file_access_or_url, FileAccess):
@@ -101,7 +103,7 @@ class ResultFiles(JsonResource):
                 field="file_access_or_url",
             )
         response = self._client.request("POST", "download", json=access.to_json(), timeout=timeout, stream=True)
-        return save_response(response, destination, progress=progress)
+        return save_response(response, destination, progress=progress, durable=durable)
 
     def download_url(
         self,
@@ -109,6 +111,7 @@ class ResultFiles(JsonResource):
         destination: Destination,
         *,
         progress: Optional[ProgressCallback] = None,
+        durable: bool = False,
         timeout: Optional[Timeout] = None,
     ) -> DownloadResult:
         """``GET url``: stream a directly readable result URL to ``destination``.
@@ -126,4 +129,4 @@ class ResultFiles(JsonResource):
             )
         check_destination(destination)
         response = self._client.request("GET", url, timeout=timeout, stream=True, auth_required=False)
-        return save_response(response, destination, progress=progress)
+        return save_response(response, destination, progress=progress, durable=durable)

@@ -73,10 +73,10 @@ def test_get_jobs_unknown_kind_sends_nothing(rsps: responses.RequestsMock, clien
 def test_documented_example(
     rsps: responses.RequestsMock, client: ApiClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rsps.add(responses.GET, f"{BASE}/jobs", json={"jobs": [p.job("job 1/first")]})
+    rsps.add(responses.GET, f"{BASE}/jobs", json={"jobs": [p.job("job 1 first")]})
     rsps.add(
         responses.GET,
-        f"{BASE}/results/job%201%2Ffirst",
+        f"{BASE}/results/job%201%20first",
         json={"shuffled": ["https://s3.test/b/x.csv"], "privacy_metrics": ["https://s3.test/b/p.json"]},
     )
     all_jobs = client.jobs.get_jobs().jobs
@@ -84,7 +84,7 @@ def test_documented_example(
     print(result)
     out = capsys.readouterr().out
     assert out.splitlines() == [
-        "Results of job 'job 1/first': 2 files",
+        "Results of job 'job 1 first': 2 files",
         "  shuffled:",
         "    https://s3.test/b/x.csv",
         "  privacy_metrics:",
@@ -144,9 +144,9 @@ def test_get_job_status(rsps: responses.RequestsMock, client: ApiClient) -> None
 @pytest.mark.parametrize(
     "name,encoded",
     [
-        ("a b/c", "a%20b%2Fc"),
-        ("../users/me", "..%2Fusers%2Fme"),
+        ("a b c", "a%20b%20c"),
         ("x?y=1#z", "x%3Fy%3D1%23z"),
+        ("50%", "50%25"),
         ("été", "%C3%A9t%C3%A9"),
     ],
 )
@@ -164,6 +164,21 @@ def test_job_names_are_one_path_segment(
         ("POST", f"/api/jobs/{encoded}/cancel"),
         ("DELETE", f"/api/jobs/{encoded}"),
     ]
+
+
+@pytest.mark.parametrize("name", ["a/b", "x/cancel", "../users/me", ".", "..", "last_set", "bulk-delete", ""])
+def test_names_that_would_reach_another_route_are_refused(
+    rsps: responses.RequestsMock, client: ApiClient, name: str
+) -> None:
+    from avatars import RequestValidationError
+
+    for call in (client.jobs.get_job_status, client.jobs.cancel_job, client.jobs.delete_job):
+        with pytest.raises(RequestValidationError) as info:
+            call(name)
+        assert info.value.field == "job_name"
+    with pytest.raises(RequestValidationError):
+        client.results.get_results(name if name not in ("last_set", "bulk-delete") else "a/b")
+    assert len(rsps.calls) == 0
 
 
 @pytest.mark.parametrize("name", ["", "  ", ".", "..", None, 3])

@@ -237,12 +237,12 @@ def test_create_resource_validation_sends_nothing(
 def test_put_and_get_resources(rsps: responses.RequestsMock, client: ApiClient) -> None:
     rsps.add(
         responses.PUT,
-        f"{BASE}/resources/nightly%20run%2F2",
-        json=p.resource_set(display_name="nightly run/2"),
+        f"{BASE}/resources/nightly%20run%20%232",
+        json=p.resource_set(display_name="nightly run #2"),
         match=[matchers.header_matcher({"Content-Type": "application/yaml"})],
     )
-    stored = client.resources.put_resources("nightly run/2", "k: 1  # é\n")
-    assert stored.display_name == "nightly run/2" and stored.set_name == UUID(p.JOB_SET)
+    stored = client.resources.put_resources("nightly run #2", "k: 1  # é\n")
+    assert stored.display_name == "nightly run #2" and stored.set_name == UUID(p.JOB_SET)
     assert rsps.calls[0].request.body == "k: 1  # é\n".encode()
     rsps.add(
         responses.GET,

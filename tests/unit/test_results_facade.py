@@ -37,12 +37,12 @@ def client() -> ApiClient:
 
 def test_get_results(rsps: responses.RequestsMock, client: ApiClient) -> None:
     body = {"shuffled": ["https://s3.test/r/a.csv"], "privacy_metrics": ["https://s3.test/r/p.json"], "report": []}
-    rsps.add(responses.GET, f"{BASE}/results/job%2F1", json=body, match=[matchers.header_matcher(AUTH)])
-    results = client.results.get_results("job/1")
+    rsps.add(responses.GET, f"{BASE}/results/job%201", json=body, match=[matchers.header_matcher(AUTH)])
+    results = client.results.get_results("job 1")
     assert isinstance(results, Results)
-    assert results == body and results.job_name == "job/1"
+    assert results == body and results.job_name == "job 1"
     assert results["privacy_metrics"] == ["https://s3.test/r/p.json"]
-    assert rsps.calls[0].request.path_url == "/api/results/job%2F1"
+    assert rsps.calls[0].request.path_url == "/api/results/job%201"
 
 
 def test_results_not_ready(rsps: responses.RequestsMock, client: ApiClient) -> None:
