@@ -268,12 +268,15 @@ class TokenAuth(AuthBase):
         used = getattr(request, "_avatars_access", None)
         if used is None:
             return r
-        with self._lock:
-            can_refresh = bool(self.tokens.refresh) and self._refresher is not None
-            refreshed_meanwhile = self.tokens.access != used
+        # Plain reads, no lock: the lock is held during a refresh, and waiting
+        # for it here, with this 401's connection still checked out of the
+        # pool, could starve the refresh of a connection (pool_block=True).
+        can_refresh = bool(self.tokens.refresh) and self._refresher is not None
+        refreshed_meanwhile = self.tokens.access != used
         if not can_refresh and not refreshed_meanwhile:
             return r
-        # Done with the 401: read it so the connection goes back to the pool.
+        # Done with the 401: read it, and give its connection back to the pool
+        # before waiting for (or doing) the refresh.
         _ = r.content
         r.close()
         self._refresh(used)

@@ -53,7 +53,7 @@ from .resources.openapi import OpenApi
 from .resources.resources import ResourceSets
 from .resources.results import ResultFiles
 from .resources.users import Users
-from .session import AvatarSession, user_agent
+from .session import CALL_DEADLINE, AvatarSession, user_agent
 
 __all__ = ["ApiClient", "AuthTokens", "InsecureTLSWarning"]
 
@@ -346,6 +346,16 @@ class ApiClient:
         )
         self._install_auth()
 
+    def logout(self, timeout: Optional[Timeout] = None) -> None:
+        """End the session on the server (``POST /logout``) and forget the tokens;
+        later calls need :meth:`authenticate` again."""
+        if not isinstance(self._auth, TokenAuth):
+            raise ConfigurationError("logout() ends a username/password session; this client has none")
+        self.auth.logout(timeout=timeout)
+        self.auth_tokens = None
+        self._auth = None
+        self._install_auth()
+
     def forgotten_password(self, email: str, timeout: Optional[Timeout] = None) -> None:
         """Ask the platform to e-mail a password-reset token."""
         self.auth.forgotten_password(email, timeout=timeout)
@@ -517,6 +527,7 @@ class ApiClient:
             send_kwargs["stream"] = stream
         if send_kwargs["timeout"] is None and isinstance(self._session, AvatarSession):
             send_kwargs["timeout"] = NO_TIMEOUT  # None would mean "the default" there
+        budget_token = CALL_DEADLINE.set(deadline.start + deadline.seconds) if deadline is not None else None
         try:
             try:
                 response = self._session.request(method, url, **send_kwargs)
@@ -529,6 +540,8 @@ class ApiClient:
                     else:
                         _ = response.content
             finally:
+                if budget_token is not None:
+                    CALL_DEADLINE.reset(budget_token)
                 if deadline is not None and not deadline.bound:
                     deadline.cancel()
         except AvatarError:
@@ -540,6 +553,8 @@ class ApiClient:
         if deadline is not None and deadline.expired:
             response.close()
             raise deadline.error(method, url)
+        if not send_kwargs["stream"] or (deadline is not None and not deadline.bound):
+            _check_complete(response, method, url)
         if logger.isEnabledFor(logging.DEBUG):
             rid = response.headers.get("X-Request-ID")
             logger.debug(
@@ -610,6 +625,26 @@ class ApiClient:
         else:
             scheme = "none"
         return f"ApiClient(base_url={self.base_url!r}, auth={scheme})"
+
+
+def _check_complete(response: requests.Response, method: str, url: str) -> None:
+    """A body shorter than its Content-Length means the connection broke while
+    reading it (urllib3 1.26 does not check this itself)."""
+    if method == "HEAD" or response.status_code in (204, 304):
+        return
+    if response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity"):
+        return
+    declared = response.headers.get("Content-Length")
+    if declared is None or not declared.strip().isdigit():
+        return
+    received = len(response.content)
+    if received < int(declared):
+        host = (origin_of(url) or ("", "?", 0))[1]
+        raise ApiConnectionError(
+            f"the connection to {host} broke while reading the answer (received {received} of {declared} bytes)",
+            method=method,
+            url=url,
+        )
 
 
 def _body_position(data: Any) -> Optional[int]:

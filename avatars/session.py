@@ -18,6 +18,8 @@ policy (:func:`default_retry`) is mounted on the session's adapters.
 from __future__ import annotations
 
 import logging
+import time
+from contextvars import ContextVar
 from http.cookiejar import Cookie, DefaultCookiePolicy
 from typing import Any, Mapping, Optional, Union
 from urllib.request import Request as UrllibRequest
@@ -26,6 +28,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from ._urls import Origin, join_url, origin_of, same_origin
@@ -61,14 +64,54 @@ def user_agent() -> str:
     return f"avatar-python/{__version__} requests/{_REQUESTS_VERSION}"
 
 
+#: The monotonic deadline of the call in progress in this thread (or context),
+#: set by ApiClient for ``total_timeout``; AvatarRetry stops retrying and
+#: shortens its sleeps when it is reached.
+CALL_DEADLINE: ContextVar[Optional[float]] = ContextVar("avatars_call_deadline", default=None)
+
+
+def _budget_left() -> Optional[float]:
+    deadline = CALL_DEADLINE.get()
+    if deadline is None:
+        return None
+    return max(0.0, deadline - time.monotonic())
+
+
+def _cap_to_budget(seconds: float) -> float:
+    left = _budget_left()
+    return seconds if left is None else min(seconds, left)
+
+
 class AvatarRetry(Retry):
     """``urllib3.Retry`` that caps how long a ``Retry-After`` may make it sleep.
 
     A gateway asking for an hour would otherwise block the call for an hour;
-    waits above :attr:`max_retry_after` seconds are shortened to it.
+    waits above :attr:`max_retry_after` seconds are shortened to it.  Within a
+    call that has a total budget (``ApiClient(total_timeout=...)``), waits are
+    shortened to what is left of it, and no attempt starts once it is spent.
     """
 
     max_retry_after: float = 30.0
+
+    def increment(
+        self,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        response: Any = None,
+        error: Optional[Exception] = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> AvatarRetry:
+        new: AvatarRetry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if _budget_left() == 0.0:
+            # The call's total budget (ApiClient total_timeout) is spent: no
+            # further attempt.  urllib3 returns the last answer, or raises the
+            # last error, as when the retries run out.
+            raise MaxRetryError(_pool, url or "", error or ResponseError("the call's total time budget ran out"))
+        return new
+
+    def get_backoff_time(self) -> float:
+        return _cap_to_budget(float(super().get_backoff_time()))
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         # urllib3 would also retry any 413/429 that carries Retry-After; a rate
@@ -82,7 +125,7 @@ class AvatarRetry(Retry):
         value = super().get_retry_after(response)
         if value is None:
             return None
-        return float(min(value, self.max_retry_after))
+        return _cap_to_budget(float(min(value, self.max_retry_after)))
 
 
 def default_retry(

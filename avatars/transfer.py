@@ -22,7 +22,11 @@ Downloads (:func:`save_response`)
     ``Content-Length`` and a connection broken mid-way raise
     :class:`~avatars.errors.ApiConnectionError` (a stalled one
     :class:`~avatars.errors.ApiTimeoutError`), never a silently truncated file.
-    The response is closed in every case.
+    The response is closed in every case.  The rename protects against an
+    interrupted process; ``durable=True`` also ``fsync``-s the file before the
+    rename, against a power cut or a kernel crash (like most download tools,
+    the default leaves that to the operating system, because it runs at the
+    disk's speed rather than the network's).
 
 Progress
     ``progress(done_bytes, total_bytes)`` is called once before the first byte
@@ -447,31 +451,37 @@ def save_response(
     *,
     progress: Optional[ProgressCallback] = None,
     chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+    durable: bool = False,
 ) -> DownloadResult:
     """Stream ``response``'s body to ``destination`` (see the module docstring).
 
     ``response`` should come from a ``stream=True`` request.  It is closed
-    when this returns or raises.
+    when this returns or raises.  With ``durable=True``, a download to a path
+    is ``fsync``-ed before it takes its final name, so that it survives a
+    power cut or a kernel crash too (at the disk's speed: see
+    docs/benchmarks.rst).
     """
     try:
         check_destination(destination)
         if isinstance(destination, (str, os.PathLike)):
-            return _save_to_path(response, os.fsdecode(os.fspath(destination)), progress, chunk_size)
+            path = os.fsdecode(os.fspath(destination))
+            return _save_to_path(response, path, progress, chunk_size, durable=durable)
         return _copy_body(response, destination, progress, chunk_size, path=None)
     finally:
         response.close()
 
 
 def _save_to_path(
-    response: requests.Response, path: str, progress: Optional[ProgressCallback], chunk_size: int
+    response: requests.Response, path: str, progress: Optional[ProgressCallback], chunk_size: int, *, durable: bool
 ) -> DownloadResult:
     final = os.path.abspath(path)
     fd, temp = _create_temp(os.path.dirname(final), os.path.basename(final))
     try:
         with os.fdopen(fd, "wb") as handle:
             result = _copy_body(response, handle, progress, chunk_size, path=final)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(temp, final)
     except BaseException:
         try:
@@ -536,6 +546,9 @@ def _copy_body(
         done += len(chunk)
         _report(progress, done, expected)
     if expected is not None and done != expected:
+        budget = _budget_error(response, f" after {done} of {expected} bytes")
+        if budget is not None:  # the watchdog cut the connection (urllib3 1.26 then just stops)
+            raise budget
         raise ApiConnectionError(
             f"the download is incomplete: received {done} of {expected} bytes",
             method=_method_of(response),
@@ -554,18 +567,26 @@ def _download_error(
 ) -> TransportError:
     where = f" after {done}" + (f" of {expected}" if expected is not None else "") + " bytes"
     method, url = _method_of(response), response.url
-    deadline = getattr(response, "_avatars_deadline", None)  # set by ApiClient for total_timeout
-    if deadline is not None and getattr(deadline, "expired", False):
-        return ApiTimeoutError(
-            f"the download did not complete within its total budget of {deadline.seconds:g} s{where}",
-            method=method,
-            url=url,
-        )
+    budget = _budget_error(response, where)
+    if budget is not None:
+        return budget
     if _is_timeout(exc):
         return ApiTimeoutError(f"the download stalled{where}", method=method, url=url)
     if isinstance(exc, requests.exceptions.ContentDecodingError):
         return ResponseDecodeError(f"could not decode the compressed download{where}", method=method, url=url)
     return ApiConnectionError(f"the connection broke during the download{where}", method=method, url=url)
+
+
+def _budget_error(response: requests.Response, where: str) -> Optional[ApiTimeoutError]:
+    """The error when ApiClient's ``total_timeout`` watchdog cut this download."""
+    deadline = getattr(response, "_avatars_deadline", None)
+    if deadline is None or not getattr(deadline, "expired", False):
+        return None
+    return ApiTimeoutError(
+        f"the download did not complete within its total budget of {deadline.seconds:g} s{where}",
+        method=_method_of(response),
+        url=response.url,
+    )
 
 
 def _is_timeout(exc: BaseException) -> bool:

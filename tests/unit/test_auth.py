@@ -480,3 +480,16 @@ def test_raw_refresh_call_uses_the_form_body(rsps: responses.RequestsMock) -> No
     assert call.request.url == f"{BASE}/refresh"
     assert parse_qs(call.request.body) == {"token": ["the-refresh-token"]}
     assert "the-refresh-token" not in repr(login)
+
+
+def test_client_logout_forgets_the_tokens(rsps: responses.RequestsMock) -> None:
+    client = _logged_in_client(rsps)
+    rsps.add(responses.POST, f"{BASE}/logout", status=204)
+    client.logout()
+    assert client.auth_tokens is None and client.auth_strategy is None
+    assert client.session.auth is None
+    with pytest.raises(AuthenticationError, match="needs credentials"):
+        client.request("GET", "jobs")  # refused before sending, no refresh attempt
+    assert [c.request.url for c in rsps.calls] == [f"{BASE}/login", f"{BASE}/logout"]
+    with pytest.raises(ConfigurationError):
+        ApiClient(BASE, api_key="k-1").logout()

@@ -559,3 +559,30 @@ def test_an_empty_source_is_sent_with_content_length_zero(kind: str, tmp_path: P
     (received,) = adapter.received
     assert received.headers.get("Content-Length") == "0" and "Transfer-Encoding" not in received.headers
     assert progress.calls == [(0, 0)]
+
+
+def test_durable_download_fsyncs_before_the_rename(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    import requests as _requests
+
+    from avatars import transfer
+
+    events: list = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(transfer.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(transfer.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
+
+    def response() -> _requests.Response:
+        r = _requests.Response()
+        r.status_code = 200
+        r.raw = __import__("io").BytesIO(b"x" * 1000)
+        r.headers["Content-Length"] = "1000"
+        return r
+
+    transfer.save_response(response(), tmp_path / "plain.bin")
+    assert events == ["replace"]  # by default the OS decides when the bytes reach the disk
+    events.clear()
+    transfer.save_response(response(), tmp_path / "durable.bin", durable=True)
+    assert events == ["fsync", "replace"]
+    assert (tmp_path / "durable.bin").read_bytes() == b"x" * 1000

@@ -1,0 +1,203 @@
+"""Connection reuse and credential hygiene across origins, on the local server.
+
+Keep-alive: one client reuses one TCP connection, through error answers and
+a token refresh; a client shared by threads opens at most one connection per
+thread.  Redirects and result URLs that leave the API's origin carry neither
+the ``Authorization`` header nor the API's ``avatar_session`` cookie.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Iterator, List
+
+import pytest
+
+from avatars import (
+    ApiClient,
+    AuthTokens,
+    JobCreateRequest,
+    JobKind,
+    NotFound,
+    ValidationError,
+)
+from avatars.auth import TokenAuth
+from avatars.testing import LocalAvatarServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _direct_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Talk to 127.0.0.1 directly, whatever proxy the machine's environment names."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+TIMEOUT = (2.0, 5.0)
+SAMPLE = (Path(__file__).resolve().parents[2] / "avatars" / "data" / "sample.csv").read_bytes()
+
+
+@pytest.fixture
+def bearer(avatar_server: LocalAvatarServer, avatar_user: Any) -> Iterator[ApiClient]:
+    with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
+        c.authenticate(avatar_user.email, avatar_user.password)
+        assert "avatar_session" in c.session.cookies.keys()  # the API set its cookie
+        yield c
+
+
+# --------------------------------------------------------------------------- keep-alive
+
+
+def test_50_sequential_calls_use_one_connection(avatar_server: LocalAvatarServer, avatar_api_key: str) -> None:
+    baseline = avatar_server.connections_opened
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key, timeout=TIMEOUT) as c:
+        dataset = c.datasets.create_dataset(SAMPLE)
+        for i in range(49):
+            step = i % 7
+            if step == 0:
+                c.users.get_me()
+            elif step == 1:
+                c.jobs.get_jobs()
+            elif step == 2:
+                c.health.get_health()
+            elif step == 3:
+                with pytest.raises(NotFound):  # error answers keep the connection too
+                    c.datasets.get_dataset(uuid.uuid4())
+            elif step == 4:
+                with pytest.raises(ValidationError):
+                    c.jobs.create_job(JobCreateRequest(uuid.uuid4(), "p", depends_on=["nope"]))
+            elif step == 5:
+                c.datasets.download_dataset(dataset.id, io.BytesIO())  # a streamed body, read to the end
+            else:
+                c.users.get_credits_info()
+        assert avatar_server.connections_opened - baseline == 1
+    records = list(avatar_server.log)
+    assert len(records) == 50
+    assert len({r.connection_id for r in records}) == 1
+
+
+def test_a_token_refresh_reuses_the_connection(avatar_server: LocalAvatarServer, avatar_user: Any) -> None:
+    baseline = avatar_server.connections_opened
+    with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
+        _, refresh = avatar_server.admin.issue_tokens(avatar_user)
+        c.set_tokens(AuthTokens(avatar_server.admin.make_access_token(avatar_user, lifetime=-5), refresh))
+        strategy = c.auth_strategy
+        assert isinstance(strategy, TokenAuth)
+        strategy.refresh_leeway = -3600.0
+        for _ in range(5):
+            c.users.get_me()
+    assert [(r.method, r.status) for r in avatar_server.log][:3] == [("GET", 401), ("POST", 200), ("GET", 200)]
+    assert avatar_server.connections_opened - baseline == 1
+
+
+def test_a_client_shared_by_8_threads_opens_at_most_8_connections(
+    avatar_server: LocalAvatarServer, avatar_api_key: str
+) -> None:
+    baseline = avatar_server.connections_opened
+    errors: List[BaseException] = []
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key, timeout=TIMEOUT) as c:
+        barrier = threading.Barrier(8)
+
+        def work() -> None:
+            barrier.wait()
+            try:
+                for _ in range(25):
+                    c.users.get_me()
+            except BaseException as exc:  # noqa: B036
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    assert avatar_server.count("GET", "/api/users/me") == 200
+    opened = avatar_server.connections_opened - baseline
+    assert 1 <= opened <= 8, opened
+
+
+# --------------------------------------------------------------------------- other origins
+
+
+def test_a_redirect_to_another_origin_carries_no_credentials(
+    bearer: ApiClient, avatar_server: LocalAvatarServer
+) -> None:
+    target = avatar_server.storage_base_url + "/api/users/me"  # same host and path, another port
+    avatar_server.faults.redirect("GET", "/api/users/me", target)
+    with pytest.raises(NotFound) as info:
+        bearer.users.get_me()  # the storage origin answers 404 (S3-style XML)
+    assert "NoSuchKey" in str(info.value) or "does not exist" in str(info.value)
+    hop = avatar_server.storage_log.last("GET", "/api/users/me")
+    assert hop.status == 404
+    assert not hop.had_authorization and hop.auth_scheme is None
+    assert not hop.had_cookie
+    # the original request did carry both, so the test can tell the difference
+    first = avatar_server.log.last("GET", "/api/users/me")
+    assert first.auth_scheme == "Bearer" and first.had_cookie and first.fault == "redirect"
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_within_the_api_origin_keeps_credentials(
+    bearer: ApiClient, avatar_server: LocalAvatarServer, avatar_user: Any, status: int
+) -> None:
+    avatar_server.faults.redirect("GET", "/api/users/me", avatar_server.url("users/me"), status=status)
+    assert bearer.users.get_me().email == avatar_user.email
+    first, second = avatar_server.log.entries("GET", "/api/users/me")
+    assert first.status == status and second.status == 200
+    assert second.auth_scheme == "Bearer" and second.had_cookie
+    assert avatar_server.storage_log.count() == 0
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "api-key-v1"])
+def test_a_307_post_redirect_to_another_origin_carries_no_credentials(
+    avatar_server: LocalAvatarServer, avatar_user: Any, avatar_api_key: str, scheme: str
+) -> None:
+    with ApiClient(
+        avatar_server.base_url, timeout=TIMEOUT, api_key=avatar_api_key if scheme != "Bearer" else None
+    ) as c:
+        if scheme == "Bearer":
+            c.authenticate(avatar_user.email, avatar_user.password)
+        avatar_server.faults.redirect(
+            "POST", "/api/jobs/bulk-delete", avatar_server.storage_base_url + "/api/jobs/bulk-delete", status=307
+        )
+        with pytest.raises(NotFound):
+            c.jobs.bulk_delete_jobs(["a"])
+    hop = avatar_server.storage_log.last()
+    assert hop.method == "POST" and hop.path == "/api/jobs/bulk-delete"
+    assert hop.header("Content-Type") == "application/json"  # a 307 keeps the method and the body...
+    assert not hop.had_authorization and not hop.had_cookie  # ...but not the credentials
+    first = avatar_server.log.last("POST", "/api/jobs/bulk-delete")
+    assert first.auth_scheme == scheme and first.had_cookie == (scheme == "Bearer")
+
+
+def test_download_url_on_the_storage_origin_carries_no_credentials(
+    bearer: ApiClient, avatar_server: LocalAvatarServer, tmp_path: Path
+) -> None:
+    dataset = bearer.datasets.create_dataset(SAMPLE)
+    document = {
+        "tables": [{"name": "t", "dataset_id": str(dataset.id)}],
+        "parameters": [{"name": "p", "table": "t", "k": 3}],
+    }
+    set_name = bearer.resources.put_resources("s", json.dumps(document)).set_name
+    job = bearer.jobs.create_job(JobCreateRequest(set_name, "p", kind=JobKind.standard))
+    assert avatar_server.wait_for_job(job.name, timeout=20) == "finished"
+    url = bearer.results.get_results(job.name)["shuffled"][0]
+    assert avatar_server.log.last("GET", f"/api/results/{job.name}").had_cookie  # the jar holds the cookie
+
+    result = bearer.results.download_url(url, tmp_path / "out.csv")
+    assert result.bytes_written == (tmp_path / "out.csv").stat().st_size > 0
+    hop = avatar_server.storage_log.last("GET")
+    assert hop.status == 200 and not hop.had_authorization and not hop.had_cookie
+
+    # also through the low-level road, with an absolute URL
+    response = bearer.request("GET", url)
+    assert response.content == (tmp_path / "out.csv").read_bytes()
+    hop = avatar_server.storage_log.last("GET")
+    assert not hop.had_authorization and not hop.had_cookie
