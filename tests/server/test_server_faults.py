@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Callable
 
 import pytest
 import requests
@@ -42,21 +43,32 @@ def test_drop_before_post_body(srv: LocalAvatarServer, http: requests.Session) -
     assert http.get(srv.url("/datasets")).json() == []
 
 
+def assert_cut_short(get: Callable[[], requests.Response]) -> None:
+    """The body was cut: urllib3 2 raises; urllib3 1.26 returns a body shorter
+    than its Content-Length."""
+    try:
+        response = get()
+    except BROKEN:
+        return
+    assert len(response.content) < int(response.headers["Content-Length"])
+
+
 def test_drop_mid_body_json_and_stream(srv: LocalAvatarServer, http: requests.Session) -> None:
     srv.faults.drop_mid_body("GET", "/api/users/me")
-    with pytest.raises(BROKEN):
-        http.get(srv.url("/users/me"))
+    assert_cut_short(lambda: http.get(srv.url("/users/me")))
     assert http.get(srv.url("/users/me")).status_code == 200
 
     data = b"x,y\n" + b"1,2\n" * 500_000
     dataset = upload(http, srv, data)
     srv.faults.drop_mid_body("GET", "/api/datasets/*/download/stream", fraction=0.25)
     received = 0
-    with pytest.raises(BROKEN):
+    try:  # urllib3 2 raises when the connection drops; 1.26 just ends the body early
         response = http.get(srv.url(f"/datasets/{dataset['id']}/download/stream"), stream=True)
         assert int(response.headers["Content-Length"]) == len(data)
         for chunk in response.iter_content(65536):
             received += len(chunk)
+    except BROKEN:
+        pass
     assert 0 < received < len(data)
 
 
@@ -156,8 +168,7 @@ def test_storage_faults(srv: LocalAvatarServer) -> None:
     prefix = srv.storage_base_url + "/uploads/" + srv.admin.create_user("s@example.com").id
     assert requests.put(prefix + "/f.bin", data=b"z" * 100_000).status_code == 200
     srv.faults.drop_mid_body("GET", "/uploads/*")
-    with pytest.raises(BROKEN):
-        requests.get(prefix + "/f.bin")
+    assert_cut_short(lambda: requests.get(prefix + "/f.bin"))
     assert len(requests.get(prefix + "/f.bin").content) == 100_000
 
 
