@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 import pytest
+
+from avatars import ApiClient
+from avatars.testing import LocalAvatarServer
 
 from ._squid import Squid, SquidUnavailable, find_squid
 
@@ -26,6 +29,40 @@ def squid() -> Iterator[Squid]:
         pytest.fail(f"squid is installed but could not start: {exc}")
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture(autouse=True)
+def _direct_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Talk to 127.0.0.1 directly, whatever proxy the machine's environment names
+    (tests that want a proxy set one themselves)."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+#: Short enough that a wrong fault handling cannot hang the suite.
+TIMEOUT = (2.0, 5.0)
+
+
+@pytest.fixture
+def anon(avatar_server: LocalAvatarServer) -> Iterator[ApiClient]:
+    """A client without credentials on the local server."""
+    with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
+        yield c
+
+
+@pytest.fixture
+def bearer(avatar_server: LocalAvatarServer, avatar_user: Any) -> Iterator[ApiClient]:
+    """A client logged in with username and password (bearer tokens)."""
+    with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
+        c.authenticate(avatar_user.email, avatar_user.password)
+        yield c
+
+
+@pytest.fixture
+def client(avatar_server: LocalAvatarServer, avatar_api_key: str) -> Iterator[ApiClient]:
+    """A client with an API key (modules with other timeouts define their own)."""
+    with ApiClient(avatar_server.base_url, api_key=avatar_api_key, timeout=TIMEOUT) as c:
+        yield c
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from typing import Any, Iterator, List, Optional
+from typing import Any, List, Optional
 
 import pytest
 from requests.adapters import BaseAdapter
@@ -30,27 +30,7 @@ from avatars.testing import LocalAvatarServer
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(autouse=True)
-def _direct_connections(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Talk to 127.0.0.1 directly, whatever proxy the machine's environment names."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 TIMEOUT = (2.0, 5.0)
-
-
-@pytest.fixture
-def anon(avatar_server: LocalAvatarServer) -> Iterator[ApiClient]:
-    with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
-        yield c
-
-
-@pytest.fixture
-def bearer(avatar_server: LocalAvatarServer, avatar_user: Any) -> Iterator[ApiClient]:
-    with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
-        c.authenticate(avatar_user.email, avatar_user.password)
-        yield c
 
 
 def token_auth(client: ApiClient) -> TokenAuth:

@@ -13,7 +13,7 @@ import json
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 
@@ -31,23 +31,8 @@ from avatars.testing import LocalAvatarServer
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(autouse=True)
-def _direct_connections(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Talk to 127.0.0.1 directly, whatever proxy the machine's environment names."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 TIMEOUT = (2.0, 5.0)
 SAMPLE = (Path(__file__).resolve().parents[2] / "avatars" / "data" / "sample.csv").read_bytes()
-
-
-@pytest.fixture
-def bearer(avatar_server: LocalAvatarServer, avatar_user: Any) -> Iterator[ApiClient]:
-    with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
-        c.authenticate(avatar_user.email, avatar_user.password)
-        assert "avatar_session" in c.session.cookies.keys()  # the API set its cookie
-        yield c
 
 
 # --------------------------------------------------------------------------- keep-alive

@@ -31,26 +31,7 @@ from avatars.testing import LocalAvatarServer
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(autouse=True)
-def _direct_connections(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Talk to 127.0.0.1 directly, whatever proxy the machine's environment names."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 TIMEOUT = (2.0, 5.0)
-
-
-@pytest.fixture
-def anon(avatar_server: LocalAvatarServer) -> Iterator[ApiClient]:
-    with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
-        yield c
-
-
-@pytest.fixture
-def client(avatar_server: LocalAvatarServer, avatar_api_key: str) -> Iterator[ApiClient]:
-    with ApiClient(avatar_server.base_url, api_key=avatar_api_key, timeout=TIMEOUT) as c:
-        yield c
 
 
 @pytest.fixture

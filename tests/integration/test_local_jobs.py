@@ -38,13 +38,6 @@ from avatars.testing import LocalAvatarServer
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(autouse=True)
-def _direct_connections(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Talk to 127.0.0.1 directly, whatever proxy the machine's environment names."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 TIMEOUT = (2.0, 10.0)
 SAMPLE = (Path(__file__).resolve().parents[2] / "avatars" / "data" / "sample.csv").read_bytes()
 SAMPLE_ROWS = list(csv.reader(io.StringIO(SAMPLE.decode())))
