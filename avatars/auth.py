@@ -32,7 +32,8 @@ from requests.auth import AuthBase
 from requests.cookies import extract_cookies_to_jar
 
 from ._urls import Origin, origin_of, same_origin
-from .errors import AuthenticationError, AvatarError, ConfigurationError, RequestNotRetryableError
+from .config import check_api_key
+from .errors import AuthenticationError, AvatarError, ConfigurationError, RequestNotRetryableError, error_from_response
 
 __all__ = ["ApiKeyAuth", "TokenAuth", "AuthTokens", "NoAuth", "jwt_expiry"]
 
@@ -53,6 +54,10 @@ def _resolve_origin(origin: Union[str, Origin, None]) -> Optional[Origin]:
     if resolved is None:
         raise ConfigurationError(f"origin must be a URL such as https://host:port, got {origin!r}")
     return resolved
+
+
+def _origin_text(origin: Optional[Origin]) -> Optional[str]:
+    return None if origin is None else f"{origin[0]}://{origin[1]}:{origin[2]}"
 
 
 def _mask(secret: Optional[str]) -> str:
@@ -84,11 +89,7 @@ class ApiKeyAuth(AuthBase):
     scheme = "api-key-v1"
 
     def __init__(self, key: str, *, origin: Union[str, Origin, None] = None) -> None:
-        if not isinstance(key, str) or not key.strip():
-            raise ConfigurationError("API key is empty")
-        if any(c.isspace() or ord(c) < 32 for c in key):
-            raise ConfigurationError("API key contains whitespace or control characters")
-        self._key = key
+        self._key = check_api_key(key, name="API key")
         self.origin = _resolve_origin(origin)
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -105,8 +106,7 @@ class ApiKeyAuth(AuthBase):
         return hash((ApiKeyAuth, self._key, self.origin))
 
     def __repr__(self) -> str:
-        origin = None if self.origin is None else f"{self.origin[0]}://{self.origin[1]}:{self.origin[2]}"
-        return f"ApiKeyAuth(key='***', origin={origin!r})"
+        return f"ApiKeyAuth(key='***', origin={_origin_text(self.origin)!r})"
 
 
 class AuthTokens:
@@ -359,8 +359,7 @@ class TokenAuth(AuthBase):
             notify_token_updater(self._token_updater, self.tokens)
 
     def __repr__(self) -> str:
-        origin = None if self.origin is None else f"{self.origin[0]}://{self.origin[1]}:{self.origin[2]}"
-        return f"TokenAuth(tokens={self.tokens!r}, origin={origin!r})"
+        return f"TokenAuth(tokens={self.tokens!r}, origin={_origin_text(self.origin)!r})"
 
 
 class _PlainRefresher:
@@ -371,8 +370,6 @@ class _PlainRefresher:
         self.timeout = timeout
 
     def __call__(self, refresh_token: str) -> TokenPair:
-        from .errors import error_from_response
-
         response = requests.post(self.refresh_url, data={"token": refresh_token}, auth=NoAuth(), timeout=self.timeout)
         if response.status_code >= 400:
             raise error_from_response(response)
@@ -390,16 +387,21 @@ class _PlainRefresher:
 
 
 def _rewind_body(request: requests.PreparedRequest) -> bool:
-    """Put the body back where it started; False when that is impossible."""
-    body = request.body
-    if body is None or isinstance(body, (bytes, str)):
+    """Put a prepared request's body back where it started (``requests``
+    records that position); False when that is impossible."""
+    return rewind(request.body, getattr(request, "_body_position", None))
+
+
+def rewind(body: Any, position: Any) -> bool:
+    """Can ``body`` be sent again?  In-memory bodies can; a stream is seeked back
+    to ``position`` (an int recorded before sending); anything else cannot."""
+    if body is None or isinstance(body, (bytes, str, dict, list, tuple)):
         return True
-    position = getattr(request, "_body_position", None)
     seek = getattr(body, "seek", None)
-    if isinstance(position, int) and seek is not None:
-        try:
-            seek(position)
-        except (OSError, ValueError):
-            return False
-        return True
-    return False
+    if not isinstance(position, int) or seek is None:
+        return False
+    try:
+        seek(position)
+    except (OSError, ValueError):
+        return False
+    return True

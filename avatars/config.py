@@ -163,16 +163,14 @@ def _check_verify(value: object) -> Union[bool, str]:
     raise ConfigurationError(f"should_verify_ssl must be True, False or a CA bundle path, got {value!r}")
 
 
-def _check_api_key(value: object) -> Optional[str]:
-    if value is None:
-        return None
+def check_api_key(value: object, *, name: str = "api_key") -> str:
+    """A usable API key: a non-empty string without white space or control characters."""
     if not isinstance(value, str):
-        raise ConfigurationError("api_key must be a string")
-    stripped = value.strip()
-    if not stripped:
-        raise ConfigurationError("api_key is empty")
-    if stripped != value or any(c.isspace() or ord(c) < 32 for c in value):
-        raise ConfigurationError("api_key contains whitespace or control characters; check how it was copied")
+        raise ConfigurationError(f"{name} must be a string")
+    if not value.strip():
+        raise ConfigurationError(f"{name} is empty")
+    if any(c.isspace() or ord(c) < 32 for c in value):
+        raise ConfigurationError(f"{name} contains whitespace or control characters; check how it was copied")
     return value
 
 
@@ -197,7 +195,8 @@ class ClientConfig:
         object.__setattr__(self, "timeout", DEFAULT_TIMEOUT if timeout is None else timeout)
         if self.should_verify_ssl is not None:
             object.__setattr__(self, "should_verify_ssl", _check_verify(self.should_verify_ssl))
-        object.__setattr__(self, "api_key", _check_api_key(self.api_key))
+        if self.api_key is not None:
+            object.__setattr__(self, "api_key", check_api_key(self.api_key))
 
     def __repr__(self) -> str:
         key = "'***'" if self.api_key else "None"

@@ -119,6 +119,26 @@ def redact_url(url: Optional[str]) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def _where(method: Optional[str], url: Optional[str]) -> str:
+    """`` (METHOD url)`` for a message, or nothing."""
+    parts = [p for p in (method, url) if p]
+    return f" ({' '.join(parts)})" if parts else ""
+
+
+def _rid(request_id: Optional[str]) -> str:
+    return f" [request id {request_id}]" if request_id else ""
+
+
+def request_id_of(response: requests.Response) -> Optional[str]:
+    """The ``X-Request-ID`` the server gave ``response``, if any."""
+    return response.headers.get("X-Request-ID")
+
+
+def method_of(response: requests.Response) -> Optional[str]:
+    """The HTTP method of the request that ``response`` answers."""
+    return response.request.method if response.request is not None else None
+
+
 class AvatarError(Exception):
     """Root of every error this library raises on purpose."""
 
@@ -180,11 +200,7 @@ class ApiError(AvatarError):
 
     def _format(self) -> str:
         head = f"{self.status_code} " if self.status_code is not None else ""
-        where = ""
-        if self.method or self.url:
-            where = f" ({' '.join(p for p in (self.method, self.url) if p)})"
-        rid = f" [request id {self.request_id}]" if self.request_id else ""
-        return f"{head}{self.detail}{where}{rid}"
+        return f"{head}{self.detail}{_where(self.method, self.url)}{_rid(self.request_id)}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
@@ -272,10 +288,7 @@ class TransportError(AvatarError):
     def __init__(self, message: str, *, method: Optional[str] = None, url: Optional[str] = None) -> None:
         self.method = method
         self.url = redact_url(url)
-        where = ""
-        if method or url:
-            where = f" ({' '.join(p for p in (method, self.url) if p)})"
-        super().__init__(f"{message}{where}")
+        super().__init__(f"{message}{_where(method, self.url)}")
 
 
 class ApiTimeoutError(TransportError, builtins.TimeoutError):
@@ -308,8 +321,7 @@ class ResponseDecodeError(TransportError):
     ) -> None:
         self.status_code = status_code
         self.request_id = request_id
-        rid = f" [request id {request_id}]" if request_id else ""
-        super().__init__(message + rid, method=method, url=url)
+        super().__init__(message + _rid(request_id), method=method, url=url)
 
 
 class SchemaError(AvatarError):
@@ -455,9 +467,9 @@ def error_from_response(response: requests.Response, *, method: Optional[str] = 
     """Build the typed error for an error ``response``. Never raises while decoding."""
     status = response.status_code
     request = response.request
-    method = method or (request.method if request is not None else None)
+    method = method or method_of(response)
     url = response.url or (request.url if request is not None else None)
-    request_id = response.headers.get("X-Request-ID")
+    request_id = request_id_of(response)
     body: Any = None
     text = ""
     try:
@@ -500,6 +512,15 @@ def error_from_response(response: requests.Response, *, method: Optional[str] = 
     )
 
 
+def wrong_shape_error(
+    endpoint: Optional[str], expected: str, data: Any, *, request_id: Optional[str] = None
+) -> SchemaError:
+    """The JSON is not even the right kind of value (``expected``: "an object", "a list"...)."""
+    return schema_error(
+        endpoint, {"_schema": [f"expected {expected}, got {type(data).__name__}"]}, request_id=request_id
+    )
+
+
 def schema_error(endpoint: Optional[str], messages: Any, *, request_id: Optional[str] = None) -> SchemaError:
     """Build a :class:`SchemaError` from marshmallow's ``messages`` dict."""
     fields: dict[str, Any] = {}
@@ -517,7 +538,7 @@ def schema_error(endpoint: Optional[str], messages: Any, *, request_id: Optional
         for name, reasons in sorted(fields.items())
     )
     where = f" from {endpoint}" if endpoint else ""
-    rid = f" [request id {request_id}]" if request_id else ""
+    rid = _rid(request_id)
     return SchemaError(
         f"unexpected response{where}: {described}{rid}",
         endpoint=endpoint,

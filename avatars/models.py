@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Iterable as _IterableABC
 from collections.abc import Mapping as _MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
 from uuid import UUID
 
+from ._validate import require_email, require_text, require_text_list, require_uuid
 from .errors import RequestValidationError, redact_url
 
 __all__ = [
@@ -457,6 +457,15 @@ class Results(Mapping[str, List[str]]):
         """Every URL, kind after kind."""
         return [url for urls in self._data.values() for url in urls]
 
+    def files(self) -> List[Tuple[str, str, str]]:
+        """``(kind, url, file name)`` for every URL; the file name is the URL's
+        last path segment (``"<kind>-<n>"`` when it has none)."""
+        return [
+            (kind, url, url.rstrip("/").rsplit("/", 1)[-1] or f"{kind}-{index}")
+            for kind, urls in self._data.items()
+            for index, url in enumerate(urls)
+        ]
+
     def to_dict(self) -> Dict[str, List[str]]:
         return {k: list(v) for k, v in self._data.items()}
 
@@ -505,45 +514,6 @@ def _set(obj: object, name: str, value: Any) -> None:
     object.__setattr__(obj, name, value)
 
 
-def _require_text(value: object, name: str, *, max_length: Optional[int] = None) -> str:
-    if not isinstance(value, str):
-        raise RequestValidationError(f"{name} must be a string, got {type(value).__name__}", field=name)
-    if not value.strip():
-        raise RequestValidationError(f"{name} must not be empty", field=name)
-    if max_length is not None and len(value) > max_length:
-        raise RequestValidationError(f"{name} must be at most {max_length} characters, got {len(value)}", field=name)
-    return value
-
-
-def _require_email(value: object, name: str = "email") -> str:
-    text = _require_text(value, name)
-    local, sep, domain = text.partition("@")
-    if not sep or not local or "." not in domain or any(c.isspace() for c in text):
-        raise RequestValidationError(f"{name} is not an e-mail address: {text!r}", field=name)
-    return text
-
-
-def _require_uuid(value: object, name: str) -> UUID:
-    if isinstance(value, UUID):
-        return value
-    if isinstance(value, str):
-        try:
-            return UUID(value)
-        except ValueError:
-            pass
-    raise RequestValidationError(f"{name} must be a UUID, got {value!r}", field=name)
-
-
-def _require_text_list(value: object, name: str) -> Tuple[str, ...]:
-    if isinstance(value, (str, bytes, bytearray, _MappingABC)) or not isinstance(value, _IterableABC):
-        raise RequestValidationError(f"{name} must be a list of strings, got {type(value).__name__}", field=name)
-    items = tuple(value)
-    for index, item in enumerate(items):
-        if not isinstance(item, str) or not item.strip():
-            raise RequestValidationError(f"{name}[{index}] must be a non-empty string, got {item!r}", field=name)
-    return items
-
-
 @dataclass(frozen=True)
 class CreateUser:
     """Body of ``POST /users`` (admin only)."""
@@ -553,10 +523,10 @@ class CreateUser:
     password: Optional[str] = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        _require_email(self.email)
+        require_email(self.email)
         _set(self, "role", UserRole.parse(self.role, field_name="role"))
         if self.password is not None:
-            _require_text(self.password, "password")
+            require_text(self.password, "password")
 
     def to_json(self) -> Dict[str, Any]:
         return {"email": self.email, "role": str(self.role), "password": self.password}
@@ -571,7 +541,7 @@ class CreateApiKeyRequest:
     expiration_days: int
 
     def __post_init__(self) -> None:
-        _require_text(self.name, "name", max_length=255)
+        require_text(self.name, "name", max_length=255)
         days = self.expiration_days
         if isinstance(days, bool) or not isinstance(days, int) or days not in API_KEY_EXPIRATION_DAYS:
             allowed = ", ".join(map(str, API_KEY_EXPIRATION_DAYS))
@@ -596,9 +566,9 @@ class JobCreateRequest:
     kind: Union[JobKind, str] = JobKind.standard
 
     def __post_init__(self) -> None:
-        _set(self, "set_name", _require_uuid(self.set_name, "set_name"))
-        _require_text(self.parameters_name, "parameters_name")
-        _set(self, "depends_on", _require_text_list(self.depends_on, "depends_on"))
+        _set(self, "set_name", require_uuid(self.set_name, "set_name"))
+        require_text(self.parameters_name, "parameters_name")
+        _set(self, "depends_on", require_text_list(self.depends_on, "depends_on"))
         _set(self, "kind", JobKind.parse(self.kind, field_name="kind"))
 
     def to_json(self) -> Dict[str, Any]:
@@ -617,7 +587,7 @@ class BulkDeleteRequest:
     job_names: Sequence[str]
 
     def __post_init__(self) -> None:
-        names = _require_text_list(self.job_names, "job_names")
+        names = require_text_list(self.job_names, "job_names")
         if not names:
             raise RequestValidationError("job_names must name at least one job", field="job_names")
         if len(names) > MAX_BULK_DELETE:
@@ -641,12 +611,12 @@ class ResetPasswordRequest:
     token: Union[UUID, str] = field(repr=False)
 
     def __post_init__(self) -> None:
-        _require_email(self.email)
-        _require_text(self.new_password, "new_password")
+        require_email(self.email)
+        require_text(self.new_password, "new_password")
         if self.new_password != self.new_password_repeated:
             raise RequestValidationError("new_password and new_password_repeated differ", field="new_password_repeated")
         try:
-            _set(self, "token", _require_uuid(self.token, "token"))
+            _set(self, "token", require_uuid(self.token, "token"))
         except RequestValidationError:
             # The token is a secret: do not echo it.
             raise RequestValidationError("token must be the UUID from the reset e-mail", field="token") from None
@@ -667,7 +637,7 @@ class ForgottenPasswordRequest:
     email: str
 
     def __post_init__(self) -> None:
-        _require_email(self.email)
+        require_email(self.email)
 
     def to_json(self) -> Dict[str, Any]:
         return {"email": self.email}

@@ -33,7 +33,7 @@ import marshmallow
 from marshmallow import EXCLUDE, fields, post_load
 
 from . import models
-from .errors import schema_error
+from .errors import schema_error, wrong_shape_error
 
 __all__ = [
     "BaseSchema",
@@ -685,9 +685,7 @@ def load(
 ) -> Any:
     """Load one object; :class:`~avatars.errors.SchemaError` when it does not fit."""
     if not isinstance(data, dict):
-        raise schema_error(
-            endpoint, {"_schema": [f"expected an object, got {type(data).__name__}"]}, request_id=request_id
-        )
+        raise wrong_shape_error(endpoint, "an object", data, request_id=request_id)
     fast = _compiled(schema_cls)
     if fast is not None and type(data) is dict:
         try:
@@ -706,9 +704,7 @@ def load_many(
 ) -> List[Any]:
     """Load a list of objects; :class:`~avatars.errors.SchemaError` when it does not fit."""
     if not isinstance(data, list):
-        raise schema_error(
-            endpoint, {"_schema": [f"expected a list, got {type(data).__name__}"]}, request_id=request_id
-        )
+        raise wrong_shape_error(endpoint, "a list", data, request_id=request_id)
     fast = _compiled(schema_cls)
     if fast is not None:
         try:
@@ -737,9 +733,7 @@ def load_results(
 ) -> models.Results:
     """Load ``{kind: [url, ...]}`` into :class:`~avatars.models.Results`."""
     if not isinstance(data, dict):
-        raise schema_error(
-            endpoint, {"_schema": [f"expected an object, got {type(data).__name__}"]}, request_id=request_id
-        )
+        raise wrong_shape_error(endpoint, "an object", data, request_id=request_id)
     try:
         loaded = _RESULTS_FIELD.deserialize(data)
     except marshmallow.ValidationError as exc:

@@ -13,15 +13,15 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Resource", "path_part"]
 
 
-def path_part(value: Any) -> str:
+def path_part(value: Any, name: str = "name") -> str:
     """Quote one path segment: ``/``, spaces, ``?`` and ``#`` cannot change the path.
 
-    ``"."`` and ``".."`` are refused: URL normalisation would turn
-    ``jobs/..`` into the parent path, whatever the quoting.
+    ``"."`` and ``".."`` are refused (as ``name``): URL normalisation would
+    turn ``jobs/..`` into the parent path, whatever the quoting.
     """
     text = str(value)
     if text in (".", ".."):
-        raise RequestValidationError(f"{text!r} cannot be used as a name in a URL path")
+        raise RequestValidationError(f"{name} cannot be {text!r}", field=name)
     return quote(text, safe="")
 
 

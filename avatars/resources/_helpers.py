@@ -16,7 +16,8 @@ from uuid import UUID
 
 import requests
 
-from ..errors import RequestValidationError, schema_error
+from .._validate import require_text, require_uuid
+from ..errors import RequestValidationError, request_id_of, wrong_shape_error
 from ._base import Resource, path_part
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,19 +58,6 @@ def _schema_class(schema: SchemaRef) -> Any:
 IdLike = Union[UUID, str]
 
 
-def request_id_of(response: requests.Response) -> Optional[str]:
-    return response.headers.get("X-Request-ID")
-
-
-def require_text(value: object, name: str) -> str:
-    """A non-empty string, else :class:`RequestValidationError` naming ``name``."""
-    if not isinstance(value, str):
-        raise RequestValidationError(f"{name} must be a string, got {type(value).__name__}", field=name)
-    if not value.strip():
-        raise RequestValidationError(f"{name} must not be empty", field=name)
-    return value
-
-
 def name_segment(value: object, name: str, *, reserved: Tuple[str, ...] = ()) -> str:
     """A name quoted as one path segment.
 
@@ -81,15 +69,13 @@ def name_segment(value: object, name: str, *, reserved: Tuple[str, ...] = ()) ->
     (``jobs/last_set``).  None of these is ever a valid name.
     """
     text = require_text(value, name)
-    if text in (".", ".."):
-        raise RequestValidationError(f"{name} cannot be {text!r}", field=name)
     if "/" in text:
         raise RequestValidationError(
             f"{name} cannot contain '/' (the server would route {text!r} to another endpoint)", field=name
         )
     if text in reserved:
         raise RequestValidationError(f"{name} cannot be {text!r}: that is another endpoint's path", field=name)
-    return path_part(text)
+    return path_part(text, name)
 
 
 def id_segment(value: object, name: str = "id") -> str:
@@ -97,14 +83,7 @@ def id_segment(value: object, name: str = "id") -> str:
 
     Checking the form keeps, say, ``get_user("me")`` from reaching ``/users/me``.
     """
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, str):
-        try:
-            return str(UUID(value))
-        except ValueError:
-            pass
-    raise RequestValidationError(f"{name} must be a UUID, got {value!r}", field=name)
+    return str(require_uuid(value, name))
 
 
 class JsonResource(Resource):
@@ -128,9 +107,5 @@ class JsonResource(Resource):
         """The decoded JSON when it is a ``kind`` (``str``, ``dict``...), else a SchemaError."""
         data = self._json(response)
         if not isinstance(data, kind):
-            raise schema_error(
-                endpoint,
-                {"_schema": [f"expected {kind.__name__}, got {type(data).__name__}"]},
-                request_id=request_id_of(response),
-            )
+            raise wrong_shape_error(endpoint, kind.__name__, data, request_id=request_id_of(response))
         return data

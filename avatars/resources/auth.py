@@ -11,19 +11,13 @@ from __future__ import annotations
 from typing import Optional, Union
 from uuid import UUID
 
+from .._validate import require_text
 from ..config import Timeout
-from ..errors import RequestValidationError
 from ..models import ForgottenPasswordRequest, LoginResponse, ResetPasswordRequest
 from ._base import Resource
 from ._helpers import schemas_module
 
 __all__ = ["Auth"]
-
-
-def _require_text(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise RequestValidationError(f"{name} must be a non-empty string", field=name)
-    return value
 
 
 class Auth(Resource):
@@ -35,8 +29,8 @@ class Auth(Resource):
         The real password goes in the form body; it never appears in a log,
         an error or a ``repr``.
         """
-        _require_text(username, "username")
-        _require_text(password, "password")
+        require_text(username, "username", blank_ok=True)
+        require_text(password, "password", blank_ok=True)
         form = {"username": username, "password": password, "scope": "", "grant_type": "password"}
         data = self._client.request_json(
             "POST", "login", data=form, timeout=timeout, send_auth=False, auth_required=False
@@ -47,7 +41,7 @@ class Auth(Resource):
 
     def refresh(self, refresh_token: str, *, timeout: Optional[Timeout] = None) -> LoginResponse:
         """``POST /refresh`` with the refresh token in the form body (never the URL)."""
-        _require_text(refresh_token, "refresh_token")
+        require_text(refresh_token, "refresh_token", blank_ok=True)
         data = self._client.request_json(
             "POST",
             "refresh",
