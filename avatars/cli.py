@@ -51,7 +51,7 @@ from .errors import (
     WaitTimeoutError,
 )
 from .models import JobResponse, Results
-from .progress import ProgressListener, QuietProgress, resolve_progress
+from .progress import ProgressListener, QuietProgress, bytes_callback, resolve_progress
 
 __all__ = ["main", "EXIT_OK", "EXIT_API", "EXIT_USAGE", "EXIT_AUTH", "EXIT_JOB", "EXIT_NETWORK"]
 
@@ -312,14 +312,14 @@ def cmd_datasets(args: argparse.Namespace, out: Output) -> int:
                 path,
                 name=args.name or path.name,
                 filetype=args.filetype,
-                progress=lambda done, total: progress.on_bytes(f"upload {path.name}", done, total),
+                progress=bytes_callback(progress, f"upload {path.name}"),
             )
             out.result(dataset, lambda: f"uploaded {path} as dataset {dataset.id} ({dataset.nb_lines} lines)")
         elif args.datasets_command == "download":
             result = client.datasets.download_dataset(
                 args.id,
                 Path(args.destination),
-                progress=lambda done, total: progress.on_bytes(f"download {args.id}", done, total),
+                progress=bytes_callback(progress, f"download {args.id}"),
             )
             out.result(
                 {"path": args.destination, "bytes": result.bytes_written, "sha256": result.sha256},
@@ -333,16 +333,11 @@ def cmd_results(args: argparse.Namespace, out: Output) -> int:
     folder = Path(args.directory)
     folder.mkdir(parents=True, exist_ok=True)
     with build_client(args) as client:
-        results = client.results.get_results(args.job)
         written: List[str] = []
-        for kind, urls in results.items():
-            for index, url in enumerate(urls):
-                name = url.rstrip("/").rsplit("/", 1)[-1] or f"{kind}-{index}"
-                target = folder / name
-                client.results.download_file(
-                    url, target, progress=lambda d, t, n=name: progress.on_bytes(f"download {n}", d, t)
-                )
-                written.append(str(target))
+        for _kind, url, name in client.results.get_results(args.job).files():
+            target = folder / name
+            client.results.download_file(url, target, progress=bytes_callback(progress, f"download {name}"))
+            written.append(str(target))
         out.result({"job": args.job, "files": written}, lambda: "\n".join(written) or "no result files")
     return EXIT_OK
 

@@ -25,8 +25,8 @@ from requests.auth import AuthBase
 from urllib3.exceptions import InsecureRequestWarning
 
 from ._urls import Origin, join_url, origin_of, strip_userinfo
-from .auth import ApiKeyAuth, AuthTokens, NoAuth, TokenAuth, TokenPair, notify_token_updater
-from .config import DEFAULT_TIMEOUT, NO_TIMEOUT, ClientConfig, Timeout, normalize_base_url, normalize_timeout
+from .auth import ApiKeyAuth, AuthTokens, NoAuth, TokenAuth, TokenPair, notify_token_updater, rewind
+from .config import DEFAULT_TIMEOUT, NO_TIMEOUT, ClientConfig, Timeout, normalize_timeout
 from .errors import (
     ApiConnectionError,
     ApiTimeoutError,
@@ -40,7 +40,9 @@ from .errors import (
     TransportError,
     _text_excerpt,
     error_from_response,
+    method_of,
     redact_url,
+    request_id_of,
 )
 from .models import LoginResponse
 from .resources.api_keys import ApiKeys
@@ -58,8 +60,6 @@ from .session import CALL_DEADLINE, AvatarSession, user_agent
 __all__ = ["ApiClient", "AuthTokens", "InsecureTLSWarning"]
 
 logger = logging.getLogger("avatars")
-
-_UNSET: Any = object()
 
 
 class InsecureTLSWarning(UserWarning):
@@ -220,7 +220,7 @@ class ApiClient:
                 )
             config = ClientConfig(
                 base_url=base_url,
-                timeout=normalize_timeout(timeout) or DEFAULT_TIMEOUT,
+                timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
                 should_verify_ssl=should_verify_ssl,
                 api_key=api_key,
             )
@@ -232,7 +232,7 @@ class ApiClient:
             raise ConfigurationError("rate_limit_wait must be a non-negative number of seconds")
 
         self._config = config
-        self.base_url: str = normalize_base_url(config.base_url)
+        self.base_url: str = config.base_url  # normalised by ClientConfig
         self.origin: Optional[Origin] = origin_of(self.base_url)
         self.timeout: Timeout = config.timeout
         self.verify_auth: bool = bool(verify_auth)
@@ -250,7 +250,7 @@ class ApiClient:
 
         self._verify_override: Optional[Union[bool, str]] = config.should_verify_ssl
         if self._verify_override is False:
-            host = (self.origin or ("", "?", 0))[1]
+            host = _host(self.base_url)
             warnings.warn(
                 InsecureTLSWarning(
                     f"TLS certificate verification is OFF for {self.base_url}: anyone on the "
@@ -390,7 +390,7 @@ class ApiClient:
         path: str,
         *,
         params: Any = None,
-        json: Any = _UNSET,
+        json: Any = None,
         data: Any = None,
         headers: Optional[Mapping[str, str]] = None,
         timeout: Any = None,
@@ -427,9 +427,8 @@ class ApiClient:
             "allow_redirects": allow_redirects,
             # None leaves the session's own auth in charge (ours, or an injected session's).
             "auth": self._auth if send_auth else NoAuth(),
+            "json": json,
         }
-        if json is not _UNSET:
-            kwargs["json"] = json
         merged_headers = dict(self._extra_headers)
         if headers:
             merged_headers.update(headers)
@@ -452,7 +451,7 @@ class ApiClient:
             error = error_from_response(response, method=method)
             assert isinstance(error, RateLimitError)
             wait = error.retry_after if error.retry_after is not None else 1.0
-            if waited + wait > self.rate_limit_wait or not _rewind(data, start_position):
+            if waited + wait > self.rate_limit_wait or not rewind(data, start_position):
                 raise error
             logger.info("avatars: rate limited on %s %s; retrying in %.1f s", method, redact_url(url), wait)
             time.sleep(wait)
@@ -461,12 +460,7 @@ class ApiClient:
         if response.status_code >= 400:
             if response.status_code == 407:
                 response.close()
-                raise ProxyError(
-                    "the proxy requires authentication (407 Proxy Authentication Required): "
-                    "check the proxy user and password",
-                    method=method,
-                    url=url,
-                )
+                raise _proxy_auth_error(method, url)
             error = error_from_response(response, method=method)
             if isinstance(error, AuthenticationError) and response.history:
                 error = AuthenticationError(
@@ -490,8 +484,8 @@ class ApiClient:
     @staticmethod
     def decode_json(response: requests.Response) -> Any:
         """The JSON of ``response``; a readable :class:`ResponseDecodeError` otherwise."""
-        method = response.request.method if response.request is not None else None
-        request_id = response.headers.get("X-Request-ID")
+        method = method_of(response)
+        request_id = request_id_of(response)
         content = response.content
         if not content:
             raise ResponseDecodeError(
@@ -556,7 +550,7 @@ class ApiClient:
         if not send_kwargs["stream"] or (deadline is not None and not deadline.bound):
             _check_complete(response, method, url)
         if logger.isEnabledFor(logging.DEBUG):
-            rid = response.headers.get("X-Request-ID")
+            rid = request_id_of(response)
             logger.debug(
                 "%s %s -> %s in %.0f ms%s",
                 method,
@@ -639,9 +633,8 @@ def _check_complete(response: requests.Response, method: str, url: str) -> None:
         return
     received = len(response.content)
     if received < int(declared):
-        host = (origin_of(url) or ("", "?", 0))[1]
         raise ApiConnectionError(
-            f"the connection to {host} broke while reading the answer (received {received} of {declared} bytes)",
+            f"the connection to {_host(url)} broke while reading the answer (received {received} of {declared} bytes)",
             method=method,
             url=url,
         )
@@ -657,35 +650,17 @@ def _body_position(data: Any) -> Optional[int]:
         return None
 
 
-def _rewind(data: Any, position: Optional[int]) -> bool:
-    """Can ``data`` be sent again?  Rewinds a seekable stream to ``position``."""
-    if data is None or isinstance(data, (bytes, str, dict, list, tuple)):
-        return True
-    if position is None:
-        return False
-    try:
-        data.seek(position)
-    except (OSError, ValueError, AttributeError):
-        return False
-    return True
-
-
 def _map_transport_error(
     exc: requests.exceptions.RequestException, method: str, url: str, timeout: Any
 ) -> TransportError:
     text = strip_userinfo(str(exc))
-    host = (origin_of(url) or ("", "?", 0))[1]
+    host = _host(url)
     if isinstance(exc, requests.exceptions.SSLError):
         reason = _ssl_reason(text)
         return TLSError(f"TLS error talking to {host}: {reason}", method=method, url=url)
     if isinstance(exc, requests.exceptions.ProxyError):
         if _PROXY_407.search(text):
-            return ProxyError(
-                "the proxy requires authentication (407 Proxy Authentication Required): "
-                "check the proxy user and password",
-                method=method,
-                url=url,
-            )
+            return _proxy_auth_error(method, url)
         return ProxyError(f"could not go through the proxy: {_short(text)}", method=method, url=url)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return ApiTimeoutError(f"connecting to {host} timed out ({_describe_timeout(timeout)})", method=method, url=url)
@@ -714,6 +689,20 @@ def _map_transport_error(
             )
         return ApiConnectionError(f"could not reach {host}: {_short(text)}", method=method, url=url)
     return TransportError(f"request failed: {_short(text)}", method=method, url=url)
+
+
+def _host(url: str) -> str:
+    """The host of ``url``, for messages."""
+    return (origin_of(url) or ("", "?", 0))[1]
+
+
+def _proxy_auth_error(method: str, url: str) -> ProxyError:
+    """407 from an HTTP proxy (an answer) or a CONNECT tunnel (an exception): one message."""
+    return ProxyError(
+        "the proxy requires authentication (407 Proxy Authentication Required): check the proxy user and password",
+        method=method,
+        url=url,
+    )
 
 
 #: urllib3's CONNECT failure ("Tunnel connection failed: 407 Proxy Authentication Required").

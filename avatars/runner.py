@@ -373,16 +373,13 @@ class Runner:
         folder.mkdir(parents=True, exist_ok=True)
         written: Dict[str, Path] = {}
         for (_kind, table), name in self.jobs.items():
-            results = self.client.results.get_results(name)
-            for result_kind, urls in results.items():
-                for index, url in enumerate(urls):
-                    base = url.rstrip("/").rsplit("/", 1)[-1] or f"{result_kind}-{index}"
-                    filename = f"{table}.{base}" if not base.startswith(f"{table}.") else base
-                    target = folder / filename
-                    self.client.results.download_file(
-                        url, target, progress=bytes_callback(self._progress, f"download {filename}")
-                    )
-                    written[filename] = target
+            for _result_kind, url, base in self.client.results.get_results(name).files():
+                filename = f"{table}.{base}" if not base.startswith(f"{table}.") else base
+                target = folder / filename
+                self.client.results.download_file(
+                    url, target, progress=bytes_callback(self._progress, f"download {filename}")
+                )
+                written[filename] = target
         return written
 
     # ------------------------------------------------------------------ helpers

@@ -59,6 +59,7 @@ from .errors import (
     RequestValidationError,
     ResponseDecodeError,
     TransportError,
+    method_of,
 )
 
 __all__ = [
@@ -213,11 +214,7 @@ class FileBody:
         return bytes(data)
 
     def __iter__(self) -> Iterator[bytes]:
-        while True:
-            chunk = self.read(UPLOAD_CHUNK_SIZE)
-            if not chunk:
-                return
-            yield chunk
+        return _read_chunks(self)
 
     @property
     def closed(self) -> bool:
@@ -347,9 +344,7 @@ def open_upload(source: UploadSource, *, progress: Optional[ProgressCallback] = 
     object you pass is left open.
     """
     if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
+        path = os.fsdecode(os.fspath(source))
         if not os.path.isfile(path):
             hint = " (to upload text, pass it encoded as bytes)" if "\n" in path or len(path) > 4096 else ""
             raise RequestValidationError(f"no such file: {path[:200]!r}{hint}", field="source")
@@ -358,15 +353,10 @@ def open_upload(source: UploadSource, *, progress: Optional[ProgressCallback] = 
         except OSError as exc:
             raise RequestValidationError(f"cannot read {path!r}: {exc.strerror or exc}", field="source") from None
         length = os.fstat(handle.fileno()).st_size
-        body = FileBody(handle, start=0, length=length, progress=progress, close_source=True, name=path)
-        _report(progress, 0, length)
-        return Upload(body, length, body.close)
+        return _sized_upload(handle, 0, length, progress, close_source=True, name=path)
     if isinstance(source, (bytes, bytearray, memoryview)):
         reader = _MemoryReader(source)
-        length = len(reader)
-        body = FileBody(reader, start=0, length=length, progress=progress)
-        _report(progress, 0, length)
-        return Upload(body, length, body.close)
+        return _sized_upload(reader, 0, len(reader), progress)
     if isinstance(source, io.TextIOBase):
         raise RequestValidationError(
             "the upload source is a text stream; open the file in binary mode ('rb')", field="source"
@@ -376,26 +366,38 @@ def open_upload(source: UploadSource, *, progress: Optional[ProgressCallback] = 
         size = _seekable_size(stream)
         if size is not None:
             name = getattr(stream, "name", None)
-            body = FileBody(
-                stream,
-                start=int(stream.tell()),
-                length=size,
-                progress=progress,
-                name=name if isinstance(name, str) else None,
+            return _sized_upload(
+                stream, int(stream.tell()), size, progress, name=name if isinstance(name, str) else None
             )
-            _report(progress, 0, size)
-            return Upload(body, size, body.close)
-        _report(progress, 0, None)
-        stream_chunks = _iter_chunks(_read_chunks(stream), progress)
-        return Upload(stream_chunks, None, stream_chunks.close)
+        return _chunked_upload(_read_chunks(stream), progress)
     if isinstance(stream, _IterableABC) and not isinstance(stream, dict):
-        _report(progress, 0, None)
-        generator = _iter_chunks(stream, progress)
-        return Upload(generator, None, generator.close)
+        return _chunked_upload(stream, progress)
     raise RequestValidationError(
         f"the upload source must be a path, a binary file, bytes, or an iterable of bytes; got {type(source).__name__}",
         field="source",
     )
+
+
+def _sized_upload(
+    source: Any,
+    start: int,
+    length: int,
+    progress: Optional[ProgressCallback],
+    *,
+    close_source: bool = False,
+    name: Optional[str] = None,
+) -> Upload:
+    """A seekable source of known length, sent with a ``Content-Length``."""
+    body = FileBody(source, start=start, length=length, progress=progress, close_source=close_source, name=name)
+    _report(progress, 0, length)
+    return Upload(body, length, body.close)
+
+
+def _chunked_upload(chunks: Iterable[Any], progress: Optional[ProgressCallback]) -> Upload:
+    """Chunks of unknown total length, sent ``Transfer-Encoding: chunked``."""
+    _report(progress, 0, None)
+    generator = _iter_chunks(chunks, progress)
+    return Upload(generator, None, generator.close)
 
 
 def _report(progress: Optional[ProgressCallback], done: int, total: Optional[int]) -> None:
@@ -421,9 +423,7 @@ def check_destination(destination: Destination) -> None:
     ``destination`` is a path in an existing directory (and not itself a
     directory) or a writable binary file object.  Checked before sending."""
     if isinstance(destination, (str, os.PathLike)):
-        path = os.fspath(destination)
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
+        path = os.fsdecode(os.fspath(destination))
         if not path:
             raise RequestValidationError("destination is an empty path", field="destination")
         if os.path.isdir(path):
@@ -551,22 +551,17 @@ def _copy_body(
             raise budget
         raise ApiConnectionError(
             f"the download is incomplete: received {done} of {expected} bytes",
-            method=_method_of(response),
+            method=method_of(response),
             url=response.url,
         )
     return DownloadResult(bytes_written=done, sha256=digest.hexdigest(), path=path)
-
-
-def _method_of(response: requests.Response) -> Optional[str]:
-    request = response.request
-    return request.method if request is not None else None
 
 
 def _download_error(
     exc: BaseException, response: requests.Response, done: int, expected: Optional[int]
 ) -> TransportError:
     where = f" after {done}" + (f" of {expected}" if expected is not None else "") + " bytes"
-    method, url = _method_of(response), response.url
+    method, url = method_of(response), response.url
     budget = _budget_error(response, where)
     if budget is not None:
         return budget
@@ -584,7 +579,7 @@ def _budget_error(response: requests.Response, where: str) -> Optional[ApiTimeou
         return None
     return ApiTimeoutError(
         f"the download did not complete within its total budget of {deadline.seconds:g} s{where}",
-        method=_method_of(response),
+        method=method_of(response),
         url=response.url,
     )
 
