@@ -65,14 +65,20 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} not found")
 
 
+def read_limited_body(request: Request) -> bytes:
+    """The body, or a 413 when it is larger than :data:`MAX_JSON_BODY`."""
+    raw: bytes = request.stream.read(MAX_JSON_BODY + 1)
+    if len(raw) > MAX_JSON_BODY:
+        raise ApiError(413, "Request body too large")
+    return raw
+
+
 def read_json_body(request: Request) -> Any:
     """The JSON body, or a 422 (invalid JSON / empty) or 413 (too large)."""
     length = request.content_length
     if length is not None and length > MAX_JSON_BODY:
         raise ApiError(413, "Request body too large")
-    raw = request.stream.read(MAX_JSON_BODY + 1)
-    if len(raw) > MAX_JSON_BODY:
-        raise ApiError(413, "Request body too large")
+    raw = read_limited_body(request)
     if not raw.strip():
         raise validation_error([error_item(["body"], "field required", "value_error.missing")])
     try:
@@ -106,6 +112,13 @@ class Checker:
             loc.extend(field)
         self.errors.append(error_item(loc, msg, type_))
 
+    def _get(self, field: str, required: bool) -> Any:
+        """The field's value; None (recorded as missing when ``required``) if absent or null."""
+        value = self.data.get(field)
+        if value is None and required:
+            self.fail(field, "field required", "value_error.missing")
+        return value
+
     def string(
         self,
         field: str,
@@ -115,10 +128,8 @@ class Checker:
         max_len: Optional[int] = None,
         default: Optional[str] = None,
     ) -> Optional[str]:
-        value = self.data.get(field)
+        value = self._get(field, required)
         if value is None:
-            if required:
-                self.fail(field, "field required", "value_error.missing")
             return default
         if not isinstance(value, str):
             self.fail(field, "str type expected", "type_error.str")
@@ -132,10 +143,8 @@ class Checker:
         return value
 
     def uuid(self, field: str, *, required: bool = True) -> Optional[str]:
-        value = self.data.get(field)
+        value = self._get(field, required)
         if value is None:
-            if required:
-                self.fail(field, "field required", "value_error.missing")
             return None
         if not is_uuid(value):
             self.fail(field, "value is not a valid uuid", "type_error.uuid")
@@ -143,10 +152,8 @@ class Checker:
         return canonical_uuid(str(value))
 
     def integer(self, field: str, *, required: bool = True, choices: Optional[Sequence[int]] = None) -> Optional[int]:
-        value = self.data.get(field)
+        value = self._get(field, required)
         if value is None:
-            if required:
-                self.fail(field, "field required", "value_error.missing")
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(field, "value is not a valid integer", "type_error.integer")
@@ -160,10 +167,8 @@ class Checker:
     def choice(
         self, field: str, choices: Sequence[str], *, default: Optional[str] = None, required: bool = False
     ) -> Optional[str]:
-        value = self.data.get(field)
+        value = self._get(field, required)
         if value is None:
-            if required:
-                self.fail(field, "field required", "value_error.missing")
             return default
         if value not in choices:
             allowed = ", ".join(repr(c) for c in choices)
@@ -172,10 +177,8 @@ class Checker:
         return str(value)
 
     def string_list(self, field: str, *, required: bool = False, max_items: Optional[int] = None) -> List[str]:
-        value = self.data.get(field)
+        value = self._get(field, required)
         if value is None:
-            if required:
-                self.fail(field, "field required", "value_error.missing")
             return []
         if not isinstance(value, list):
             self.fail(field, "value is not a valid list", "type_error.list")

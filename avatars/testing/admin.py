@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from ._util import new_id, now
-from .auth import issue_tokens
+from .auth import issue_api_key, issue_tokens
 from .faults import FaultRegistry, RateLimit
 from .state import ServerState
 from .store import DEFAULT_ENVIRONMENT, DEFAULT_FEATURE_SCOPES, ROLE_ADMIN, ROLE_USER, ApiKey, User
-from .tokens import hash_password, make_access_token, new_api_key, sha256_hex
+from .tokens import hash_password, make_access_token, sha256_hex
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,17 @@ def _epoch(value: Moment) -> float:
             value = value.replace(tzinfo=_dt.timezone.utc)
         return value.timestamp()
     return float(value)
+
+
+def _created_user(user: User, password: Optional[str]) -> CreatedUser:
+    return CreatedUser(
+        id=user.id,
+        email=user.email,
+        username=user.username,
+        role=user.role,
+        organization_id=user.organization_id,
+        password=password,
+    )
 
 
 class ServerAdmin:
@@ -123,14 +134,7 @@ class ServerAdmin:
             )
             store.users[user.id] = user
             store.save()
-        return CreatedUser(
-            id=user.id,
-            email=user.email,
-            username=user.username,
-            role=user.role,
-            organization_id=user.organization_id,
-            password=password,
-        )
+        return _created_user(user, password)
 
     def set_password(self, user: UserRef, password: str) -> None:
         store = self._state.store
@@ -168,14 +172,7 @@ class ServerAdmin:
             record = self._user(user)
         except KeyError:
             return None
-        return CreatedUser(
-            id=record.id,
-            email=record.email,
-            username=record.username,
-            role=record.role,
-            organization_id=record.organization_id,
-            password=None,
-        )
+        return _created_user(record, None)
 
     # -- API keys -------------------------------------------------------------------
 
@@ -188,23 +185,15 @@ class ServerAdmin:
         expires_at: Optional[Moment] = None,
     ) -> IssuedApiKey:
         """A new API key; ``expires_at`` (epoch or datetime) may be in the past."""
-        store = self._state.store
         record = self._user(user)
-        plaintext = new_api_key()
-        created = now()
-        expiry = _epoch(expires_at) if expires_at is not None else created + expiration_days * 86400
-        key = ApiKey(
-            id=new_id(),
-            user_id=record.id,
-            name=name,
-            key_hash=sha256_hex(plaintext),
-            created_at=created,
-            expires_at=expiry,
+        key, plaintext = issue_api_key(
+            self._state,
+            record.id,
+            name,
+            expiration_days=expiration_days,
+            expires_at=_epoch(expires_at) if expires_at is not None else None,
         )
-        with store.lock:
-            store.api_keys[key.id] = key
-            store.save()
-        return IssuedApiKey(id=key.id, user_id=record.id, name=name, plaintext=plaintext, expires_at=expiry)
+        return IssuedApiKey(id=key.id, user_id=record.id, name=name, plaintext=plaintext, expires_at=key.expires_at)
 
     def create_api_key(
         self,
@@ -219,13 +208,7 @@ class ServerAdmin:
 
     def _key(self, key: str) -> ApiKey:
         store = self._state.store
-        found = store.api_keys.get(key)
-        if found is None:
-            digest = sha256_hex(key)
-            for candidate in store.api_keys.values():
-                if candidate.key_hash == digest:
-                    found = candidate
-                    break
+        found = store.api_keys.get(key) or store.api_key_by_hash(sha256_hex(key))
         if found is None:
             raise KeyError("unknown API key")
         return found

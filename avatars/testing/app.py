@@ -27,6 +27,9 @@ import json
 import logging
 import re
 import threading
+import uuid
+from dataclasses import replace
+from http import HTTPStatus
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -56,8 +59,6 @@ WSGIStartResponse = Callable[..., Any]
 
 
 def proxy_error_page(code: int) -> bytes:
-    from http import HTTPStatus
-
     try:
         reason = _REASONS.get(code) or HTTPStatus(code).phrase
     except ValueError:
@@ -114,7 +115,7 @@ class BaseApp:
     def __call__(self, environ: Dict[str, Any], start_response: WSGIStartResponse) -> Iterable[bytes]:
         request = Request(environ)
         sent_id = request.headers.get("X-Request-ID", "")
-        request_id = sent_id if _REQUEST_ID_RE.match(sent_id) else _new_request_id()
+        request_id = sent_id if _REQUEST_ID_RE.match(sent_id) else uuid.uuid4().hex
         special = self.special(request)
         if special is not None:
             special.headers["X-Request-ID"] = request_id
@@ -140,7 +141,7 @@ class BaseApp:
 
         fault = self.state.faults.take(method, path)
         if fault is not None:
-            record = _with_fault(record, fault)
+            record = replace(record, fault=fault.kind)
             logger.debug("%s: fault %s on %s %s", self.origin, fault.kind, method, path)
         if fault is not None and fault.kind == "delay":
             self.state.stop_event.wait(float(fault.params.get("seconds", 0)))
@@ -167,7 +168,7 @@ class BaseApp:
                 code: Optional[int] = int(status.split(" ", 1)[0])
             except ValueError:
                 code = None
-            log.append(_with_status(record, code))
+            log.append(replace(record, status=code))
             return start_response(status, headers, exc_info)
 
         return response(environ, logged_start_response)
@@ -280,24 +281,6 @@ class BaseApp:
         return response  # pragma: no cover - every kind handled above
 
 
-def _new_request_id() -> str:
-    import uuid
-
-    return uuid.uuid4().hex
-
-
-def _with_fault(record: RequestRecord, fault: Fault) -> RequestRecord:
-    from dataclasses import replace
-
-    return replace(record, fault=fault.kind)
-
-
-def _with_status(record: RequestRecord, status: Optional[int]) -> RequestRecord:
-    from dataclasses import replace
-
-    return replace(record, status=status)
-
-
 def _rewrap(response: Response, body: Iterator[bytes]) -> Response:
     out = Response(body, status=response.status_code, direct_passthrough=True)
     for key, value in response.headers.items():
@@ -359,8 +342,7 @@ class ApiApp(BaseApp):
         rules = []
         self.routes: Dict[str, Route] = {}
         for route in ROUTES:
-            rule = API_PREFIX + route.rule if route.rule != "/" else API_PREFIX + "/"
-            rules.append(Rule(rule, methods=list(route.methods), endpoint=route.endpoint))
+            rules.append(Rule(API_PREFIX + route.rule, methods=list(route.methods), endpoint=route.endpoint))
             self.routes[route.endpoint] = route
         self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
 

@@ -29,6 +29,7 @@ from .tokens import (
     TokenError,
     TokenExpired,
     make_access_token,
+    new_api_key,
     new_refresh_token,
     read_access_token,
     sha256_hex,
@@ -75,11 +76,7 @@ def _authenticate_api_key(state: ServerState, key: str) -> Principal:
     store = state.store
     digest = sha256_hex(key)
     with store.lock:
-        found: Optional[ApiKey] = None
-        for api_key in store.api_keys.values():
-            if api_key.key_hash == digest:
-                found = api_key
-                break
+        found = store.api_key_by_hash(digest)
         if found is None or found.revoked_at is not None or found.expires_at <= now():
             raise not_authenticated()
         user = store.users.get(found.user_id)
@@ -131,6 +128,30 @@ def issue_tokens(state: ServerState, user: User, session_id: Optional[str] = Non
         store.refresh_tokens[record.token_hash] = record
         store.save()
     return access, refresh
+
+
+def issue_api_key(
+    state: ServerState, user_id: str, name: str, *, expiration_days: float, expires_at: Optional[float] = None
+) -> Tuple[ApiKey, str]:
+    """A new stored API key of ``user_id`` and its plaintext (only its hash is kept).
+
+    It expires at ``expires_at`` (epoch seconds) when given, else ``expiration_days`` after now.
+    """
+    store = state.store
+    plaintext = new_api_key()
+    created = now()
+    key = ApiKey(
+        id=new_id(),
+        user_id=user_id,
+        name=name,
+        key_hash=sha256_hex(plaintext),
+        created_at=created,
+        expires_at=expires_at if expires_at is not None else created + expiration_days * 86400,
+    )
+    with store.lock:
+        store.api_keys[key.id] = key
+        store.save()
+    return key, plaintext
 
 
 def refresh(state: ServerState, token: str) -> Tuple[str, Optional[str]]:

@@ -192,10 +192,9 @@ def _moments(matrix: List[List[Optional[float]]], ncols: int) -> Tuple[List[floa
     means: List[float] = []
     stds: List[float] = []
     for c in range(ncols):
-        values = [r[c] for r in matrix if r[c] is not None]
-        values_f = [v for v in values if v is not None]
-        mean = statistics.fmean(values_f) if values_f else 0.0
-        std = statistics.pstdev(values_f, mean) if len(values_f) > 1 else 0.0
+        values = [v for v in (r[c] for r in matrix) if v is not None]
+        mean = statistics.fmean(values) if values else 0.0
+        std = statistics.pstdev(values, mean) if len(values) > 1 else 0.0
         means.append(mean)
         stds.append(std if std > 0 else 1.0)
     return means, stds
@@ -214,9 +213,9 @@ class KDTree:
         self.points = points
         self.dim = len(points[0]) if points else 0
         # node: (axis, split, left, right) or (-1, indices)
-        self._root = self._build(list(range(len(points))), 0)
+        self._root = self._build(list(range(len(points))))
 
-    def _build(self, idx: List[int], depth: int) -> Any:
+    def _build(self, idx: List[int]) -> Any:
         if len(idx) <= self._LEAF or self.dim == 0:
             return (-1, idx)
         # split on the axis of largest spread
@@ -231,7 +230,7 @@ class KDTree:
         idx.sort(key=lambda i: self.points[i][best_axis])
         mid = len(idx) // 2
         split = self.points[idx[mid]][best_axis]
-        return (best_axis, split, self._build(idx[:mid], depth + 1), self._build(idx[mid:], depth + 1))
+        return (best_axis, split, self._build(idx[:mid]), self._build(idx[mid:]))
 
     @staticmethod
     def _dist2(a: Sequence[float], b: Sequence[float]) -> float:

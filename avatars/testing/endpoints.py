@@ -38,10 +38,11 @@ from ._http import (
     not_found,
     path_uuid,
     read_json_object,
+    read_limited_body,
     validation_error,
 )
 from ._util import iso, new_id, now, parse_version, safe_filename
-from .auth import Principal, check_password, issue_tokens, logout, refresh
+from .auth import Principal, check_password, issue_api_key, issue_tokens, logout, refresh
 from .datasets import ingest, iter_file
 from .jobs import JOB_KINDS
 from .openapi import build_document
@@ -58,7 +59,7 @@ from .store import (
     ResultFile,
     User,
 )
-from .tokens import hash_password, new_api_key, sha256_hex
+from .tokens import hash_password
 
 API_KEY_EXPIRATION_DAYS = (30, 60, 120, 365, 3650)
 FILETYPES = ("csv", "json", "parquet")
@@ -144,30 +145,21 @@ class Endpoints:
         agent = request.headers.get("User-Agent", "")
         match = _UA_RE.search(agent)
         version = match.group(1) if match else None
-        latest = settings.latest_client_version
-        if version is None or not parse_version(version):
-            return json_response(
-                {
-                    "message": "Unknown client: expected a User-Agent with avatar-python/<version>",
-                    "most_recent_compatible_client": latest,
-                    "status": "unknown",
-                }
-            )
-        if parse_version(version) >= parse_version(settings.min_client_version):
-            return json_response(
-                {
-                    "message": f"Client version {version} is compatible with this server",
-                    "most_recent_compatible_client": latest,
-                    "status": "compatible",
-                }
+        parsed = parse_version(version) if version is not None else ()
+        if not parsed:
+            status = "unknown"
+            message = "Unknown client: expected a User-Agent with avatar-python/<version>"
+        elif parsed >= parse_version(settings.min_client_version):
+            status = "compatible"
+            message = f"Client version {version} is compatible with this server"
+        else:
+            status = "incompatible"
+            message = (
+                f"Client version {version} is too old: this server needs "
+                f"avatar-python >= {settings.min_client_version}; please upgrade"
             )
         return json_response(
-            {
-                "message": f"Client version {version} is too old: this server needs "
-                f"avatar-python >= {settings.min_client_version}; please upgrade",
-                "most_recent_compatible_client": latest,
-                "status": "incompatible",
-            }
+            {"message": message, "most_recent_compatible_client": settings.latest_client_version, "status": status}
         )
 
     def openapi(self, request: Request, principal: Optional[Principal]) -> Response:
@@ -329,13 +321,17 @@ class Endpoints:
             user = self.store.users.pop(wanted, None)
             if user is None:
                 raise not_found("User")
-            for key in self.store.api_keys.values():
-                if key.user_id == user.id and key.revoked_at is None:
-                    key.revoked_at = now()
+            self._revoke_api_keys(user.id)
             self.store.save()
         return json_response(user_json(user))
 
     # -- api keys -------------------------------------------------------------------
+
+    def _revoke_api_keys(self, user_id: str) -> None:
+        """Revoke every live API key of ``user_id`` (store lock held by the caller)."""
+        for key in self.store.api_keys.values():
+            if key.user_id == user_id and key.revoked_at is None:
+                key.revoked_at = now()
 
     def _my_key(self, principal: Principal, key_id: str) -> ApiKey:
         wanted = path_uuid(key_id, "id")
@@ -359,19 +355,7 @@ class Endpoints:
         days = check.integer("expiration_days", choices=API_KEY_EXPIRATION_DAYS)
         check.raise_if_errors()
         assert name is not None and days is not None
-        plaintext = new_api_key()
-        created = now()
-        key = ApiKey(
-            id=new_id(),
-            user_id=principal.user.id,
-            name=name,
-            key_hash=sha256_hex(plaintext),
-            created_at=created,
-            expires_at=created + days * 86400.0,
-        )
-        with self.store.lock:
-            self.store.api_keys[key.id] = key
-            self.store.save()
+        key, plaintext = issue_api_key(self.state, principal.user.id, name, expiration_days=days)
         return json_response(
             {
                 "api_key": {**api_key_json(key), "plaintext": plaintext},
@@ -395,9 +379,7 @@ class Endpoints:
     def revoke_all_api_keys(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
         with self.store.lock:
-            for key in self.store.api_keys.values():
-                if key.user_id == principal.user.id and key.revoked_at is None:
-                    key.revoked_at = now()
+            self._revoke_api_keys(principal.user.id)
             self.store.save()
         return empty_response(204)
 
@@ -485,9 +467,7 @@ class Endpoints:
     # -- resource sets -----------------------------------------------------------------
 
     def _read_document(self, request: Request) -> str:
-        raw = request.stream.read(MAX_JSON_BODY + 1)
-        if len(raw) > MAX_JSON_BODY:
-            raise ApiError(413, "Request body too large")
+        raw = read_limited_body(request)
         try:
             parse_document(raw)
         except DocumentError as exc:

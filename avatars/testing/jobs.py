@@ -129,11 +129,7 @@ class JobRunner:
         with self.store.lock:
             if job.status in END_STATUSES:
                 return False
-            job.status = "error"
-            job.exception = CANCELLED_MESSAGE
-            job.finished_at = now()
-            self._propagate_failures()
-            self.store.save()
+            self._end_in_error(job, CANCELLED_MESSAGE)
         self.wake()
         return True
 
@@ -237,11 +233,15 @@ class JobRunner:
         with self.store.lock:
             if job.status != "pending":
                 return
-            job.status = "error"
-            job.exception = message
-            job.finished_at = now()
-            self._propagate_failures()
-            self.store.save()
+            self._end_in_error(job, message)
+
+    def _end_in_error(self, job: Job, message: str) -> None:
+        """End ``job`` with status ``error``, then its queued children (store lock held)."""
+        job.status = "error"
+        job.exception = message
+        job.finished_at = now()
+        self._propagate_failures()
+        self.store.save()
 
     def _finish(self, job: Job, outputs: List[_Output]) -> None:
         store = self.store
@@ -436,19 +436,7 @@ class JobRunner:
     def _privacy(
         self, job: Job, doc: ResourceDocument, entries: List[ParametersSpec], check: Callable[[], None]
     ) -> List[_Output]:
-        outputs: List[_Output] = []
-        for entry in entries:
-            metrics = self._privacy_for(job, doc, entry, check)
-            outputs.append(
-                _Output(
-                    "privacy_metrics",
-                    entry.name,
-                    f"{safe_filename(entry.name)}.privacy_metrics.json",
-                    _json_bytes(metrics),
-                    "application/json",
-                )
-            )
-        return outputs
+        return _json_outputs("privacy_metrics", entries, lambda entry: self._privacy_for(job, doc, entry, check))
 
     def _privacy_for(
         self, job: Job, doc: ResourceDocument, entry: ParametersSpec, check: Callable[[], None]
@@ -461,19 +449,7 @@ class JobRunner:
     def _signal(
         self, job: Job, doc: ResourceDocument, entries: List[ParametersSpec], check: Callable[[], None]
     ) -> List[_Output]:
-        outputs: List[_Output] = []
-        for entry in entries:
-            metrics = self._signal_for(job, doc, entry, check)
-            outputs.append(
-                _Output(
-                    "signal_metrics",
-                    entry.name,
-                    f"{safe_filename(entry.name)}.signal_metrics.json",
-                    _json_bytes(metrics),
-                    "application/json",
-                )
-            )
-        return outputs
+        return _json_outputs("signal_metrics", entries, lambda entry: self._signal_for(job, doc, entry, check))
 
     def _signal_for(
         self, job: Job, doc: ResourceDocument, entry: ParametersSpec, check: Callable[[], None]
@@ -523,22 +499,29 @@ class JobRunner:
     def _advice(
         self, job: Job, doc: ResourceDocument, entries: List[ParametersSpec], check: Callable[[], None]
     ) -> List[_Output]:
-        outputs: List[_Output] = []
-        for entry in entries:
+        def advice(entry: ParametersSpec) -> Dict[str, Any]:
             check()
             table, _ = self._original(job, doc, entry)
-            advice = {"parameters_name": entry.name, "table": entry.table, **avatarize.advise(table)}
-            outputs.append(
-                _Output(
-                    "advice",
-                    entry.name,
-                    f"{safe_filename(entry.name)}.advice.json",
-                    _json_bytes(advice),
-                    "application/json",
-                )
-            )
-        return outputs
+            return {"parameters_name": entry.name, "table": entry.table, **avatarize.advise(table)}
+
+        return _json_outputs("advice", entries, advice)
 
 
 def _json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=False) + "\n").encode("utf-8")
+
+
+def _json_outputs(
+    kind: str, entries: List[ParametersSpec], compute: Callable[[ParametersSpec], Dict[str, Any]]
+) -> List[_Output]:
+    """One ``<entry>.<kind>.json`` output per entry, in order."""
+    return [
+        _Output(
+            kind,
+            entry.name,
+            f"{safe_filename(entry.name)}.{kind}.json",
+            _json_bytes(compute(entry)),
+            "application/json",
+        )
+        for entry in entries
+    ]

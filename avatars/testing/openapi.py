@@ -12,10 +12,12 @@ import re
 from typing import Any, Dict, List, Optional
 
 from .._version import __version__
+from .jobs import JOB_KINDS
 
 _S = {"type": "string"}
 _UUID = {"type": "string", "format": "uuid"}
 _DT = {"type": "string", "format": "date-time"}
+_PATH_PARAM_RE = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
 
 def _nullable(schema: Dict[str, Any]) -> Dict[str, Any]:
@@ -37,7 +39,7 @@ _USER_PROPS = {
     "role": {"type": "string", "enum": ["admin", "user"]},
 }
 _JOB_STATUS = ["queued", "created", "pending", "finished", "error", "parent_error", "lost", "orphaned", ""]
-_JOB_KINDS = ["standard", "privacy_metrics", "signal_metrics", "report", "advice"]
+_JOB_KINDS = list(JOB_KINDS)
 _API_KEY_PROPS = {
     "id": _UUID,
     "name": _S,
@@ -184,15 +186,24 @@ def _schema_for(model: str) -> Dict[str, Any]:
     return _ref(model)
 
 
+def _content(model: str) -> Dict[str, Any]:
+    """The ``content`` object of a request or response body of ``model``."""
+    if model == "bytes":
+        return {"application/octet-stream": {"schema": _schema_for("bytes")}}
+    if model == "yaml":
+        return {"application/yaml": {"schema": {"type": "string"}}}
+    return {"application/json": {"schema": _schema_for(model)}}
+
+
 def build_document(routes: List[Any], base_url: str) -> Dict[str, Any]:
     """The OpenAPI document for ``routes`` (:class:`~avatars.testing.routes.Route`)."""
     paths: Dict[str, Dict[str, Any]] = {}
     for route in routes:
-        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", route.rule)
+        path = _PATH_PARAM_RE.sub(r"{\1}", route.rule)
         item = paths.setdefault(path, {})
         params = [
             {"name": name, "in": "path", "required": True, "schema": dict(_S)}
-            for name in re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", route.rule)
+            for name in _PATH_PARAM_RE.findall(route.rule)
         ]
         params += [{"name": name, "in": "query", "required": False, "schema": dict(_S)} for name in route.query]
         for method in route.methods:
@@ -204,30 +215,17 @@ def build_document(routes: List[Any], base_url: str) -> Dict[str, Any]:
             }
             if params:
                 op["parameters"] = params
-            if route.request_model:
-                if route.request_model == "form":
-                    content = {
-                        "application/x-www-form-urlencoded": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {k: dict(_S) for k in route.form},
-                            }
-                        }
-                    }
-                elif route.request_model == "bytes":
-                    content = {"application/octet-stream": {"schema": _schema_for("bytes")}}
-                elif route.request_model == "yaml":
-                    content = {"application/yaml": {"schema": {"type": "string"}}}
-                else:
-                    content = {"application/json": {"schema": _schema_for(route.request_model)}}
-                op["requestBody"] = {"required": True, "content": content}
+            if route.request_model == "form":
+                form = {"type": "object", "properties": {k: dict(_S) for k in route.form}}
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/x-www-form-urlencoded": {"schema": form}},
+                }
+            elif route.request_model:
+                op["requestBody"] = {"required": True, "content": _content(route.request_model)}
             success: Dict[str, Any] = {"description": "Successful Response"}
-            if route.response_model == "bytes":
-                success["content"] = {"application/octet-stream": {"schema": _schema_for("bytes")}}
-            elif route.response_model == "yaml":
-                success["content"] = {"application/yaml": {"schema": {"type": "string"}}}
-            elif route.response_model:
-                success["content"] = {"application/json": {"schema": _schema_for(route.response_model)}}
+            if route.response_model:
+                success["content"] = _content(route.response_model)
             op["responses"][str(route.status)] = success
             if route.auth:
                 op["security"] = [{"ApiKey": []}, {"Bearer": []}]

@@ -112,26 +112,25 @@ def parse_document(raw: bytes) -> ResourceDocument:
             if not isinstance(item, dict):
                 errors.append(_err(loc, "value is not a valid dict", "type_error.dict"))
                 continue
+            bad = False
             name = item.get("name")
             if not isinstance(name, str) or not name:
                 errors.append(_err([*loc, "name"], "a non-empty string is required", "type_error.str"))
+                bad = True
             elif name in seen:
                 errors.append(_err([*loc, "name"], f"duplicate table name {name!r}", "value_error.duplicate"))
+                bad = True
             dataset_id = item.get("dataset_id")
             if not is_uuid(dataset_id):
                 errors.append(_err([*loc, "dataset_id"], "value is not a valid uuid", "type_error.uuid"))
+                bad = True
             primary_key = item.get("primary_key")
             if primary_key is not None and not isinstance(primary_key, str):
                 errors.append(_err([*loc, "primary_key"], "str or null expected", "type_error.str"))
-            if (
-                isinstance(name, str)
-                and name
-                and is_uuid(dataset_id)
-                and (primary_key is None or isinstance(primary_key, str))
-                and name not in seen
-            ):
-                seen.add(name)
-                tables.append(TableSpec(name, canonical_uuid(str(dataset_id)), primary_key))
+                bad = True
+            if not bad:
+                seen.add(str(name))
+                tables.append(TableSpec(str(name), canonical_uuid(str(dataset_id)), primary_key))
 
     raw_params = data.get("parameters")
     if raw_params is None:

@@ -28,6 +28,7 @@ server, and replaces:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import socket
@@ -447,24 +448,13 @@ class KeepAliveServer(ThreadedWSGIServer):
         conn_id = self.connection_id(request)
         with self._lock:
             rst = conn_id is not None and conn_id in self._rst
-        if rst:
-            try:
+        with contextlib.suppress(OSError):
+            if rst:  # abortive close: the client sees a reset
                 request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except OSError:
-                pass
-            try:
-                request.close()
-            except OSError:
-                pass
-            return
-        try:
-            socket.socket.shutdown(request, socket.SHUT_WR)
-        except OSError:
-            pass
-        try:
+            else:
+                socket.socket.shutdown(request, socket.SHUT_WR)
+        with contextlib.suppress(OSError):
             request.close()
-        except OSError:
-            pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("%s: error on a connection from %s", self.name, client_address, exc_info=True)

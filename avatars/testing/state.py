@@ -13,6 +13,7 @@ from .faults import FaultRegistry, RateLimits
 from .jobs import JobRunner
 from .requestlog import RequestLog
 from .store import Store
+from .tokens import sha256_hex
 
 
 @dataclass
@@ -49,7 +50,7 @@ class FileAccessRegistry:
     def issue(self, key: str, user_id: str) -> Tuple[str, str]:
         access_key_id = "AVTR" + secrets.token_hex(8).upper()
         secret = secrets.token_urlsafe(30)
-        grant = FileGrant(key=key, user_id=user_id, access_key_id=access_key_id, secret_hash=_digest(secret))
+        grant = FileGrant(key=key, user_id=user_id, access_key_id=access_key_id, secret_hash=sha256_hex(secret))
         with self._lock:
             self._grants[access_key_id] = grant
         return access_key_id, secret
@@ -59,17 +60,11 @@ class FileAccessRegistry:
             grant = self._grants.get(access_key_id)
         if grant is None or grant.key != key:
             return False
-        return hmac.compare_digest(grant.secret_hash, _digest(secret))
+        return hmac.compare_digest(grant.secret_hash, sha256_hex(secret))
 
     def count(self) -> int:
         with self._lock:
             return len(self._grants)
-
-
-def _digest(secret: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 @dataclass

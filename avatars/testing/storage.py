@@ -16,7 +16,6 @@ storage paths apply here too.
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
@@ -33,6 +32,10 @@ _UPLOAD_RE = re.compile(r"^/uploads/([0-9a-f\-]{36})/([A-Za-z0-9_.\-]+)$")
 def _xml_error(status: int, code: str, message: str) -> Response:
     body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>\n'
     return Response(body.encode("utf-8"), status=status, content_type="application/xml")
+
+
+def _no_such_key() -> Response:
+    return _xml_error(404, "NoSuchKey", "The specified key does not exist.")
 
 
 class StorageApp(BaseApp):
@@ -55,7 +58,7 @@ class StorageApp(BaseApp):
             with store.lock:
                 result = store.results.get(file_id)
             if result is None or result.filename != filename:
-                return _xml_error(404, "NoSuchKey", "The specified key does not exist.")
+                return _no_such_key()
             return file_response(store.path(result.relpath), result.content_type, result.filename)
         match = _UPLOAD_RE.match(path)
         if match:
@@ -65,7 +68,7 @@ class StorageApp(BaseApp):
             target = store.path(f"uploads/{user_id}/{name}")
             if method in ("GET", "HEAD"):
                 if not target.is_file():
-                    return _xml_error(404, "NoSuchKey", "The specified key does not exist.")
+                    return _no_such_key()
                 return file_response(target, "application/octet-stream", name)
             if method == "PUT":
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +82,4 @@ class StorageApp(BaseApp):
                 response.headers["ETag"] = f'"{result_info.sha256}"'
                 return response
             return _xml_error(405, "MethodNotAllowed", "Method not allowed")
-        return _xml_error(404, "NoSuchKey", "The specified key does not exist.")
-
-    def response_model(self, request: Request) -> Optional[str]:
-        return None
+        return _no_such_key()

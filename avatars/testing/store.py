@@ -286,6 +286,13 @@ class Store:
                     return user
         return None
 
+    def api_key_by_hash(self, key_hash: str) -> Optional[ApiKey]:
+        with self.lock:
+            for key in self.api_keys.values():
+                if key.key_hash == key_hash:
+                    return key
+        return None
+
     def next_job_seq(self) -> int:
         with self.lock:
             self.job_seq += 1

@@ -30,10 +30,16 @@ def api_key(srv: LocalAvatarServer, user: CreatedUser) -> str:
     return srv.admin.create_api_key(user)
 
 
-@pytest.fixture
-def http(api_key: str) -> Iterator[requests.Session]:
+def key_session(api_key: str) -> requests.Session:
+    """A plain requests session that authenticates with ``api_key``."""
     session = requests.Session()
     session.headers["Authorization"] = f"api-key-v1 {api_key}"
+    return session
+
+
+@pytest.fixture
+def http(api_key: str) -> Iterator[requests.Session]:
+    session = key_session(api_key)
     session.headers["User-Agent"] = "avatar-python/0.1.0 requests"
     yield session
     session.close()

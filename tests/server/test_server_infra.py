@@ -19,7 +19,7 @@ import requests
 from avatars.testing import LocalAvatarServer
 from avatars.testing.admin import CreatedUser
 
-from .conftest import create_job, make_set, people_csv, upload, wait_job
+from .conftest import create_job, key_session, make_set, people_csv, upload, wait_job
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -133,8 +133,7 @@ def test_persistence_across_restart(tmp_path: Path) -> None:
     with LocalAvatarServer(data_dir=tmp_path, job_step_seconds=0.01) as first:
         user = first.admin.create_user("dora@example.com", "pw")
         key = first.admin.create_api_key(user)
-        http = requests.Session()
-        http.headers["Authorization"] = f"api-key-v1 {key}"
+        http = key_session(key)
         dataset = upload(http, first, data)
         set_name = make_set(http, first, dataset["id"])
         finished = create_job(http, first, set_name, "standard")
@@ -143,8 +142,7 @@ def test_persistence_across_restart(tmp_path: Path) -> None:
         first.admin.set_access_token_lifetime(3600)
     assert (tmp_path / "state.json").exists()
     with LocalAvatarServer(data_dir=tmp_path, job_step_seconds=5, job_steps=50) as second:
-        http = requests.Session()
-        http.headers["Authorization"] = f"api-key-v1 {key}"
+        http = key_session(key)
         assert http.get(second.url("/users/me")).json()["email"] == "dora@example.com"
         listed = http.get(second.url("/datasets")).json()
         assert [d["id"] for d in listed] == [dataset["id"]]
@@ -161,8 +159,7 @@ def test_persistence_across_restart(tmp_path: Path) -> None:
         unfinished = create_job(http, second, set_name, "standard")
         assert http.get(second.url(f"/jobs/{unfinished}")).json()["done"] is False
     with LocalAvatarServer(data_dir=tmp_path) as third:
-        http = requests.Session()
-        http.headers["Authorization"] = f"api-key-v1 {key}"
+        http = key_session(key)
         lost = http.get(third.url(f"/jobs/{unfinished}")).json()
         assert lost["status"] == "lost" and lost["done"] is True
         reused = requests.post(third.url("/refresh"), data={"token": tokens["refresh_token"]})
@@ -171,12 +168,11 @@ def test_persistence_across_restart(tmp_path: Path) -> None:
 
 def test_clean_stop() -> None:
     assert _our_threads() == []
-    http = requests.Session()
     srv = LocalAvatarServer(job_step_seconds=0.2, job_steps=50)
     srv.start()
     root = srv.store.root
     user = srv.admin.create_user("erin@example.com", "pw")
-    http.headers["Authorization"] = f"api-key-v1 {srv.admin.create_api_key(user)}"
+    http = key_session(srv.admin.create_api_key(user))
     set_name = make_set(http, srv, upload(http, srv, people_csv(30))["id"])
     create_job(http, srv, set_name, "standard")  # left running
     assert http.get(srv.url("/users/me")).ok  # a keep-alive connection left open

@@ -13,7 +13,7 @@ import requests
 
 from avatars.testing import LocalAvatarServer
 
-from .conftest import create_job, make_set, people_csv, upload, wait_job
+from .conftest import create_job, key_session, make_set, people_csv, upload, wait_job
 
 
 @pytest.fixture
@@ -195,10 +195,9 @@ def test_unknown_dataset_and_bad_csv(srv: LocalAvatarServer, http: requests.Sess
 
 
 def test_cancel_delete_bulk() -> None:
-    http = requests.Session()
     with LocalAvatarServer(job_step_seconds=0.5, job_steps=20, job_workers=1) as srv:
         user = srv.admin.create_user("carol@example.com", "pw")
-        http.headers["Authorization"] = f"api-key-v1 {srv.admin.create_api_key(user)}"
+        http = key_session(srv.admin.create_api_key(user))
         set_name = make_set(http, srv, upload(http, srv, people_csv(30))["id"])
         running = create_job(http, srv, set_name, "standard")
         queued = create_job(http, srv, set_name, "advice")
@@ -251,10 +250,9 @@ def test_job_validation(srv: LocalAvatarServer, http: requests.Session, set_name
 
 
 def test_progress_rises() -> None:
-    http = requests.Session()
     with LocalAvatarServer(job_step_seconds=0.08, job_steps=5) as srv:
         user = srv.admin.create_user("gus@example.com", "pw")
-        http.headers["Authorization"] = f"api-key-v1 {srv.admin.create_api_key(user)}"
+        http = key_session(srv.admin.create_api_key(user))
         set_name = make_set(http, srv, upload(http, srv, people_csv(30))["id"])
         name = create_job(http, srv, set_name, "advice")
         seen = []
@@ -270,10 +268,9 @@ def test_progress_rises() -> None:
 
 
 def test_row_cap_and_head_download() -> None:
-    http = requests.Session()
     with LocalAvatarServer(job_step_seconds=0.01, max_rows=25) as srv:
         user = srv.admin.create_user("hal@example.com", "pw")
-        http.headers["Authorization"] = f"api-key-v1 {srv.admin.create_api_key(user)}"
+        http = key_session(srv.admin.create_api_key(user))
         dataset = upload(http, srv, people_csv(30))
         job = wait_job(http, srv, create_job(http, srv, make_set(http, srv, dataset["id"]), "standard"))
         assert job["status"] == "error" and "limited to 25 rows" in job["exception"]
