@@ -179,8 +179,8 @@ class RemoteServer:
     """``python -m avatars.testing`` in a child process, driven over HTTP.
 
     ``base_url``, ``api_key``, ``username``, ``password`` come from what the
-    command prints; ``stats()``, ``count()``, ``clear_log()`` and ``settings()``
-    use the admin HTTP API.
+    command prints; ``stats()``, ``log_entries()``, ``count()``, ``clear_log()``
+    and ``settings()`` use the admin HTTP API.
     """
 
     def __init__(self, *, job_step_seconds: float = 0.001, token_lifetime: float = 3600.0) -> None:
@@ -232,6 +232,13 @@ class RemoteServer:
     def url(self, path: str) -> str:
         return self.base_url + "/" + path.lstrip("/")
 
+    def bare_session(self) -> requests.Session:
+        """The baseline client: a bare ``requests.Session`` (default adapter) that
+        sends the server's API key."""
+        session = requests.Session()
+        session.headers["Authorization"] = f"api-key-v1 {self.api_key}"
+        return session
+
     def _admin_call(self, method: str, path: str, body: Any = None) -> Any:
         response = self._admin.request(
             method, self.origin + "/_admin" + path, data=None if body is None else json.dumps(body), timeout=30
@@ -248,9 +255,13 @@ class RemoteServer:
         (the admin session keeps one connection open, opened by its first call)."""
         return int(self.stats()["connections_opened"])
 
+    def log_entries(self) -> List[Dict[str, Any]]:
+        """The server's request log (one dict per request: method, path, status...)."""
+        entries: List[Dict[str, Any]] = self._admin_call("GET", "/log")
+        return entries
+
     def count(self, method: str, path: str) -> int:
-        entries = self._admin_call("GET", "/log")
-        return sum(1 for e in entries if e["method"] == method and e["path"] == path)
+        return sum(1 for e in self.log_entries() if e["method"] == method and e["path"] == path)
 
     def clear_log(self) -> None:
         self._admin_call("DELETE", "/log")

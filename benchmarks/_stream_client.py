@@ -62,17 +62,11 @@ def _run(argv: list) -> int:
         result["bytes"] = os.path.getsize(path)
         result["dataset_id"] = str(dataset.id)
         result["hash"] = dataset.hash
-    elif mode == "download":
+    elif mode in ("download", "download-durable"):
         dataset_id, path = argv[1], argv[2]
+        durable = mode == "download-durable"
         start = time.perf_counter()
-        downloaded = client.datasets.download_dataset(dataset_id, path)
-        result["seconds"] = time.perf_counter() - start
-        result["bytes"] = downloaded.bytes_written
-        result["hash"] = downloaded.sha256
-    elif mode == "download-durable":
-        dataset_id, path = argv[1], argv[2]
-        start = time.perf_counter()
-        downloaded = client.datasets.download_dataset(dataset_id, path, durable=True)
+        downloaded = client.datasets.download_dataset(dataset_id, path, durable=durable)
         result["seconds"] = time.perf_counter() - start
         result["bytes"] = downloaded.bytes_written
         result["hash"] = downloaded.sha256

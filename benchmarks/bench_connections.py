@@ -16,7 +16,6 @@ import logging
 import threading
 from typing import Any, Callable, List, Tuple
 
-import requests
 from _common import Figure, RemoteServer, log, make_jobs
 
 
@@ -85,16 +84,11 @@ def run(quick: bool) -> List[Figure]:
         url = server.url(f"jobs/{name}")
         server.connections_opened()  # opens the admin connection before counting
 
-        def bare_session() -> requests.Session:
-            session = requests.Session()
-            session.headers["Authorization"] = f"api-key-v1 {server.api_key}"
-            return session
-
         # Sequential calls.
         client = ApiClient(server.base_url, api_key=server.api_key)
         lib_conns, _ = _count(server, lambda: [client.jobs.get_job_status(name) for _ in range(sequential)])
         client.close()
-        bare = bare_session()
+        bare = server.bare_session()
         bare_conns, _ = _count(server, lambda: [bare.get(url, timeout=10).json() for _ in range(sequential)])
         bare.close()
         log(f"sequential: library {lib_conns}, bare {bare_conns}")
@@ -117,7 +111,7 @@ def run(quick: bool) -> List[Figure]:
                 server, _threads(threads, per_thread, lambda c=client: c.jobs.get_job_status(name))
             )
             client.close()
-            bare = bare_session()
+            bare = server.bare_session()
             bare_conns, bare_full = _count(
                 server, _threads(threads, per_thread, lambda b=bare: b.get(url, timeout=10).json())
             )

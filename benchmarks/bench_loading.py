@@ -36,28 +36,29 @@ from _common import Figure, fmt_ms, log, median, time_call
 
 TARGET = 4.0
 
-_KINDS = ["standard", "privacy_metrics", "signal_metrics", "report", "advice"]
-_STATUSES = ["queued", "created", "pending", "finished", "error", "parent_error", "lost", "orphaned", ""]
-
 
 def make_body(count: int, seed: int = 7) -> bytes:
     """A realistic ``GET /jobs`` body: varied kinds, statuses, progress and timestamps."""
+    from avatars.models import JobKind, JobStatus
+
+    kinds = [kind.value for kind in JobKind]
+    statuses = [status.value for status in JobStatus]
     rng = random.Random(seed)
     start = datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc)
     jobs = []
     for index in range(count):
         created = start + timedelta(seconds=rng.randint(0, 10_000_000), microseconds=rng.randint(0, 999_999))
-        status = rng.choice(_STATUSES)
+        status = rng.choice(statuses)
         done = status in ("finished", "error", "parent_error", "lost", "orphaned")
         deleted = created + timedelta(days=3) if rng.random() < 0.1 else None
         jobs.append(
             {
-                "name": f"{rng.choice(_KINDS)}_{rng.getrandbits(64):016x}",
+                "name": f"{rng.choice(kinds)}_{rng.getrandbits(64):016x}",
                 "set_name": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 "parameters_name": f"p{index % 7}",
                 "display_name": f"run {index}",
                 "created_at": created.isoformat(),
-                "kind": rng.choice(_KINDS),
+                "kind": rng.choice(kinds),
                 "status": status,
                 "exception": "boom: the table has no column 'age'" if status == "error" else "",
                 "done": done,
@@ -69,31 +70,18 @@ def make_body(count: int, seed: int = 7) -> bytes:
 
 
 def pydantic_loader() -> Optional[Callable[[bytes], Any]]:
-    """``model_validate_json`` of a pydantic v2 model equivalent to ``JobResponseList``."""
+    """``model_validate_json`` of a pydantic v2 model equivalent to ``JobResponseList``
+    (its enums are plain ``str`` enums with the members of the library's)."""
     try:
         import pydantic
     except ImportError:
         return None
     if not pydantic.VERSION.startswith("2."):
         return None
+    from avatars.models import JobKind, JobStatus
 
-    class Kind(str, enum.Enum):
-        standard = "standard"
-        privacy_metrics = "privacy_metrics"
-        signal_metrics = "signal_metrics"
-        report = "report"
-        advice = "advice"
-
-    class Status(str, enum.Enum):
-        queued = "queued"
-        created = "created"
-        pending = "pending"
-        finished = "finished"
-        error = "error"
-        parent_error = "parent_error"
-        lost = "lost"
-        orphaned = "orphaned"
-        empty = ""
+    Kind = enum.Enum("Kind", [(m.name, m.value) for m in JobKind], type=str)  # type: ignore[misc]
+    Status = enum.Enum("Status", [(m.name, m.value) for m in JobStatus], type=str)  # type: ignore[misc]
 
     class Job(pydantic.BaseModel):
         name: str
@@ -133,7 +121,9 @@ def run(quick: bool) -> List[Figure]:
 
     # Same objects from both roads (the equivalence tests check this thoroughly).
     assert _library(body) == _plain(body)
-    plain_schema = __import__("avatars.schemas", fromlist=["x"]).JobResponseListSchema()
+    from avatars.schemas import JobResponseListSchema
+
+    plain_schema = JobResponseListSchema()
 
     def plain() -> Any:
         return plain_schema.load(json.loads(body))

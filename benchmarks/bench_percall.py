@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, Tuple
 
-import requests
 from _common import Figure, RemoteServer, fmt_us, log, make_jobs, median
 
 TARGET = 1.15
@@ -65,8 +64,7 @@ def run(quick: bool) -> List[Figure]:
     with RemoteServer() as server:
         client = ApiClient(server.base_url, api_key=server.api_key)
         names = make_jobs(client, 10)
-        bare = requests.Session()
-        bare.headers["Authorization"] = f"api-key-v1 {server.api_key}"
+        bare = server.bare_session()
         timeout = DEFAULT_TIMEOUT
         status_url = server.url(f"jobs/{names[0]}")
         list_url = server.url("jobs")

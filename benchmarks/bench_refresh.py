@@ -80,8 +80,7 @@ def run(quick: bool) -> List[Figure]:
             thread.join(120)
 
         refreshes = server.count("POST", "/api/refresh")
-        entries = server._admin_call("GET", "/log")
-        rejected = sum(1 for e in entries if e["method"] == "GET" and e["status"] == 401)
+        rejected = sum(1 for e in server.log_entries() if e["method"] == "GET" and e["status"] == 401)
         client.close()
 
     failed = [c for c in calls if c[2] is not None]

@@ -78,22 +78,21 @@ def _child(server: RemoteServer, *args: str) -> Tuple[Dict[str, Any], ChildResul
     return json.loads(result.stdout.decode().strip().splitlines()[-1]), result
 
 
-def _curl(argv: List[str]) -> float:
+def _curl(argv: List[str]) -> Tuple[float, List[str]]:
+    """Run ``curl -sS --fail ARGV``: its ``time_total``, and the lines of the body it printed."""
     out = subprocess.run(
         ["curl", "-sS", "--fail", "-w", "\\n%{time_total}", *argv], capture_output=True, text=True, check=False
     )
     if out.returncode != 0:
         raise RuntimeError(f"curl failed ({out.returncode}): {out.stderr.strip()}")
-    return float(out.stdout.strip().splitlines()[-1])
+    lines = out.stdout.strip().splitlines()
+    return float(lines[-1]), lines[:-1]
 
 
 def _curl_upload(server: RemoteServer, path: str) -> Tuple[float, str]:
     url = server.url("datasets/stream") + f"?filetype=csv&name=curl-{os.path.basename(path)}"
-    out = subprocess.run(
+    seconds, body = _curl(
         [
-            "curl",
-            "-sS",
-            "--fail",
             "-X",
             "POST",
             "-T",
@@ -104,23 +103,15 @@ def _curl_upload(server: RemoteServer, path: str) -> Tuple[float, str]:
             "Content-Type: application/octet-stream",
             "-H",
             "Expect:",
-            "-w",
-            "\\n%{time_total}",
             url,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        ]
     )
-    if out.returncode != 0:
-        raise RuntimeError(f"curl upload failed ({out.returncode}): {out.stderr.strip()}")
-    lines = out.stdout.strip().splitlines()
-    return float(lines[-1]), json.loads(lines[0])["id"]
+    return seconds, json.loads(body[0])["id"]
 
 
 def _curl_download(server: RemoteServer, dataset_id: str, path: str) -> float:
     url = server.url(f"datasets/{dataset_id}/download/stream")
-    return _curl(["-o", path, "-H", f"Authorization: api-key-v1 {server.api_key}", url])
+    return _curl(["-o", path, "-H", f"Authorization: api-key-v1 {server.api_key}", url])[0]
 
 
 def _delete(server: RemoteServer, dataset_id: str) -> None:

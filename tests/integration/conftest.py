@@ -1,17 +1,23 @@
-"""Fixtures over real sockets: squid (a real proxy) and trustme certificates."""
+"""Fixtures over real sockets: squid (a real proxy), trustme certificates, clients of
+the local server, and what the modules share (the sample CSV, expired tokens)."""
 
 from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator, NamedTuple, Tuple
 
 import pytest
 
-from avatars import ApiClient
+from avatars import ApiClient, AuthTokens
+from avatars.auth import TokenAuth
 from avatars.testing import LocalAvatarServer
 
 from ._squid import Squid, SquidUnavailable, find_squid
+
+#: The CSV shipped with the package (300 rows), and its bytes.
+SAMPLE_PATH = Path(__file__).resolve().parents[2] / "avatars" / "data" / "sample.csv"
+SAMPLE = SAMPLE_PATH.read_bytes()
 
 
 @pytest.fixture(scope="session")
@@ -65,21 +71,32 @@ def client(avatar_server: LocalAvatarServer, avatar_api_key: str) -> Iterator[Ap
         yield c
 
 
+def token_auth(client: ApiClient) -> TokenAuth:
+    """The client's token strategy (it has logged in or been given tokens)."""
+    strategy = client.auth_strategy
+    assert isinstance(strategy, TokenAuth)
+    return strategy
+
+
+def expire_access_token(
+    client: ApiClient, server: LocalAvatarServer, user: Any, *, proactive_refresh: bool = False
+) -> Tuple[str, str]:
+    """Give ``client`` tokens of ``user``: an access token that expired 5 s ago and a
+    live refresh token; returns both.  Unless ``proactive_refresh``, the client's
+    refresh before expiry is turned off, so that the server's 401 drives the refresh."""
+    _, refresh = server.admin.issue_tokens(user)
+    expired = server.admin.make_access_token(user, lifetime=-5)
+    client.set_tokens(AuthTokens(expired, refresh))
+    if not proactive_refresh:
+        token_auth(client).refresh_leeway = -3600.0
+    return expired, refresh
+
+
 @pytest.fixture
-def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A clean slate: no proxy and no CA-bundle variables from the machine."""
-    for name in (
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "no_proxy",
-        "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE",
-    ):
+def no_proxy_env(_direct_connections: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean slate: no proxy (``_direct_connections``), no ``NO_PROXY`` and no
+    CA-bundle variables from the machine."""
+    for name in ("NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
 
 

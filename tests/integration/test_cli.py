@@ -17,9 +17,9 @@ import pytest
 
 from avatars.testing import LocalAvatarServer
 
-pytestmark = pytest.mark.integration
+from .conftest import SAMPLE, SAMPLE_PATH
 
-SAMPLE = Path(__file__).resolve().parents[2] / "avatars" / "data" / "sample.csv"
+pytestmark = pytest.mark.integration
 
 
 def _command() -> List[str]:
@@ -74,7 +74,7 @@ def test_jobs_list_json_empty(env: Dict[str, str]) -> None:
 
 
 def test_datasets_upload_list_download(env: Dict[str, str], tmp_path: Path, avatar_server: LocalAvatarServer) -> None:
-    up = run(["datasets", "upload", str(SAMPLE), "--json", "--quiet"], env)
+    up = run(["datasets", "upload", str(SAMPLE_PATH), "--json", "--quiet"], env)
     assert up.code == 0, up
     dataset = up.json()
     assert isinstance(dataset, dict) and dataset["nb_lines"] == 300 and dataset["name"] == "sample.csv"
@@ -85,7 +85,7 @@ def test_datasets_upload_list_download(env: Dict[str, str], tmp_path: Path, avat
     target = tmp_path / "copy.csv"
     down = run(["datasets", "download", dataset["id"], str(target), "--json"], env)
     assert down.code == 0, down
-    assert target.read_bytes() == SAMPLE.read_bytes()
+    assert target.read_bytes() == SAMPLE
     assert down.json()["sha256"] == dataset["hash"]  # type: ignore[index]
 
 
@@ -94,7 +94,7 @@ def test_run_then_results_and_jobs_commands(env: Dict[str, str], tmp_path: Path)
     result = run(
         [
             "run",
-            str(SAMPLE),
+            str(SAMPLE_PATH),
             "--k",
             "6",
             "--seed",
@@ -140,7 +140,7 @@ def test_run_then_results_and_jobs_commands(env: Dict[str, str], tmp_path: Path)
 
 
 def test_human_run_output_and_progress_lines(env: Dict[str, str], tmp_path: Path) -> None:
-    result = run(["run", str(SAMPLE), "--k", "5", "--output", str(tmp_path / "o")], env)
+    result = run(["run", str(SAMPLE_PATH), "--k", "5", "--output", str(tmp_path / "o")], env)
     assert result.code == 0, result
     assert "300 rows in, 300 rows out" in result.out
     assert "privacy metrics:" in result.out and "results written to" in result.out
@@ -150,9 +150,9 @@ def test_human_run_output_and_progress_lines(env: Dict[str, str], tmp_path: Path
 def test_usage_errors_exit_2_in_one_line(env: Dict[str, str], tmp_path: Path) -> None:
     for args in (
         ["jobs"],
-        ["run", str(SAMPLE)],
+        ["run", str(SAMPLE_PATH)],
         ["nonsense"],
-        ["run", str(SAMPLE), "--k", "zero"],
+        ["run", str(SAMPLE_PATH), "--k", "zero"],
         ["--timeout", "-1", "jobs", "list"],
     ):
         result = run(args, env)
@@ -160,7 +160,7 @@ def test_usage_errors_exit_2_in_one_line(env: Dict[str, str], tmp_path: Path) ->
         _no_traceback(result)
     missing = run(["run", str(tmp_path / "nope.csv"), "--k", "3"], env)
     assert missing.code == 2 and "no such file" in missing.err
-    bad_k = run(["run", str(SAMPLE), "--k", "0"], env)
+    bad_k = run(["run", str(SAMPLE_PATH), "--k", "0"], env)
     assert bad_k.code == 2 and "--k" in bad_k.err
     bad_url = run(["jobs", "list"], {**env, "AVATAR_BASE_API_URL": "'https://x/api'"})
     assert bad_url.code == 2 and "quotes" in bad_url.err

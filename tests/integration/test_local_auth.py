@@ -27,16 +27,9 @@ from avatars import (
 from avatars.auth import TokenAuth, jwt_expiry
 from avatars.testing import LocalAvatarServer
 
+from .conftest import TIMEOUT, expire_access_token, token_auth
+
 pytestmark = pytest.mark.integration
-
-
-TIMEOUT = (2.0, 5.0)
-
-
-def token_auth(client: ApiClient) -> TokenAuth:
-    strategy = client.auth_strategy
-    assert isinstance(strategy, TokenAuth)
-    return strategy
 
 
 def expiry_of(client: ApiClient) -> float:
@@ -272,10 +265,7 @@ def test_a_401_refreshes_once_and_resends_once(
 ) -> None:
     updates: List[AuthTokens] = []
     with ApiClient(avatar_server.base_url, timeout=TIMEOUT, token_updater=updates.append) as c:
-        _, refresh_token = avatar_server.admin.issue_tokens(avatar_user)
-        expired = avatar_server.admin.make_access_token(avatar_user, lifetime=-5)
-        c.set_tokens(AuthTokens(expired, refresh_token))
-        token_auth(c).refresh_leeway = -3600.0  # no proactive refresh: the server's 401 drives it
+        expired, refresh_token = expire_access_token(c, avatar_server, avatar_user)
         me = c.users.get_me()
     assert me.email == avatar_user.email
     assert statuses(avatar_server, "GET", "/api/users/me") == [401, 200]
@@ -289,10 +279,7 @@ def test_a_dead_refresh_token_asks_to_authenticate_again_without_looping(
     avatar_server: LocalAvatarServer, avatar_user: Any, dead: str, path: str
 ) -> None:
     with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
-        _, refresh_token = avatar_server.admin.issue_tokens(avatar_user)
-        c.set_tokens(AuthTokens(avatar_server.admin.make_access_token(avatar_user, lifetime=-5), refresh_token))
-        if path == "on_401":
-            token_auth(c).refresh_leeway = -3600.0
+        _, refresh_token = expire_access_token(c, avatar_server, avatar_user, proactive_refresh=path == "proactive")
         if dead == "expired":
             assert avatar_server.admin.expire_refresh_tokens(avatar_user) == 1
         else:
@@ -433,9 +420,7 @@ def test_32_threads_hitting_401s_at_once_refresh_once_without_deadlock(
             self.inner.close()
 
     with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
-        _, refresh_token = avatar_server.admin.issue_tokens(avatar_user)
-        c.set_tokens(AuthTokens(avatar_server.admin.make_access_token(avatar_user, lifetime=-5), refresh_token))
-        token_auth(c).refresh_leeway = -3600.0  # the client's clock is behind: no proactive refresh
+        expire_access_token(c, avatar_server, avatar_user)  # the client's clock is behind: no proactive refresh
         c.session.mount(avatar_server.origin + "/", Interleave(c.session.get_adapter(avatar_server.base_url)))
         errors: List[BaseException] = []
         start = threading.Barrier(32)

@@ -19,20 +19,16 @@ import pytest
 
 from avatars import (
     ApiClient,
-    AuthTokens,
     JobCreateRequest,
     JobKind,
     NotFound,
     ValidationError,
 )
-from avatars.auth import TokenAuth
 from avatars.testing import LocalAvatarServer
 
+from .conftest import SAMPLE, TIMEOUT, expire_access_token
+
 pytestmark = pytest.mark.integration
-
-
-TIMEOUT = (2.0, 5.0)
-SAMPLE = (Path(__file__).resolve().parents[2] / "avatars" / "data" / "sample.csv").read_bytes()
 
 
 # --------------------------------------------------------------------------- keep-alive
@@ -69,11 +65,7 @@ def test_50_sequential_calls_use_one_connection(avatar_server: LocalAvatarServer
 def test_a_token_refresh_reuses_the_connection(avatar_server: LocalAvatarServer, avatar_user: Any) -> None:
     baseline = avatar_server.connections_opened
     with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
-        _, refresh = avatar_server.admin.issue_tokens(avatar_user)
-        c.set_tokens(AuthTokens(avatar_server.admin.make_access_token(avatar_user, lifetime=-5), refresh))
-        strategy = c.auth_strategy
-        assert isinstance(strategy, TokenAuth)
-        strategy.refresh_leeway = -3600.0
+        expire_access_token(c, avatar_server, avatar_user)
         for _ in range(5):
             c.users.get_me()
     assert [(r.method, r.status) for r in avatar_server.log][:3] == [("GET", 401), ("POST", 200), ("GET", 200)]

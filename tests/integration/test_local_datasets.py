@@ -14,21 +14,20 @@ import pytest
 
 from avatars import (
     ApiClient,
-    AuthTokens,
     Dataset,
     FileType,
     NotFound,
     RequestNotRetryableError,
     RequestValidationError,
 )
-from avatars.auth import TokenAuth
 from avatars.testing import LocalAvatarServer
+
+from .conftest import SAMPLE, expire_access_token
 
 pytestmark = pytest.mark.integration
 
 
 TIMEOUT = (2.0, 10.0)
-SAMPLE = (Path(__file__).resolve().parents[2] / "avatars" / "data" / "sample.csv").read_bytes()
 SAMPLE_SHA = hashlib.sha256(SAMPLE).hexdigest()
 
 
@@ -207,11 +206,7 @@ def test_a_20_mb_round_trip_is_byte_identical(client: ApiClient, tmp_path: Path)
 @pytest.fixture
 def expired_bearer(avatar_server: LocalAvatarServer, avatar_user: Any) -> Iterator[ApiClient]:
     with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
-        _, refresh = avatar_server.admin.issue_tokens(avatar_user)
-        c.set_tokens(AuthTokens(avatar_server.admin.make_access_token(avatar_user, lifetime=-5), refresh))
-        strategy = c.auth_strategy
-        assert isinstance(strategy, TokenAuth)
-        strategy.refresh_leeway = -3600.0  # let the server's 401 drive the refresh
+        expire_access_token(c, avatar_server, avatar_user)  # the server's 401 drives the refresh
         yield c
 
 

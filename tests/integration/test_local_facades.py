@@ -28,10 +28,9 @@ from avatars import (
 )
 from avatars.testing import LocalAvatarServer
 
+from .conftest import TIMEOUT
+
 pytestmark = pytest.mark.integration
-
-
-TIMEOUT = (2.0, 5.0)
 
 
 @pytest.fixture

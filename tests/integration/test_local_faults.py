@@ -14,7 +14,7 @@ import socket
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator, Type, TypeVar
+from typing import Any, Callable, Type, TypeVar
 
 import pytest
 import requests
@@ -34,14 +34,13 @@ from avatars import (
 )
 from avatars.testing import LocalAvatarServer
 
+from .conftest import SAMPLE, TIMEOUT
+
 pytestmark = pytest.mark.integration
 
 
 E = TypeVar("E", bound=BaseException)
 
-#: Short enough that a wrong fault handling cannot hang the suite.
-TIMEOUT = (2.0, 5.0)
-SAMPLE = (Path(__file__).resolve().parents[2] / "avatars" / "data" / "sample.csv").read_bytes()
 RAW_EXCEPTIONS = (
     requests.RequestException,
     urllib3.exceptions.HTTPError,
@@ -62,12 +61,6 @@ def expect(cls: Type[E], call: Callable[..., Any], *args: Any, **kwargs: Any) ->
         assert isinstance(exc, cls), f"expected {cls.__name__}, got {type(exc).__name__}: {exc}"
         return exc
     pytest.fail(f"{cls.__name__} was not raised")
-
-
-@pytest.fixture
-def client(avatar_server: LocalAvatarServer, avatar_api_key: str) -> Iterator[ApiClient]:
-    with ApiClient(avatar_server.base_url, api_key=avatar_api_key, timeout=TIMEOUT) as c:
-        yield c
 
 
 def make_set(client: ApiClient, k: int = 5) -> uuid.UUID:
@@ -355,11 +348,10 @@ def test_wrong_schema_of_a_job_list(client: ApiClient, avatar_server: LocalAvata
 
 
 @pytest.fixture
-def bearer_client(avatar_server: LocalAvatarServer, avatar_user: Any) -> Iterator[ApiClient]:
-    with ApiClient(avatar_server.base_url, timeout=TIMEOUT) as c:
-        c.authenticate(avatar_user.email, avatar_user.password)
-        avatar_server.reset_log()
-        yield c
+def bearer_client(bearer: ApiClient, avatar_server: LocalAvatarServer) -> ApiClient:
+    """The conftest's ``bearer`` client, with the server's log cleared after the login."""
+    avatar_server.reset_log()
+    return bearer
 
 
 def test_401_storm_on_one_route_refreshes_exactly_once(

@@ -35,11 +35,12 @@ from avatars import (
 )
 from avatars.testing import LocalAvatarServer
 
+from .conftest import SAMPLE
+
 pytestmark = pytest.mark.integration
 
 
 TIMEOUT = (2.0, 10.0)
-SAMPLE = (Path(__file__).resolve().parents[2] / "avatars" / "data" / "sample.csv").read_bytes()
 SAMPLE_ROWS = list(csv.reader(io.StringIO(SAMPLE.decode())))
 
 

@@ -28,10 +28,6 @@ def _wait_for_log(squid: Squid, predicate: Callable[[str], bool], timeout: float
         time.sleep(0.05)
 
 
-def _port(server: LocalAvatarServer) -> int:
-    return server.port
-
-
 def test_injected_session_proxies(
     squid: Squid, avatar_server: LocalAvatarServer, avatar_api_key: str, no_proxy_env: None
 ) -> None:
@@ -40,7 +36,7 @@ def test_injected_session_proxies(
     with ApiClient(avatar_server.base_url, http_client=session, api_key=avatar_api_key) as client:
         me = client.users.get_me()
     assert me.email == "avatar-user@example.com"
-    marker = f"127.0.0.1:{_port(avatar_server)}/api/users/me"
+    marker = f"127.0.0.1:{avatar_server.port}/api/users/me"
     lines = _wait_for_log(squid, lambda line: marker in line)
     assert lines and "TCP_MISS/200" in lines[-1] and squid.user in lines[-1]
     # the API saw the request coming through the proxy, with our credentials intact
@@ -58,7 +54,7 @@ def test_proxy_from_environment(
     monkeypatch.setenv("HTTPS_PROXY", squid.url_with_credentials())
     with ApiClient(avatar_server.base_url, api_key=avatar_api_key) as client:
         assert client.jobs.get_jobs().jobs == []
-    marker = f"127.0.0.1:{_port(avatar_server)}/api/jobs"
+    marker = f"127.0.0.1:{avatar_server.port}/api/jobs"
     assert _wait_for_log(squid, lambda line: marker in line)
 
 
@@ -75,7 +71,7 @@ def test_no_proxy_bypasses_the_proxy(
         client.health.get_health()
         client.jobs.get_jobs()
     time.sleep(0.3)
-    assert not [line for line in squid.access_log() if f":{_port(avatar_server)}/" in line]
+    assert not [line for line in squid.access_log() if f":{avatar_server.port}/" in line]
     assert avatar_server.count("GET", "/api/jobs") == 1
 
 

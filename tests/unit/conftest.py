@@ -2,18 +2,22 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from typing import Iterator, Optional
 
 import pytest
 import responses
 
+from avatars import ApiClient
+
 BASE = "https://avatar.test/api"
+#: The header that the ``client`` fixture's API key puts on every request.
+AUTH = {"Authorization": "api-key-v1 key-1"}
 
 
 @pytest.fixture
-def base_url() -> str:
-    return BASE
+def client() -> ApiClient:
+    """A client with the API key that ``AUTH`` names."""
+    return ApiClient(BASE, api_key="key-1")
 
 
 @pytest.fixture
@@ -38,8 +42,3 @@ def make_jwt(exp: Optional[float] = None, iat: Optional[float] = None, sub: str 
 
 def login_body(access: str = "access-1", refresh: Optional[str] = "refresh-1") -> dict:
     return {"access_token": access, "refresh_token": refresh, "token_type": "bearer"}
-
-
-@pytest.fixture
-def now() -> float:
-    return time.time()

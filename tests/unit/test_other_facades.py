@@ -30,15 +30,9 @@ from avatars import (
 )
 
 from . import _payloads as p
-from .conftest import BASE
+from .conftest import AUTH, BASE
 
-AUTH = {"Authorization": "api-key-v1 key-1"}
 UTC = timezone.utc
-
-
-@pytest.fixture
-def client() -> ApiClient:
-    return ApiClient(BASE, api_key="key-1")
 
 
 # ---------------------------------------------------------------- users
@@ -311,10 +305,9 @@ def test_get_openapi_schema(rsps: responses.RequestsMock) -> None:
         ApiClient(BASE).openapi.get_openapi_schema()
 
 
-def test_every_facade_method_takes_a_keyword_only_timeout() -> None:
+def test_every_facade_method_takes_a_keyword_only_timeout(client: ApiClient) -> None:
     import inspect
 
-    client = ApiClient(BASE, api_key="key-1")
     facades = ["api_keys", "compatibility", "datasets", "health", "jobs", "openapi", "resources", "results", "users"]
     checked = 0
     for attribute in facades:

@@ -25,14 +25,7 @@ from avatars import (
 )
 
 from . import _payloads as p
-from .conftest import BASE
-
-AUTH = {"Authorization": "api-key-v1 key-1"}
-
-
-@pytest.fixture
-def client() -> ApiClient:
-    return ApiClient(BASE, api_key="key-1")
+from .conftest import AUTH, BASE
 
 
 def test_get_results(rsps: responses.RequestsMock, client: ApiClient) -> None:

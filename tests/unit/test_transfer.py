@@ -31,11 +31,10 @@ from avatars.transfer import FileBody, open_upload, save_response
 
 from . import _payloads as p
 from ._streaming import Received, StreamingAdapter, session_with
-from .conftest import BASE, login_body
+from .conftest import AUTH, BASE, login_body
 
 MiB = 1024 * 1024
 BIG = 50 * MiB
-AUTH = {"Authorization": "api-key-v1 key-1"}
 
 
 @pytest.fixture(scope="module")
@@ -561,11 +560,7 @@ def test_an_empty_source_is_sent_with_content_length_zero(kind: str, tmp_path: P
     assert progress.calls == [(0, 0)]
 
 
-def test_durable_download_fsyncs_before_the_rename(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import os
-
-    import requests as _requests
-
+def test_durable_download_fsyncs_before_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from avatars import transfer
 
     events: list = []
@@ -573,10 +568,10 @@ def test_durable_download_fsyncs_before_the_rename(tmp_path, monkeypatch) -> Non
     monkeypatch.setattr(transfer.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
     monkeypatch.setattr(transfer.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
 
-    def response() -> _requests.Response:
-        r = _requests.Response()
+    def response() -> requests.Response:
+        r = requests.Response()
         r.status_code = 200
-        r.raw = __import__("io").BytesIO(b"x" * 1000)
+        r.raw = io.BytesIO(b"x" * 1000)
         r.headers["Content-Length"] = "1000"
         return r
 
