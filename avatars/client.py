@@ -399,11 +399,14 @@ class ApiClient:
         send_auth: bool = True,
         allow_redirects: bool = True,
         total_timeout: Optional[float] = None,
+        auth: Optional[AuthBase] = None,
     ) -> requests.Response:
         """Send one request and return the response, or raise a typed error.
 
         ``path`` is relative to the base URL (or an absolute URL; credentials
-        are attached only on the API's origin).  An error status raises the
+        are attached only on the API's origin).  ``auth`` replaces the API's
+        strategy for this one call (the object-storage signer uses it: its
+        own credentials, for its own origin).  An error status raises the
         matching :class:`~avatars.errors.ApiError`; a transport failure a
         :class:`~avatars.errors.TransportError`.  With ``stream=True`` the
         caller must read or close the response.
@@ -412,7 +415,7 @@ class ApiClient:
             raise ConfigurationError("this client is closed")
         method = method.upper()
         url = self.url_for(path)
-        if auth_required and send_auth and self.verify_auth and self._auth is None:
+        if auth is None and auth_required and send_auth and self.verify_auth and self._auth is None:
             raise AuthenticationError(
                 "this call needs credentials and the client has none: pass api_key=... "
                 "or call authenticate(username, password) first (or verify_auth=False)",
@@ -426,7 +429,7 @@ class ApiClient:
             "timeout": self._timeout_for(timeout),
             "allow_redirects": allow_redirects,
             # None leaves the session's own auth in charge (ours, or an injected session's).
-            "auth": self._auth if send_auth else NoAuth(),
+            "auth": auth if auth is not None else (self._auth if send_auth else NoAuth()),
             "json": json,
         }
         merged_headers = dict(self._extra_headers)
