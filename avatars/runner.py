@@ -36,6 +36,7 @@ from .client import ApiClient
 from .errors import AvatarError, JobFailedError, RequestValidationError, WaitTimeoutError
 from .models import Dataset, JobCreateRequest, JobKind, JobResponse, JobStatus, ResourceSetResponse
 from .progress import ProgressOption, bytes_callback, resolve_progress
+from .resources.results import download_result_files
 
 __all__ = ["Runner", "TableSpec", "Parameters", "DEFAULT_JOBS"]
 
@@ -368,19 +369,19 @@ class Runner:
         return out
 
     def download_all(self, directory: Union[str, os.PathLike[str]]) -> Dict[str, Path]:
-        """Write every result file of every job to ``directory``; returns ``{file name: path}``."""
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
-        written: Dict[str, Path] = {}
+        """Write every result file of every job to ``directory``; returns ``{file name: path}``.
+
+        File names are ``<table>.<name from the result URL>``, made safe and
+        distinct and kept inside ``directory`` (see
+        :func:`avatars.resources.results.download_result_files`).
+        """
+        files: List[Tuple[str, str]] = []
         for (_kind, table), name in self.jobs.items():
             for _result_kind, url, base in self.client.results.get_results(name).files():
-                filename = f"{table}.{base}" if not base.startswith(f"{table}.") else base
-                target = folder / filename
-                self.client.results.download_file(
-                    url, target, progress=bytes_callback(self._progress, f"download {filename}")
-                )
-                written[filename] = target
-        return written
+                files.append((url, f"{table}.{base}" if not base.startswith(f"{table}.") else base))
+        # one batch: names are made safe, distinct across every job, and kept inside ``directory``
+        saved = download_result_files(self.client.results, files, directory, progress=self._progress)
+        return {path.name: path for _url, path in saved}
 
     # ------------------------------------------------------------------ helpers
 

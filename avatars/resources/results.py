@@ -18,17 +18,32 @@ until the job :attr:`~avatars.models.JobResponse.is_done` first.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Union
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
 from .. import models
+from .._filenames import plan_files
 from ..config import Timeout
 from ..errors import RequestValidationError, redact_url
 from ..models import FileAccess
-from ..transfer import Destination, DownloadResult, ProgressCallback, check_destination, save_response
+from ..transfer import (
+    DEFAULT_DECOMPRESSION_LIMIT,
+    DecompressionLimit,
+    Destination,
+    DownloadResult,
+    ProgressCallback,
+    _local_file,
+    check_destination,
+    save_response,
+)
 from ._helpers import JsonResource, name_segment, request_id_of, require_text, schemas_module
 
-__all__ = ["ResultFiles"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..progress import ProgressListener
+
+__all__ = ["ResultFiles", "download_result_files"]
 
 
 class ResultFiles(JsonResource):
@@ -82,6 +97,7 @@ class ResultFiles(JsonResource):
         progress: Optional[ProgressCallback] = None,
         durable: bool = False,
         timeout: Optional[Timeout] = None,
+        decompression_limit: Optional[DecompressionLimit] = DEFAULT_DECOMPRESSION_LIMIT,
     ) -> DownloadResult:
         """``POST /download``: stream one result file to ``destination``.
 
@@ -91,6 +107,9 @@ class ResultFiles(JsonResource):
         for it (two calls).  ``progress(done_bytes, total_bytes)`` is called as
         bytes arrive.  ``durable=True`` also ``fsync``-s the file before it
         takes its final name (survives a power cut; costs the disk's speed).
+        A compressed answer may expand only as far as ``decompression_limit``
+        allows (see :mod:`avatars.transfer`); a local write failure raises
+        :class:`~avatars.errors.LocalFileError`.
         """
         check_destination(destination)
         if isinstance(file_access_or_url, FileAccess):
@@ -103,7 +122,9 @@ class ResultFiles(JsonResource):
                 field="file_access_or_url",
             )
         response = self._client.request("POST", "download", json=access.to_json(), timeout=timeout, stream=True)
-        return save_response(response, destination, progress=progress, durable=durable)
+        return save_response(
+            response, destination, progress=progress, durable=durable, decompression_limit=decompression_limit
+        )
 
     def download_url(
         self,
@@ -113,6 +134,7 @@ class ResultFiles(JsonResource):
         progress: Optional[ProgressCallback] = None,
         durable: bool = False,
         timeout: Optional[Timeout] = None,
+        decompression_limit: Optional[DecompressionLimit] = DEFAULT_DECOMPRESSION_LIMIT,
     ) -> DownloadResult:
         """``GET url``: stream a directly readable result URL to ``destination``.
 
@@ -129,4 +151,50 @@ class ResultFiles(JsonResource):
             )
         check_destination(destination)
         response = self._client.request("GET", url, timeout=timeout, stream=True, auth_required=False)
-        return save_response(response, destination, progress=progress, durable=durable)
+        return save_response(
+            response, destination, progress=progress, durable=durable, decompression_limit=decompression_limit
+        )
+
+
+def download_result_files(
+    results: ResultFiles,
+    files: Sequence[Tuple[str, str]],
+    directory: Union[str, os.PathLike[str]],
+    *,
+    progress: Optional[ProgressListener] = None,
+    durable: bool = False,
+    timeout: Optional[Timeout] = None,
+    decompression_limit: Optional[DecompressionLimit] = DEFAULT_DECOMPRESSION_LIMIT,
+) -> List[Tuple[str, Path]]:
+    """Download a batch of result files into ``directory`` with the
+    ``results`` facade (``client.results``), one file after the other; returns
+    ``[(url, path), ...]`` in the order given.
+
+    ``files`` is ``[(url, file name), ...]``, e.g. the URLs and names of
+    :meth:`avatars.models.Results.files`.  The names come from the server,
+    so before anything is fetched every name is made a safe file name,
+    the names of the batch distinct (``t.csv``, ``t-2.csv``), and each
+    path checked to lie in ``directory`` (see :mod:`avatars._filenames`):
+    :class:`~avatars.errors.UnsafeFileNameError` otherwise, and nothing is
+    written.  ``directory`` is created if needed.  ``progress`` (a
+    :class:`~avatars.progress.ProgressListener`) hears ``"download <name>"``.
+    """
+    from ..progress import bytes_callback
+
+    folder = Path(directory)
+    with _local_file(str(folder)):
+        folder.mkdir(parents=True, exist_ok=True)
+    paths = plan_files(folder, [name for _, name in files])
+    written: List[Tuple[str, Path]] = []
+    for (url, _), path in zip(files, paths):
+        callback = bytes_callback(progress, f"download {path.name}") if progress is not None else None
+        results.download_file(
+            url,
+            path,
+            progress=callback,
+            durable=durable,
+            timeout=timeout,
+            decompression_limit=decompression_limit,
+        )
+        written.append((url, path))
+    return written
