@@ -20,7 +20,8 @@ What :func:`safe_filename` does, in this order:
   ``NUL``, ``COM0``-``COM9``, ``LPT0``-``LPT9``, ``CONIN$``, ``CONOUT$``;
   any case, any extension) gets a ``_`` in front;
 * the name is cut to :data:`MAX_NAME_BYTES` bytes of UTF-8, keeping its
-  extension (at most :data:`MAX_EXTENSION_BYTES` bytes) and never cutting a
+  extension (letters and digits after the last dot, at most
+  :data:`MAX_EXTENSION_BYTES` bytes) and never cutting a
   character in two;
 * a result without a single letter or digit (empty, ``_``, ``...``) becomes
   the fallback name.
@@ -103,7 +104,7 @@ def _utf8_len(text: str) -> int:
 
 def _split_extension(name: str) -> Tuple[str, str]:
     stem, dot, ext = name.rpartition(".")
-    if not dot or not stem or not ext or _utf8_len(ext) + 1 > MAX_EXTENSION_BYTES or ext != ext.strip():
+    if not dot or not stem or not ext.isalnum() or _utf8_len(ext) + 1 > MAX_EXTENSION_BYTES:
         return name, ""
     return stem, "." + ext
 

@@ -182,6 +182,8 @@ def download_result_files(
     from ..progress import bytes_callback
 
     folder = Path(directory)
+    if "\0" in str(folder):
+        raise RequestValidationError(f"directory {str(folder)[:200]!r} holds a NUL character", field="directory")
     with _local_file(str(folder)):
         folder.mkdir(parents=True, exist_ok=True)
     paths = plan_files(folder, [name for _, name in files])
