@@ -673,6 +673,7 @@ class _Inflater:
         self._obj: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gzip else None
         self._head = b""
         self._members_done = 0
+        self._fed = False
 
     def _start_deflate(self, data: bytes) -> bytes:
         self._head += data
@@ -685,6 +686,7 @@ class _Inflater:
         return data
 
     def feed(self, data: bytes, max_out: int) -> Iterator[bytes]:
+        self._fed = self._fed or bool(data)
         if self._obj is None:
             data = self._start_deflate(data)
             if self._obj is None:
@@ -711,6 +713,8 @@ class _Inflater:
                 return
 
     def finish(self) -> bytes:
+        if not self._fed:  # an empty body is an empty file, whatever its Content-Encoding says
+            return b""
         if self._obj is None:
             if self._head:
                 raise zlib.error("truncated deflate stream")
@@ -745,7 +749,8 @@ def iter_decoded(
     if limit is None or encoding in ("", "identity"):
         yield from response.iter_content(chunk_size)
         return
-    if encoding in ("gzip", "x-gzip", "deflate") and callable(getattr(raw, "stream", None)):
+    fresh = not getattr(response, "_content_consumed", False)  # else requests has read (and decoded) it already
+    if encoding in ("gzip", "x-gzip", "deflate") and fresh and callable(getattr(raw, "stream", None)):
         yield from _inflate(response, encoding, chunk_size, limit)
         return
     decoded = 0

@@ -560,6 +560,18 @@ def test_decompression_bound_counts_the_wire_bytes(rsps: responses.RequestsMock)
     assert b"".join(pieces) == content and max(map(len, pieces)) <= 4096
 
 
+def test_an_empty_or_already_read_compressed_body(rsps: responses.RequestsMock) -> None:
+    url = f"{BASE}/blob"
+    rsps.add(responses.GET, url, body=b"", headers={"Content-Encoding": "gzip"})
+    out = io.BytesIO()
+    assert save_response(requests.get(url, stream=True), out).bytes_written == 0
+    content = b"a,b\n" * 5000
+    rsps.replace(responses.GET, url, body=gzip.compress(content), headers={"Content-Encoding": "gzip"})
+    read = requests.get(url)  # not streamed: requests decoded it already
+    save_response(read, out)
+    assert out.getvalue() == content
+
+
 @pytest.mark.parametrize(
     "ratio, allowance", [(0.5, 0), (float("nan"), 0), (float("inf"), 0), (2, -1), (2, 1.5), (True, 0)]
 )
