@@ -58,7 +58,7 @@ from .errors import (
     UnsafeFileNameError,
     WaitTimeoutError,
 )
-from .models import JobResponse, Results
+from .models import JobKind, JobResponse, JobStatus, Results
 from .progress import ProgressListener, QuietProgress, bytes_callback, resolve_progress
 from .resources.results import download_result_files
 
@@ -146,7 +146,7 @@ class Output:
 
     def result(self, data: Any, human: Callable[[], str]) -> None:
         if self.as_json:
-            self.out.write(json_text(to_jsonable(data), indent=2) + "\n")
+            self.out.write(json_text(to_jsonable(data), indent=2, sort_keys=True) + "\n")
         else:
             text = human()
             if text:
@@ -159,10 +159,10 @@ class Output:
         self.err.flush()
 
 
-def json_text(data: Any, *, indent: Optional[int] = None) -> str:
+def json_text(data: Any, *, indent: Optional[int] = None, sort_keys: bool = False) -> str:
     """``data`` as JSON text that is safe on a terminal: ``ensure_ascii``
     escapes every control and non-ASCII character as ``\\uXXXX``."""
-    return json.dumps(data, indent=indent, sort_keys=True, ensure_ascii=True)
+    return json.dumps(data, indent=indent, sort_keys=sort_keys, ensure_ascii=True)
 
 
 def _table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
@@ -209,12 +209,33 @@ class LineProgress:
             self.err.write(terminal_safe(f"job {job.kind} {job.name}: {status}") + "\n")
 
 
+class TerminalSafeProgress:
+    """Passes progress on with the server's text (labels, job names, kinds,
+    statuses) made :func:`terminal_safe`, for listeners that draw on a terminal."""
+
+    def __init__(self, inner: ProgressListener) -> None:
+        self.inner = inner
+
+    def on_bytes(self, label: str, done_bytes: int, total_bytes: Optional[int]) -> None:
+        self.inner.on_bytes(terminal_safe(label), done_bytes, total_bytes)
+
+    def on_job(self, job: JobResponse) -> None:
+        self.inner.on_job(
+            dataclasses.replace(
+                job,
+                name=terminal_safe(job.name),
+                kind=JobKind(terminal_safe(str(job.kind))),
+                status=JobStatus(terminal_safe(str(job.status))),
+            )
+        )
+
+
 def _progress_for(args: argparse.Namespace, err: TextIO) -> ProgressListener:
     if args.quiet or args.json:
         return QuietProgress()
     tty = resolve_progress(True)
     if not isinstance(tty, QuietProgress):
-        return tty
+        return TerminalSafeProgress(tty)
     return LineProgress(err)
 
 

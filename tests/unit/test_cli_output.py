@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from avatars.cli import LineProgress, Output, json_text, terminal_safe
+from avatars.cli import LineProgress, Output, TerminalSafeProgress, json_text, terminal_safe
 from avatars.models import JobKind, JobResponse, JobStatus
 
 EVIL = "\x1b]0;title\x07\x1b[2J\x9b31m\r\x08\x7f\u202e\u2066"
@@ -70,3 +70,24 @@ def test_json_output_is_escaped_and_lossless() -> None:
     _no_controls(out.getvalue())
     assert json.loads(out.getvalue()) == {"exception": EVIL}
     assert json.loads(json_text([EVIL])) == [EVIL] and json_text([EVIL]).isascii()
+
+
+def test_progress_bars_get_terminal_safe_text() -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.seen: list = []
+
+        def on_bytes(self, label: str, done: int, total: object) -> None:
+            self.seen.append(label)
+
+        def on_job(self, job: JobResponse) -> None:
+            self.seen += [job.name, str(job.kind), str(job.status)]
+
+    recorder = Recorder()
+    safe = TerminalSafeProgress(recorder)
+    safe.on_bytes("download " + EVIL, 1, 2)
+    job = _job()
+    safe.on_job(job)
+    for text in recorder.seen:
+        _no_controls(text)
+    assert recorder.seen[1] == terminal_safe(job.name) and recorder.seen[2:] == ["standard", "error"]
