@@ -84,7 +84,7 @@ def _replace_char(char: str) -> str:
         return "_"
     category = unicodedata.category(char)
     # Cc: C0, DEL, C1; Cf: bidi overrides, zero-width marks; Zl/Zp: line breaks;
-    # Cs: lone surrogates (from os.fsdecode of undecodable bytes); Co/Cn: private, unassigned.
+    # Cs: lone surrogates (from os.fsdecode of undecodable bytes), which no file system can store as text.
     if category in ("Cc", "Cf", "Zl", "Zp", "Cs"):
         return "_"
     return char
