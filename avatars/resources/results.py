@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
 from .. import models
-from .._filenames import plan_files
+from .._filenames import confine, plan_files
 from ..config import Timeout
 from ..errors import RequestValidationError, redact_url
 from ..models import FileAccess
@@ -189,6 +189,7 @@ def download_result_files(
     paths = plan_files(folder, [name for _, name in files])
     written: List[Tuple[str, Path]] = []
     for (url, _), path in zip(files, paths):
+        confine(folder, path.name)  # again just before writing: a link may have appeared since the plan
         callback = bytes_callback(progress, f"download {path.name}") if progress is not None else None
         results.download_file(
             url,

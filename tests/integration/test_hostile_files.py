@@ -28,6 +28,7 @@ from avatars.errors import (
     DiskFullError,
     LocalFileError,
     RequestValidationError,
+    UnsafeFileNameError,
 )
 from avatars.models import JobResponse
 from avatars.resources.results import download_result_files
@@ -419,3 +420,25 @@ def test_runner_download_all_one_batch_across_jobs(
     assert [label for label in recorder.labels if label.startswith("download ")] == [
         f"download {name}" for name in written
     ]
+
+
+def test_a_link_planted_during_the_batch_is_refused(
+    client: ApiClient, avatar_server: LocalAvatarServer, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = tmp_path / "out"
+
+    class PlantLink:  # when the first file is done, put a link where the second will go
+        def on_bytes(self, label: str, done: int, total: Optional[int]) -> None:
+            if label == "download a.csv" and total is not None and done == total:
+                os.symlink(outside / "victim", folder / "b.csv")
+
+        def on_job(self, job: JobResponse) -> None:
+            return None
+
+    serve_results(avatar_server, {"k": ["s3://bucket/a.csv", "s3://bucket/b.csv"]}, [b"first", b"second"])
+    files = [(url, name) for _, url, name in client.results.get_results("job-1").files()]
+    with pytest.raises(UnsafeFileNameError):
+        download_result_files(client.results, files, folder, progress=PlantLink())
+    assert (folder / "a.csv").read_bytes() == b"first" and not (outside / "victim").exists()
