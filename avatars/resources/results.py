@@ -174,7 +174,8 @@ def download_result_files(
     :meth:`avatars.models.Results.files`.  The names come from the server,
     so before anything is fetched every name is made a safe file name,
     the names of the batch distinct (``t.csv``, ``t-2.csv``), and each
-    path checked to lie in ``directory`` (see :mod:`avatars._filenames`):
+    path checked to lie in ``directory`` (once for the whole batch, and
+    again just before its file is written; see :mod:`avatars._filenames`):
     :class:`~avatars.errors.UnsafeFileNameError` otherwise, and nothing is
     written.  ``directory`` is created if needed.  ``progress`` (a
     :class:`~avatars.progress.ProgressListener`) hears ``"download <name>"``.
