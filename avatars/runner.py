@@ -43,6 +43,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from urllib.parse import quote
 
 from .client import ApiClient
 from .documents import ColumnType, ReportLanguage, ReportType, ResourceSet, report_name
@@ -87,12 +88,19 @@ class DataStore:
 
     def upload(self, key: str, data: bytes, *, label: str, progress: Any) -> None:
         upload_file = getattr(self._client, "upload_file", None)
-        if upload_file is None:
+        if upload_file is not None:  # the object-storage facade (signed S3 requests)
+            upload_file(io.BytesIO(data), key)
+            return
+        prefix = self._client.results.get_upload_url()
+        if not prefix.startswith(("http://", "https://")):
             raise AvatarError(
-                "this client has no object-storage upload (ApiClient.upload_file); "
-                "upgrade avatars to send tables to the platform"
+                f"the platform's upload location is {prefix.split('://', 1)[0]}://...; this version of avatars "
+                "cannot write there (it needs ApiClient.upload_file)"
             )
-        upload_file(io.BytesIO(data), key)
+        # a storage origin that takes a plain PUT under the caller's prefix (the local server)
+        url = f"{prefix.rstrip('/')}/{quote(key)}"
+        self._client.request("PUT", url, data=data, auth_required=False)
+        progress.on_bytes(label, len(data), len(data))
 
     def download(self, url: str, *, label: str, progress: Any) -> bytes:
         buffer = io.BytesIO()
@@ -533,8 +541,13 @@ class Runner:
             written.append(target)
         return written
 
-    def download_all(self, directory: Union[str, os.PathLike[str]]) -> Dict[str, Path]:
-        """Write every result file of every job to ``directory``; ``{file name: path}``."""
+    def download_all(self, directory: Union[str, "os.PathLike[str]"]) -> Dict[str, Path]:
+        """Write every result file of every job to ``directory``; ``{file name: path}``.
+
+        Files keep the platform's names (``<table>.shuffled.csv``,
+        ``<table>.privacy.json``...); a name two jobs share (``report.md``)
+        is prefixed by the second job's parameters name (``report_pia.report.md``).
+        """
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
         written: Dict[str, Path] = {}
@@ -542,9 +555,10 @@ class Runner:
             for kind, urls in self._urls(name).items():
                 for index, url in enumerate(urls):
                     base = file_name_of(url) or f"{kind}-{index}"
-                    target = folder / f"{name}.{base}"
+                    filename = base if base not in written else f"{name}.{base}"
+                    target = folder / filename
                     target.write_bytes(self._download(url, f"download {base}"))
-                    written[target.name] = target
+                    written[filename] = target
         return written
 
     # ---------------------------------------------------------------- helpers
@@ -602,7 +616,8 @@ class Runner:
             wanted = [JobKind.privacy_metrics.value, JobKind.signal_metrics.value]
         else:
             wanted = []
-        return [self.jobs[w].location for w in wanted if w in self.jobs]
+        # job names: the contract accepts a name or a Location (the platform SDK sends Locations)
+        return [self.jobs[w].name for w in wanted if w in self.jobs]
 
     def _launch(self, parameters_name: str, depends_on: List[str]) -> None:
         assert self.set_name is not None
@@ -657,7 +672,8 @@ class Runner:
                     break
         suffix = "" if culprit is job else f" (so {job.parameters_name or job.name} ended parent_error)"
         return JobFailedError(
-            f"job {culprit.name} ({culprit.parameters_name or culprit.kind.value}) ended {culprit.status.value}: "
+            f"job {culprit.name} ({culprit.parameters_name or culprit.kind.value}) ended with status "
+            f"{culprit.status.value}: "
             f"{culprit.exception or 'no message from the server'}{suffix}",
             job=culprit,
             exception=culprit.exception,

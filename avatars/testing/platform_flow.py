@@ -43,7 +43,7 @@ from ..documents.files import result_file_name
 from . import avatarize
 from .avatarize import Table, TableError
 
-__all__ = ["FlowOutput", "FlowError", "is_platform_set", "run_parameters"]
+__all__ = ["FlowOutput", "FlowError", "check_set", "is_platform_set", "run_parameters"]
 
 #: (volume, file) -> the path of the uploaded file, or None
 ReadInput = Callable[[str, str], Optional[Path]]
@@ -76,6 +76,21 @@ def is_platform_set(text: str) -> bool:
     """Whether ``text`` is a set of ``kind: Avatar...`` documents (not the legacy JSON document)."""
     head = text.lstrip()
     return head.startswith(("kind:", "---")) and "kind: Avatar" in text
+
+
+def check_set(raw: bytes) -> str:
+    """The set's text when :class:`~avatars.documents.ResourceSet` reads it; else a 422 naming the field."""
+    from ._http import validation_error
+
+    try:
+        text = raw.decode("utf-8")
+        ResourceSet.from_yaml(text)
+    except UnicodeDecodeError:
+        raise validation_error([{"loc": ["body"], "msg": "body is not UTF-8 text", "type": "value_error"}]) from None
+    except DocumentError as exc:
+        loc = ["body", *(exc.field or "").split(".")] if exc.field else ["body"]
+        raise validation_error([{"loc": loc, "msg": str(exc), "type": "value_error.document"}]) from None
+    return text
 
 
 def job_kind_of(text: str, parameters_name: str) -> Optional[str]:

@@ -128,14 +128,13 @@ def test_the_everyday_flow_on_the_wire(runner: Runner, rsps: responses.RequestsM
     assert types == {"id": "int", "age": "float", "sex": "category", "seen": "datetime", "smoker": "bool"}
     assert stored.tables["patients"]["data"] == {"volume": "input", "file": "patients.csv"}
     assert set(stored.reports) == {"basic", "pia"}
-    # one job per parameters document, each naming the Location of what it depends on
-    standard = f"{BASE}/jobs/standard-job"
+    # one job per parameters document, each naming the jobs it depends on
     assert [(b["set_name"], b["parameters_name"], b["depends_on"]) for b in bodies] == [
         (SET, "standard", []),
-        (SET, "signal_metrics", [standard]),
-        (SET, "privacy_metrics", [standard]),
-        (SET, "report", [f"{BASE}/jobs/privacy_metrics-job", f"{BASE}/jobs/signal_metrics-job"]),
-        (SET, "report_pia", [f"{BASE}/jobs/privacy_metrics-job", f"{BASE}/jobs/signal_metrics-job"]),
+        (SET, "signal_metrics", ["standard-job"]),
+        (SET, "privacy_metrics", ["standard-job"]),
+        (SET, "report", ["privacy_metrics-job", "signal_metrics-job"]),
+        (SET, "report_pia", ["privacy_metrics-job", "signal_metrics-job"]),
     ]
     assert runner.set_name == SET
     uploaded = runner._store.uploads  # type: ignore[attr-defined]
