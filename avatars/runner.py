@@ -541,7 +541,7 @@ class Runner:
             written.append(target)
         return written
 
-    def download_all(self, directory: Union[str, "os.PathLike[str]"]) -> Dict[str, Path]:
+    def download_all(self, directory: Union[str, os.PathLike[str]]) -> Dict[str, Path]:
         """Write every result file of every job to ``directory``; ``{file name: path}``.
 
         Files keep the platform's names (``<table>.shuffled.csv``,
