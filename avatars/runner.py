@@ -181,8 +181,16 @@ def _read_table(table: str, data: Any, argument: str) -> Tuple[bytes, List[str],
         content = data.read()
         payload = content.encode("utf-8") if isinstance(content, str) else bytes(content)
         return payload, _header(payload, table), {}, ".csv"
+    if isinstance(data, Sequence) and data and all(isinstance(row, Mapping) for row in data):
+        columns: List[str] = list(dict.fromkeys(str(key) for row in data for key in row))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({str(k): ("" if v is None else v) for k, v in row.items()} for row in data)
+        return buffer.getvalue().encode("utf-8"), columns, {}, ".csv"
     raise RequestValidationError(
-        f"table {table!r}: {argument} must be a DataFrame, a path or a file object, got {type(data).__name__}",
+        f"table {table!r}: {argument} must be a DataFrame, a path, a file object or a list of row dicts, "
+        f"got {type(data).__name__}",
         field=argument,
     )
 
@@ -284,7 +292,8 @@ class Runner:
         individual_level: Optional[bool] = None,
         avatar_data: Optional[TableData] = None,
     ) -> None:
-        """Add a table: a pandas DataFrame, a path to a CSV file, or a file object.
+        """Add a table: a pandas DataFrame, a path to a CSV file, a file object, or a
+        list of row dicts (an addition: the platform SDK takes the first two).
 
         A DataFrame's column types are read from its dtypes (``types``
         overrides them).  A string is a path: CSV text given by mistake is

@@ -282,6 +282,7 @@ def test_polls_back_off_up_to_the_cap(runner: Runner, rsps: responses.RequestsMo
         (lambda r: r.add_table("t", "id,x"), RequestValidationError, "data"),
         (lambda r: r.add_table("t", "/no/such/file.csv"), RequestValidationError, "data"),
         (lambda r: r.add_table("t", 42), RequestValidationError, "data"),
+        (lambda r: r.add_table("t", []), RequestValidationError, "data"),
         (lambda r: r.add_table("t/x", io.BytesIO(b"a\n1\n")), DocumentError, "table_name"),
         (lambda r: r.add_table("t", io.BytesIO(b"a\n1\n"), types={"b": "int"}), DocumentError, "types"),
     ],
@@ -331,6 +332,8 @@ def test_data_as_a_path_a_text_file_and_a_named_index(runner: Runner, tmp_path: 
     runner.add_table("indexed", indexed, primary_key="patient_id")
     assert runner.config.columns["indexed"] == ["patient_id", "x"]
     assert runner._tables["indexed"].payload.decode().splitlines() == ["patient_id,x", "10,1.5", "20,2.5"]
+    runner.add_table("rows", [{"id": 1, "x": 2.5}, {"id": 2, "y": "b"}])
+    assert runner._tables["rows"].payload.decode().splitlines() == ["id,x,y", "1,2.5,", "2,,b"]
     clash = pd.DataFrame({"x": [1]}, index=pd.Index([1], name="x"))
     with pytest.raises(RequestValidationError, match="index x has the name of a column"):
         runner.add_table("clash", clash)
