@@ -86,6 +86,15 @@ def serve_file(rsps: responses.RequestsMock, location: str, content: bytes) -> N
     )
 
 
+def launch_one_table(runner: Runner, rsps: responses.RequestsMock, jobs: List[str]) -> None:
+    """Table ``t`` (columns id, x) with k=1, launched on the mocked wire."""
+    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
+    runner.set_parameters("t", k=1)
+    serve_resources(rsps)
+    serve_job_creation(rsps)
+    runner.run(jobs_to_run=jobs)
+
+
 def frame() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -203,11 +212,7 @@ def test_two_linked_tables_send_the_link_and_each_tables_data(runner: Runner, rs
 def test_results_are_rows_of_text_without_pandas(
     runner: Runner, rsps: responses.RequestsMock, monkeypatch: Any
 ) -> None:
-    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
-    runner.set_parameters("t", k=1)
-    serve_resources(rsps)
-    serve_job_creation(rsps)
-    runner.run(jobs_to_run=["standard"])
+    launch_one_table(runner, rsps, ["standard"])
     rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
     url = f"{STORE}/standard/t.shuffled.csv"
     rsps.add(responses.GET, f"{BASE}/results/standard-job", json={"shuffled": [url]})
@@ -217,11 +222,7 @@ def test_results_are_rows_of_text_without_pandas(
 
 
 def test_a_failed_job_shows_the_root_cause(runner: Runner, rsps: responses.RequestsMock) -> None:
-    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
-    runner.set_parameters("t", k=1)
-    serve_resources(rsps)
-    serve_job_creation(rsps)
-    runner.run(jobs_to_run=["standard", "privacy_metrics"])
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
     rsps.add(
         responses.GET,
         f"{BASE}/jobs/privacy_metrics-job",
@@ -240,11 +241,7 @@ def test_a_failed_job_shows_the_root_cause(runner: Runner, rsps: responses.Reque
 
 
 def test_waiting_has_a_time_limit(runner: Runner, rsps: responses.RequestsMock, monkeypatch: Any) -> None:
-    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
-    runner.set_parameters("t", k=1)
-    serve_resources(rsps)
-    serve_job_creation(rsps)
-    runner.run(jobs_to_run=["standard"])
+    launch_one_table(runner, rsps, ["standard"])
     rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard", "pending"))
     runner.poll_interval = 0.05
     with pytest.raises(WaitTimeoutError, match="still pending after 0.2 s"):
@@ -253,11 +250,7 @@ def test_waiting_has_a_time_limit(runner: Runner, rsps: responses.RequestsMock, 
 
 
 def test_polls_back_off_up_to_the_cap(runner: Runner, rsps: responses.RequestsMock, monkeypatch: Any) -> None:
-    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
-    runner.set_parameters("t", k=1)
-    serve_resources(rsps)
-    serve_job_creation(rsps)
-    runner.run(jobs_to_run=["standard"])
+    launch_one_table(runner, rsps, ["standard"])
     for _ in range(6):
         rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard", "queued"))
     rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
