@@ -259,7 +259,7 @@ class Runner:
                 "sensitivity_level": str(pia_sensitivity_level),
             },
         )
-        self.report_language = ReportLanguage(report_language).value
+        self.report_language = _choice(ReportLanguage, report_language, "report_language")
         self.timeout = timeout
         self._progress = resolve_progress(progress)
         self._store = data_store or DataStore(api_client)
@@ -536,7 +536,7 @@ class Runner:
         Several files (one per table) are written as ``0_<name>``,
         ``1_<name>``... next to ``path``.  Returns the paths written.
         """
-        name = report_name(ReportType(report_type).value)
+        name = report_name(_choice(ReportType, report_type, "report_type"))
         urls = self._urls(name).get("report", [])
         if not urls:
             raise AvatarError(f"the {name} job produced no report file")
@@ -738,6 +738,14 @@ class Runner:
 
     def __repr__(self) -> str:
         return f"Runner({self.display_name!r}, tables={list(self.config.tables)}, jobs={list(self.jobs)})"
+
+
+def _choice(enum: Any, value: Any, field: str) -> str:
+    try:
+        return str(enum(value).value)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in enum)
+        raise RequestValidationError(f"{field} must be one of {allowed}, got {value!r}", field=field) from None
 
 
 _ORDER = {kind: index for index, kind in enumerate((*JOB_EXECUTION_ORDER, JobKind.advice))}

@@ -128,3 +128,12 @@ def test_delete_removes_only_this_runs_jobs(avatar_manager: Manager) -> None:
     answer = avatar_manager.delete_job("gone")
     assert [job.name for job in answer.deleted_jobs] == list(names.values())
     assert keep.wait().name == kept["standard"]
+
+
+def test_advise_parameters_sets_the_advised_k(avatar_manager: Manager) -> None:
+    runner = avatar_manager.create_runner("advised")
+    runner.add_table("t", SAMPLE)
+    runner.advise_parameters()
+    assert runner.config.parameters["avatarization"]["t"]["k"] == 9  # the stand-in: round(sqrt(300) / 2)
+    runner.run(jobs_to_run=["standard"])
+    assert len(runner.shuffled("t")) == 300

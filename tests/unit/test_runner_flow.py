@@ -303,6 +303,7 @@ def test_mistakes_on_an_empty_runner_send_nothing(
         (lambda r: r.run(jobs_to_run=["standart"]), RequestValidationError, "jobs_to_run"),
         (lambda r: r.privacy_metrics("t"), RequestValidationError, "job_name"),
         (lambda r: r.download_report(), RequestValidationError, "job_name"),
+        (lambda r: r.download_report(report_type="long"), RequestValidationError, "report_type"),
     ],
 )
 def test_mistakes_after_add_table_send_nothing(
@@ -337,6 +338,12 @@ def test_data_as_a_path_a_text_file_and_a_named_index(runner: Runner, tmp_path: 
 
 def jobs_list(*jobs: dict) -> dict:
     return {"jobs": list(jobs)}
+
+
+def test_a_report_language_the_platform_lacks_is_refused(client: ApiClient) -> None:
+    with pytest.raises(RequestValidationError, match="report_language must be one of en, fr") as info:
+        Runner(client, "study", report_language="de")
+    assert info.value.field == "report_language"
 
 
 def test_manager_keeps_one_name_for_its_client() -> None:
