@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 import responses
 
-from avatars import ApiClient, JobFailedError, Manager, RequestValidationError, Runner
+from avatars import ApiClient, AvatarError, JobFailedError, Manager, RequestValidationError, Runner
 from avatars.documents import DocumentError, ResourceSet
+from avatars.documents.files import result_file_name, table_of_result_file
 from avatars.errors import WaitTimeoutError
+from avatars.progress import resolve_progress
 from avatars.runner import DataStore
 
 from .conftest import BASE
@@ -405,3 +407,39 @@ def test_create_runner_from_yaml_reads_the_platforms_documents(tmp_path: Any) ->
     assert runner.config.parameters["avatarization"]["visits"] == {"k": 3, "use_categorical_reduction": True}
     with pytest.raises(RequestValidationError, match="no data for table"):
         runner.run()
+
+
+# ------------------------------------------------------------- the storage seam
+
+
+def test_the_default_store_puts_under_an_http_upload_prefix(client: ApiClient, rsps: responses.RequestsMock) -> None:
+    prefix = "https://storage.avatar.test/uploads/user-1/"
+    rsps.add(responses.GET, f"{BASE}/upload_url", json=prefix)
+    rsps.add(responses.PUT, f"{prefix}my%20table.csv", status=200)
+    DataStore(client).upload("my table.csv", b"a\n1\n", label="upload", progress=resolve_progress(False))
+    put = rsps.calls[1].request
+    assert put.body == b"a\n1\n"
+    assert "Authorization" not in put.headers  # API credentials never go to the storage origin
+
+
+def test_the_default_store_says_when_it_cannot_reach_s3(client: ApiClient, rsps: responses.RequestsMock) -> None:
+    rsps.add(responses.GET, f"{BASE}/upload_url", json="s3://bucket/user-1")
+    with pytest.raises(AvatarError, match="s3://...; this version of avatars cannot write there"):
+        DataStore(client).upload("t.csv", b"a\n1\n", label="upload", progress=resolve_progress(False))
+    assert len(rsps.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "result", "table"),
+    [
+        ("s3://b/u/standard/patients.shuffled.csv", "shuffled", "patients"),
+        ("s3://b/u/standard/a_dot_b_slash_c.unshuffled.csv", "unshuffled", "a.b/c"),
+        (f"{BASE}/access?url=s3%3A%2F%2Fb%2Fu%2Fx_plus_y.privacy.json", "privacy_metrics", "x+y"),
+        ("s3://b/u/standard/patients.unshuffled.csv", "shuffled", None),
+        ("s3://b/u/standard/.shuffled.csv", "shuffled", None),
+    ],
+)
+def test_result_files_name_their_table(url: str, result: str, table: Any) -> None:
+    assert table_of_result_file(url, result) == table
+    if table is not None:
+        assert url.endswith(result_file_name(table, result)) or "access?" in url
