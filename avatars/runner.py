@@ -365,8 +365,29 @@ class Runner:
         except TypeError as exc:
             raise RequestValidationError(f"set_parameters: {exc}", field="parameters") from None
 
+    def update_parameters(self, table_name: str, **parameters: Any) -> None:
+        """Change some parameters of a table and keep the others (same names as :meth:`set_parameters`)."""
+        current = self.config.current_parameters(table_name)
+        if not any(key in current for key in ("k", "open_dp_epsilon", "fast_dp_epsilon")):
+            raise RequestValidationError(
+                f"table {table_name!r} has no parameters yet: use set_parameters()", field="table_name"
+            )
+        if {"k", "open_dp_epsilon", "fast_dp_epsilon"} & set(parameters):
+            for key in ("k", "open_dp_epsilon", "fast_dp_epsilon"):
+                current.pop(key, None)  # a new method replaces the old one
+        self.set_parameters(table_name, **{**current, **parameters})
+
     def delete_parameters(self, table_name: str) -> None:
+        """Remove every parameter of a table."""
         self.config.delete_parameters(table_name)
+
+    def delete_link(self, parent_table_name: str, child_table_name: str) -> None:
+        self.config.delete_link(parent_table_name, child_table_name)
+
+    def delete_table(self, table_name: str) -> None:
+        """Remove a table, its parameters and the links to it (nothing was sent for it yet)."""
+        self.config.delete_table(table_name)
+        self._tables.pop(table_name, None)
 
     def get_yaml(self, path: Optional[Union[str, os.PathLike[str]]] = None) -> str:
         """The resource set's YAML (also written to ``path`` when given)."""

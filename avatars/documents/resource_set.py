@@ -479,6 +479,82 @@ class ResourceSet:
         for section in self.parameters.values():
             section.pop(table_name, None)
 
+    def current_parameters(self, table_name: str) -> Dict[str, Any]:
+        """The :meth:`set_parameters` arguments that give the table's parameters now."""
+        table = self._table(table_name, "table_name")
+        out: Dict[str, Any] = {}
+        method: Dict[str, Any] = {}
+        for section, key in (
+            ("avatarization", "k"),
+            ("avatarization_open_dp", "open_dp_epsilon"),
+            ("avatarization_fast_dp", "fast_dp_epsilon"),
+        ):
+            if table_name in self.parameters[section]:
+                method = self.parameters[section][table_name]
+                out[key] = method["k" if key == "k" else "epsilon"]
+        privacy = self.parameters["privacy_metrics"].get(table_name, {})
+        common = method or privacy or self.parameters["signal_metrics"].get(table_name, {})
+        for name in ("ncp", "use_categorical_reduction", "column_weights"):
+            if common.get(name) is not None:
+                out[name] = copy.deepcopy(common[name])
+        exclude = common.get("exclude_variables") or {}
+        if exclude:
+            out["exclude_variable_names"] = list(exclude.get("variable_names") or [])
+            out["exclude_variable_method"] = exclude.get("replacement_strategy")
+        imputation = common.get("imputation") or {}
+        for name in ("method", "k", "training_fraction", "return_data_imputed"):
+            if imputation.get(name) is not None:
+                out[f"imputation_{name}"] = imputation[name]
+        augmentation = method.get("data_augmentation") or {}
+        for name, argument in (
+            ("augmentation_strategy", "data_augmentation_strategy"),
+            ("target_column", "data_augmentation_target_column"),
+            ("should_anonymize_original_table", "data_augmentation_should_anonymize_original_table"),
+        ):
+            if augmentation.get(name) is not None:
+                out[argument] = copy.deepcopy(augmentation[name])
+        if method.get("avatarization_processors_parameters") is not None:
+            out["processors"] = copy.deepcopy(method["avatarization_processors_parameters"])
+        series = self.parameters["time_series"].get(table_name, {})
+        for part, names in (("projection", ("nf", "projection_type")), ("alignment", ("nb_points", "method"))):
+            for name in names:
+                if (series.get(part) or {}).get(name) is not None:
+                    out[f"time_series_{name}"] = series[part][name]
+        for name in ("known_variables", "target", "quantile_threshold"):
+            if privacy.get(name) is not None:
+                out[name] = copy.deepcopy(privacy[name])
+        pseudonymized = {
+            c["field"]: dict(c["pseudonymization"]) for c in table.get("columns") or [] if c.get("pseudonymization")
+        }
+        if pseudonymized:
+            out["pseudonymized_columns"] = pseudonymized
+        return out
+
+    def delete_link(self, parent_table_name: str, child_table_name: str) -> None:
+        """Remove the link from ``parent_table_name`` to ``child_table_name``."""
+        parent = self._table(parent_table_name, "parent_table_name")
+        links = [link for link in parent.get("links") or [] if link["to"]["table"] != child_table_name]
+        if len(links) == len(parent.get("links") or []):
+            raise DocumentError(
+                f"child_table_name: no link from {parent_table_name!r} to {child_table_name!r}",
+                field="child_table_name",
+            )
+        if links:
+            parent["links"] = links
+        else:
+            parent.pop("links", None)
+
+    def delete_table(self, table_name: str) -> None:
+        """Remove a table, its parameters and the links to it."""
+        self._table(table_name, "table_name")
+        self.delete_parameters(table_name)
+        for name, table in self.tables.items():
+            if name != table_name and any(link["to"]["table"] == table_name for link in table.get("links") or []):
+                self.delete_link(name, table_name)
+        del self.tables[table_name]
+        self.avatar_tables.pop(table_name, None)
+        self.columns.pop(table_name, None)
+
     def has_avatarization(self) -> bool:
         """Whether an ``AvatarParameters`` document will be written."""
         return any(

@@ -172,6 +172,29 @@ def test_the_platform_avatar_yaml_reads_our_output_back_to_the_same_documents() 
         assert theirs == {key: doc for key, doc in ours.items() if key in theirs}
 
 
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_current_parameters_give_the_same_documents_again(name: str) -> None:
+    rs = SCENARIOS[name]()
+    text = rs.to_yaml()
+    for table in list(rs.tables):
+        arguments = rs.current_parameters(table)
+        rs.delete_parameters(table)
+        rs.set_parameters(table, **arguments)
+    assert rs.to_yaml() == text
+
+
+def test_delete_table_removes_its_parameters_and_the_links_to_it() -> None:
+    rs = linked()
+    rs.delete_table("visits")
+    docs = by_meaning(rs.to_yaml())
+    tables = docs[("AvatarSchema", "schema")]["spec"]["tables"]
+    assert [t["name"] for t in tables] == ["patients"] and "links" not in tables[0]
+    assert list(docs[("AvatarParameters", "standard")]["spec"]["avatarization"]) == ["patients"]
+    with pytest.raises(DocumentError) as info:
+        rs.delete_link("patients", "visits")
+    assert info.value.field == "child_table_name"
+
+
 # ------------------------------------------------------------------ bad input
 
 

@@ -335,6 +335,21 @@ def test_data_as_a_path_a_text_file_and_a_named_index(runner: Runner, tmp_path: 
         runner.add_table("clash", clash)
 
 
+def test_update_parameters_keeps_what_it_is_not_given(runner: Runner) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x,y\n1,2,3\n"), primary_key="id")
+    with pytest.raises(RequestValidationError, match="use set_parameters"):
+        runner.update_parameters("t", ncp=2)
+    runner.set_parameters("t", k=3, ncp=2, column_weights={"x": 2.0}, known_variables=["y"])
+    runner.update_parameters("t", k=5)
+    assert runner.config.parameters["avatarization"]["t"] == {"k": 5, "ncp": 2, "column_weights": {"x": 2.0}}
+    assert runner.config.parameters["privacy_metrics"]["t"]["known_variables"] == ["y"]
+    runner.update_parameters("t", open_dp_epsilon=1.0)  # another method replaces k
+    assert "t" not in runner.config.parameters["avatarization"]
+    assert runner.config.parameters["avatarization_open_dp"]["t"]["epsilon"] == 1.0
+    runner.delete_table("t")
+    assert runner.config.tables == {} and runner._tables == {}
+
+
 # ------------------------------------------------------------------- Manager
 
 
