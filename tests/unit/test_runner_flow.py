@@ -13,7 +13,7 @@ import responses
 
 from avatars import ApiClient, AvatarError, JobFailedError, Manager, RequestValidationError, Runner
 from avatars.documents import DocumentError, ResourceSet
-from avatars.documents.files import result_file_name, table_of_result_file
+from avatars.documents.files import file_name_of, result_file_name, table_of_result_file
 from avatars.errors import WaitTimeoutError
 from avatars.progress import resolve_progress
 from avatars.runner import DataStore
@@ -452,9 +452,16 @@ def test_the_default_store_says_when_it_cannot_reach_s3(client: ApiClient, rsps:
         (f"{BASE}/access?url=s3%3A%2F%2Fb%2Fu%2Fx_plus_y.privacy.json", "privacy_metrics", "x+y"),
         ("s3://b/u/standard/patients.unshuffled.csv", "shuffled", None),
         ("s3://b/u/standard/.shuffled.csv", "shuffled", None),
+        ("s3://b/u/standard/..%2F..%2Fpatients.shuffled.csv", "shuffled", "patients"),
     ],
 )
 def test_result_files_name_their_table(url: str, result: str, table: Any) -> None:
     assert table_of_result_file(url, result) == table
+    assert "/" not in file_name_of(url) and "\\" not in file_name_of(url)
     if table is not None:
-        assert url.endswith(result_file_name(table, result)) or "access?" in url
+        assert file_name_of(url).endswith(result_file_name(table, result))
+
+
+@pytest.mark.parametrize("url", ["s3://b/u/%2E%2E", "s3://b/u/a%5C..%5C..", "s3://b/u/x/../.."])
+def test_a_result_name_never_leads_out_of_the_folder(url: str) -> None:
+    assert file_name_of(url) == ""  # download_all then names the file "<kind>-<n>"
