@@ -460,16 +460,18 @@ def _run_flow(
 ) -> Dict[str, Any]:
     from .runner import Runner
 
-    runner = Runner(client, set_name, progress=progress)
+    runner = Runner(client, set_name, seed=seed, progress=progress, timeout=wait_timeout)
     runner.add_table(table, source, primary_key=primary_key)
-    runner.set_parameters(table, k=k, ncp=ncp, seed=seed)
+    runner.set_parameters(table, k=k, ncp=ncp)
     runner.run()
-    runner.wait(timeout=wait_timeout)
+    runner.wait()
     files = runner.download_all(output)
     with open(source, "rb") as fh:
         rows_in = max(0, sum(1 for line in fh if line.strip()) - 1)
     rows_out = len(runner.shuffled(table))
-    return _summary(table, rows_in, rows_out, runner.privacy_metrics(table), runner.signal_metrics(table), files)
+    privacy = runner.privacy_metrics(table)
+    signal = runner.signal_metrics(table)
+    return _summary(table, rows_in, rows_out, privacy[0] if privacy else {}, signal[0] if signal else {}, files)
 
 
 def _check_k(value: int) -> None:

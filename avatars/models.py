@@ -300,17 +300,18 @@ class ResourceSetResponse:
 
 @dataclass(frozen=True)
 class JobResponse:
-    """A job.
+    """A job, as ``GET /jobs/{name}`` describes it.
 
-    ``done`` is the server's own flag; the helpers read the status:
+    One set of names (the platform's where it has one):
 
+    * :attr:`done`: the server's own flag (the platform's field);
     * :attr:`succeeded`: the status is ``finished``;
     * :attr:`failed`: the status is ``error``, ``parent_error``, ``lost`` or
       ``orphaned``;
-    * :attr:`is_terminal`: one of the two (the status will not change again);
-    * :attr:`is_done`: ``done`` or :attr:`is_terminal`: what a polling loop
-      should wait for (a server that ends a job without setting ``done``, or
-      the other way round, cannot make the loop spin forever).
+    * :attr:`is_terminal`: the job will not change again (``done``,
+      succeeded or failed): what a polling loop waits for, so a server
+      that ends a job without setting ``done``, or the other way round,
+      cannot make the loop spin forever.
     """
 
     name: str
@@ -335,11 +336,7 @@ class JobResponse:
 
     @property
     def is_terminal(self) -> bool:
-        return self.succeeded or self.failed
-
-    @property
-    def is_done(self) -> bool:
-        return self.done or self.is_terminal
+        return self.done or self.succeeded or self.failed
 
 
 @dataclass(frozen=True)

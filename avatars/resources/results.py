@@ -13,7 +13,7 @@ status (raised as the matching :class:`~avatars.errors.ApiError`, e.g.
 :class:`~avatars.errors.ConflictError` or :class:`~avatars.errors.NotFound`),
 or with an empty mapping, returned as an empty (falsy) :class:`~avatars.models.Results`.  This
 facade does not wait or retry: poll :meth:`avatars.resources.jobs.Jobs.get_job_status`
-until the job :attr:`~avatars.models.JobResponse.is_done` first.
+until the job :attr:`~avatars.models.JobResponse.is_terminal` first.
 """
 
 from __future__ import annotations

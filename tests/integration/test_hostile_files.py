@@ -399,9 +399,9 @@ def test_runner_download_all_one_batch_across_jobs(
             return None
 
     recorder = Labels()
-    runner = avatar_manager.create_runner("hostile", progress=recorder)
+    runner = avatar_manager.create_runner("hostile", seed=1, progress=recorder)
     runner.add_table("pts", [{"id": i, "x": float(i % 5)} for i in range(30)])
-    runner.set_parameters("pts", k=3, seed=1)
+    runner.set_parameters("pts", k=3)
     jobs = runner.run()
     runner.wait(timeout=120)
     listing = {"../../x": ["/"], "shuffled": ["s3://bucket/t.csv"]}
@@ -416,7 +416,8 @@ def test_runner_download_all_one_batch_across_jobs(
     assert sorted(p.read_bytes() for p in written.values()) == sorted(bodies)
     assert {p.parent for p in written.values()} == {work.resolve()}
     assert tree(tmp_path) == sorted(["deep", "deep/er"] + [f"deep/er/{name}" for name in written])
-    assert {"pts._.._x-0", "pts._.._x-0-2", "pts.t.csv", "pts.t-2.csv"} <= set(written)
+    # the first job keeps the names; later jobs' same names get their parameters name in front
+    assert {"_.._x-0", "t.csv", "privacy_metrics..._.._x-0", "privacy_metrics.t.csv"} <= set(written)
     assert [label for label in recorder.labels if label.startswith("download ")] == [
         f"download {name}" for name in written
     ]
