@@ -26,7 +26,7 @@ from urllib3.exceptions import InsecureRequestWarning
 
 from ._urls import Origin, join_url, origin_of, strip_userinfo
 from .auth import ApiKeyAuth, AuthTokens, NoAuth, TokenAuth, TokenPair, notify_token_updater, rewind
-from .config import DEFAULT_TIMEOUT, NO_TIMEOUT, ClientConfig, Timeout, normalize_timeout
+from .config import NO_TIMEOUT, ClientConfig, Timeout, normalize_timeout
 from .errors import (
     ApiConnectionError,
     ApiTimeoutError,
@@ -168,7 +168,13 @@ class ApiClient:
         adapters with a ``urllib3.Retry``, ``verify``, ``cert``, headers,
         hooks...).  It is used as is and never closed by the client.
     :param api_key: authenticate every call with ``Authorization: api-key-v1``.
-    :param config: a :class:`ClientConfig` instead of the four values above.
+    :param config: a :class:`ClientConfig` instead of the four values above
+        (then nothing is read from the environment).
+
+    Each of ``base_url``, ``timeout``, ``should_verify_ssl`` and ``api_key``
+    left out is read from its ``AVATAR_*`` variable (see
+    :mod:`avatars.config`), as :class:`Manager` and the ``avatars`` command
+    do; :meth:`from_env` says so explicitly.
     :param total_timeout: a budget in seconds for each whole call (connect,
         send, wait, and read the answer), on top of the per-phase timeout.
     :param rate_limit_wait: when set, a 429 answer is retried after its
@@ -213,16 +219,10 @@ class ApiClient:
             if not isinstance(config, ClientConfig):
                 raise ConfigurationError(f"config must be a ClientConfig, got {type(config).__name__}")
         else:
-            if base_url is None:
-                raise ConfigurationError(
-                    "no base_url: pass base_url='https://host/api' or config=ClientConfig(...) "
-                    "(ClientConfig.from_env() reads AVATAR_BASE_API_URL and friends)"
-                )
-            config = ClientConfig(
-                base_url=base_url,
-                timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
-                should_verify_ssl=should_verify_ssl,
-                api_key=api_key,
+            # The one rule (avatars.config): each value given here wins, else its
+            # AVATAR_* variable, else the default.
+            config = ClientConfig.from_env(
+                base_url=base_url, timeout=timeout, should_verify_ssl=should_verify_ssl, api_key=api_key
             )
         if http_client is not None and not isinstance(http_client, requests.Session):
             raise ConfigurationError(f"http_client must be a requests.Session, got {type(http_client).__name__}")
@@ -285,6 +285,25 @@ class ApiClient:
         self.results = ResultFiles(self)
         self.users = Users(self)
 
+    @classmethod
+    def from_env(
+        cls,
+        env: Optional[Mapping[str, str]] = None,
+        *,
+        base_url: Optional[str] = None,
+        timeout: Optional[Timeout] = None,
+        should_verify_ssl: Optional[Union[bool, str]] = None,
+        api_key: Optional[str] = None,
+        **client_options: Any,
+    ) -> ApiClient:
+        """A client configured from the ``AVATAR_*`` variables of ``env`` (default
+        ``os.environ``); the values given here win over them.  ``client_options``
+        go to the constructor (``http_client``, ``total_timeout``...)."""
+        config = ClientConfig.from_env(
+            env, base_url=base_url, timeout=timeout, should_verify_ssl=should_verify_ssl, api_key=api_key
+        )
+        return cls(config=config, **client_options)
+
     # ------------------------------------------------------------------ properties
 
     @property
@@ -315,14 +334,20 @@ class ApiClient:
 
     # ------------------------------------------------------------------ authentication
 
-    def authenticate(self, username: str, password: str, timeout: Optional[Timeout] = None) -> None:
+    def authenticate(
+        self, username: Optional[str] = None, password: Optional[str] = None, timeout: Optional[Timeout] = None
+    ) -> None:
         """Log in with username and password; later calls use bearer tokens,
-        refreshed automatically (on a 401 and shortly before expiry)."""
+        refreshed automatically (on a 401 and shortly before expiry).
+
+        Left out, ``username`` and ``password`` come from the configuration
+        (``AVATAR_USERNAME`` and ``AVATAR_PASSWORD``)."""
         if self.api_key_in_use:
             raise ConfigurationError(
                 "this client authenticates with an API key; authenticate(username, password) "
                 "is for clients created without api_key"
             )
+        username, password = self._config.credentials(username, password)
         login = self.auth.login(username, password, timeout=timeout)
         self.set_tokens(login)
         if self.auth_tokens is not None:

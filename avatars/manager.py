@@ -34,9 +34,8 @@ __all__ = ["Manager"]
 class Manager:
     """Authenticate, create runners, and look after jobs.
 
-    :param base_url: the API URL (``.../api``).  When neither ``base_url`` nor
-        ``config`` is given, the configuration comes from the environment
-        (:meth:`ClientConfig.from_env`).
+    :param base_url: the API URL (``.../api``).  Values not given (and no
+        ``config``) come from the ``AVATAR_*`` variables, as for :class:`ApiClient`.
     :param api_key: authenticate with an API key instead of :meth:`authenticate`.
     :param config: a :class:`ClientConfig`.
     :param http_client: your own configured :class:`requests.Session`.
@@ -55,9 +54,7 @@ class Manager:
         progress: ProgressOption = True,
         **client_options: Any,
     ) -> None:
-        if base_url is None and config is None:
-            config = ClientConfig.from_env(api_key=api_key)
-            api_key = None
+        # ApiClient applies the configuration rule (argument, else AVATAR_*).
         self.auth_client = ApiClient(
             base_url, api_key=api_key, config=config, http_client=http_client, **client_options
         )
@@ -68,8 +65,11 @@ class Manager:
         """The underlying :class:`ApiClient`."""
         return self.auth_client
 
-    def authenticate(self, username: str, password: str, timeout: Optional[Timeout] = None) -> None:
-        """Log in with username and password (see :meth:`ApiClient.authenticate`)."""
+    def authenticate(
+        self, username: Optional[str] = None, password: Optional[str] = None, timeout: Optional[Timeout] = None
+    ) -> None:
+        """Log in with username and password, by default ``AVATAR_USERNAME`` and
+        ``AVATAR_PASSWORD`` (see :meth:`ApiClient.authenticate`)."""
         self.auth_client.authenticate(username, password, timeout=timeout)
 
     def create_runner(self, set_name: str, *, progress: Optional[ProgressOption] = None) -> Runner:
