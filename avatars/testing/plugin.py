@@ -32,14 +32,17 @@ Fixtures (each test gets a fresh server unless it asks for the session one):
     one server shared by the whole test session (faster; state is shared).
 
 Importing this module is cheap: the server (werkzeug) is imported only when a
-fixture is used.
+fixture is used; without the ``server`` extra, a test using these fixtures
+fails with a one-line message saying what to install.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Type
 
 import pytest
+
+from .._extras import is_missing_server_extra, server_extra_message
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import ApiClient
@@ -69,21 +72,27 @@ def _server_options(request: pytest.FixtureRequest) -> Dict[str, Any]:
     return options
 
 
+def _server_class() -> Type[LocalAvatarServer]:
+    try:
+        from .server import LocalAvatarServer
+    except ImportError as exc:
+        if is_missing_server_extra(exc):
+            pytest.fail(server_extra_message("the avatar_server fixture", exc), pytrace=False)
+        raise
+    return LocalAvatarServer
+
+
 @pytest.fixture
 def avatar_server(request: pytest.FixtureRequest) -> Iterator[LocalAvatarServer]:
     """A fresh local Avatar server for this test."""
-    from .server import LocalAvatarServer
-
-    with LocalAvatarServer(**_server_options(request)) as server:
+    with _server_class()(**_server_options(request)) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def avatar_session_server() -> Iterator[LocalAvatarServer]:
     """One local Avatar server for the whole test session."""
-    from .server import LocalAvatarServer
-
-    with LocalAvatarServer(job_step_seconds=0.01) as server:
+    with _server_class()(job_step_seconds=0.01) as server:
         yield server
 
 
