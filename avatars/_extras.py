@@ -1,4 +1,4 @@
-"""Optional features and the extras that bring them (``pip install 'NAME[server]'``)."""
+"""Optional features and the extras that bring them (``pip install 'avatar-anonymization-client[server]'``)."""
 
 from __future__ import annotations
 

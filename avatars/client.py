@@ -614,7 +614,7 @@ class ApiClient:
         raw = self._session.headers.get("User-Agent")
         current = raw.decode("latin-1") if isinstance(raw, bytes) else raw
         default = requests.utils.default_user_agent()
-        if current and current != default and not current.startswith("avatar-python/"):
+        if current and current != default and not current.startswith(ua.split("/", 1)[0] + "/"):
             ua = f"{ua} {current}"
         return {"User-Agent": ua}
 

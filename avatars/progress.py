@@ -4,7 +4,7 @@ Three modes, chosen with one ``progress`` argument wherever long work happens
 (:class:`~avatars.Runner`, the ``avatars`` command):
 
 * ``True`` (default of the Runner): ``tqdm`` bars on stderr when ``tqdm`` is
-  installed (``pip install avatars[progress]``) and stderr is a terminal;
+  installed (``pip install 'avatar-anonymization-client[progress]'``) and stderr is a terminal;
   otherwise nothing is shown.
 * ``False`` or ``None``: nothing is shown.
 * an object with ``on_bytes``/``on_job`` methods (a :class:`ProgressListener`):

@@ -1,7 +1,7 @@
 """pytest plugin of ``avatars``: a local Avatar server and clients on it.
 
 Installed with the package (entry point ``pytest11``), so the fixtures are
-available in any project that has ``avatars[server]`` installed::
+available in any project that has ``avatar-anonymization-client[server]`` installed::
 
     def test_my_script(avatar_client):
         jobs = avatar_client.jobs.get_jobs().jobs

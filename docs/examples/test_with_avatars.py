@@ -1,7 +1,7 @@
 """Testing a script that uses ``avatars``, with the fixtures of the pytest plugin.
 
 Run with ``python -m pytest docs/examples/test_with_avatars.py`` (needs
-``avatars[server]`` and pytest).  Each test gets a fresh local server.
+``avatar-anonymization-client[server]`` and pytest).  Each test gets a fresh local server.
 """
 
 import pytest
