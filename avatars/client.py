@@ -59,7 +59,7 @@ from .session import CALL_DEADLINE, AvatarSession, user_agent
 
 __all__ = ["ApiClient", "AuthTokens", "InsecureTLSWarning"]
 
-logger = logging.getLogger("avatars")
+logger = logging.getLogger(__name__)
 
 
 class InsecureTLSWarning(UserWarning):
@@ -481,7 +481,7 @@ class ApiClient:
             wait = error.retry_after if error.retry_after is not None else 1.0
             if waited + wait > self.rate_limit_wait or not rewind(data, start_position):
                 raise error
-            logger.info("avatars: rate limited on %s %s; retrying in %.1f s", method, redact_url(url), wait)
+            logger.info("rate limited on %s %s; retrying in %.1f s", method, redact_url(url), wait)
             time.sleep(wait)
             waited += wait
 

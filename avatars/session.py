@@ -45,7 +45,7 @@ __all__ = [
     "RETRY_STATUSES",
 ]
 
-logger = logging.getLogger("avatars")
+logger = logging.getLogger(__name__)
 
 #: Methods the default policy may retry after the request went out.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -314,7 +314,7 @@ class AvatarSession(requests.Session):
             if "Authorization" in prepared_request.headers:
                 del prepared_request.headers["Authorization"]
             prepared_request.headers.pop("Cookie", None)
-            logger.debug("avatars: redirect left the API origin; credentials and cookies dropped")
+            logger.debug("redirect left the API origin; credentials and cookies dropped")
 
     def __repr__(self) -> str:
         return f"AvatarSession(base_url={self.base_url!r}, auth={self.auth!r})"
