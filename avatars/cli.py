@@ -497,7 +497,7 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
     with LocalAvatarServer(job_step_seconds=0.05) as server:
         server.admin.create_user(email, password)
         out.note(f"local server at {server.base_url}")
-        with ApiClient(server.base_url) as client:
+        with ApiClient(config=ClientConfig(base_url=server.base_url)) as client:  # no AVATAR_* here
             client.authenticate(email, password)
             summary = _run_flow(
                 client,

@@ -170,11 +170,6 @@ class ApiClient:
     :param api_key: authenticate every call with ``Authorization: api-key-v1``.
     :param config: a :class:`ClientConfig` instead of the four values above
         (then nothing is read from the environment).
-
-    Each of ``base_url``, ``timeout``, ``should_verify_ssl`` and ``api_key``
-    left out is read from its ``AVATAR_*`` variable (see
-    :mod:`avatars.config`), as :class:`Manager` and the ``avatars`` command
-    do; :meth:`from_env` says so explicitly.
     :param total_timeout: a budget in seconds for each whole call (connect,
         send, wait, and read the answer), on top of the per-phase timeout.
     :param rate_limit_wait: when set, a 429 answer is retried after its
@@ -182,6 +177,11 @@ class ApiClient:
         seconds; otherwise (the default) a 429 raises :class:`RateLimitError`.
     :param token_updater: called with :class:`AuthTokens` after :meth:`authenticate`
         and after each refresh, to persist them.
+
+    Each of ``base_url``, ``timeout``, ``should_verify_ssl`` and ``api_key``
+    left out is read from its ``AVATAR_*`` variable (see
+    :mod:`avatars.config`), as :class:`Manager` and the ``avatars`` command
+    do; :meth:`from_env` says so explicitly.
 
     The client is a context manager; leaving it closes a session it created.
     """

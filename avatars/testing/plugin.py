@@ -30,6 +30,10 @@ Fixtures (each test gets a fresh server unless it asks for the session one):
     that reads its configuration from the environment talks to the server.
 ``avatar_session_server``
     one server shared by the whole test session (faster; state is shared).
+``avatar_responses``
+    no server at all: a :class:`~avatars.testing.MockedPlatform`, the
+    platform's endpoints registered on a ``responses`` mock (needs
+    ``responses``); ``avatar_responses.client()`` is a client on it.
 
 Importing this module is cheap: the server (werkzeug) is imported only when a
 fixture is used; without the ``server`` extra, a test using these fixtures
@@ -38,7 +42,7 @@ fails with a one-line message saying what to install.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Type
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Type
 
 import pytest
 
@@ -46,8 +50,10 @@ from .._extras import is_missing_server_extra, server_extra_message
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import ApiClient
+    from ..config import ClientConfig
     from ..manager import Manager
     from .admin import CreatedUser
+    from .mocked import MockedPlatform
     from .server import LocalAvatarServer
 
 #: The password of the ``avatar_user`` fixture's user (a throw-away local server).
@@ -70,6 +76,13 @@ def _server_options(request: pytest.FixtureRequest) -> Dict[str, Any]:
             raise pytest.UsageError("@pytest.mark.avatar_server takes keyword arguments only")
         options.update(marker.kwargs)
     return options
+
+
+def _config(server: LocalAvatarServer, api_key: Optional[str] = None) -> ClientConfig:
+    """The fixtures' clients talk to their server only: no AVATAR_* of the shell applies."""
+    from ..config import ClientConfig
+
+    return ClientConfig(base_url=server.base_url, api_key=api_key)
 
 
 def _server_class() -> Type[LocalAvatarServer]:
@@ -97,6 +110,19 @@ def avatar_session_server() -> Iterator[LocalAvatarServer]:
 
 
 @pytest.fixture
+def avatar_responses() -> Iterator[MockedPlatform]:
+    """The platform's endpoints on a ``responses`` mock (no socket, no server)."""
+    try:
+        import responses
+    except ImportError:
+        pytest.fail("the avatar_responses fixture needs the 'responses' package: pip install responses", pytrace=False)
+    from .mocked import MockedPlatform
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield MockedPlatform(mock)
+
+
+@pytest.fixture
 def avatar_user(avatar_server: LocalAvatarServer) -> CreatedUser:
     """A user of ``avatar_server`` (``.email``, ``.password``)."""
     return avatar_server.admin.create_user(DEFAULT_EMAIL, DEFAULT_PASSWORD)
@@ -113,7 +139,7 @@ def avatar_client(avatar_server: LocalAvatarServer, avatar_user: CreatedUser) ->
     """An ``ApiClient`` logged in as ``avatar_user`` on ``avatar_server``."""
     from ..client import ApiClient
 
-    with ApiClient(avatar_server.base_url) as client:
+    with ApiClient(config=_config(avatar_server)) as client:
         assert avatar_user.password is not None
         client.authenticate(avatar_user.email, avatar_user.password)
         yield client
@@ -124,7 +150,7 @@ def avatar_api_key_client(avatar_server: LocalAvatarServer, avatar_api_key: str)
     """An ``ApiClient`` on ``avatar_server`` with ``avatar_api_key``."""
     from ..client import ApiClient
 
-    with ApiClient(avatar_server.base_url, api_key=avatar_api_key) as client:
+    with ApiClient(config=_config(avatar_server, api_key=avatar_api_key)) as client:
         yield client
 
 
@@ -133,7 +159,7 @@ def avatar_manager(avatar_server: LocalAvatarServer, avatar_user: CreatedUser) -
     """A ``Manager`` logged in as ``avatar_user`` (progress display off)."""
     from ..manager import Manager
 
-    with Manager(avatar_server.base_url, progress=False) as manager:
+    with Manager(config=_config(avatar_server), progress=False) as manager:
         assert avatar_user.password is not None
         manager.authenticate(avatar_user.email, avatar_user.password)
         yield manager

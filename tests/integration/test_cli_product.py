@@ -216,3 +216,12 @@ def test_pytest_plugin_without_the_server_extra(no_werkzeug_env: Dict[str, str],
     assert proc.returncode == 1, result  # the test fails (it cannot have its server); pytest itself works
     _says_what_to_install(result, "the avatar_server fixture needs the 'server' extra")
     assert "ModuleNotFoundError" not in result.out, result
+
+
+def test_demo_ignores_the_shells_avatar_variables(tmp_path: Path) -> None:
+    polluted = _clean_env(
+        {"AVATAR_BASE_API_URL": f"http://127.0.0.1:{_closed_port()}/api", "AVATAR_API_KEY": "Prod-Key-Not-For-Demo"}
+    )
+    result = run(["demo", "--quiet", "--json", "--output", str(tmp_path / "o")], polluted, cwd=tmp_path)
+    assert result.code == EXIT_OK, result
+    assert "Prod-Key-Not-For-Demo" not in result.out + result.err

@@ -30,7 +30,7 @@ def _install_commands() -> Iterator[Tuple[Path, str, List[str]]]:
         if "_build" in path.parts:
             continue
         for match in _INSTALL.finditer(path.read_text(encoding="utf-8")):
-            line = match.group(1).split("#", 1)[0].split("&&", 1)[0]
+            line = re.split(r'#|&&|"', match.group(1))[0]
             try:
                 words = shlex.split(line)
             except ValueError:
@@ -39,7 +39,9 @@ def _install_commands() -> Iterator[Tuple[Path, str, List[str]]]:
 
 
 def _project(requirement: str) -> str:
-    return re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0].strip("'\"").lower()
+    """The project a requirement names (``'name[extra]>=1'`` -> ``name``), or what the word starts with."""
+    match = re.match(r"[A-Za-z0-9._/-]*", requirement.strip("'\""))
+    return match.group(0).lower() if match else ""
 
 
 def test_setup_cfg_names_the_distribution() -> None:
