@@ -325,7 +325,26 @@ class ApiClient:
 
     @property
     def auth_strategy(self) -> Optional[AuthBase]:
-        """The auth object attached to requests (:class:`ApiKeyAuth`, :class:`TokenAuth` or None)."""
+        """The auth object attached to requests (:class:`ApiKeyAuth`, :class:`TokenAuth` or None).
+
+        Typed as any ``AuthBase``; for the attributes of one strategy, use the
+        typed accessors :attr:`token_auth` and :attr:`api_key_auth`."""
+        return self._auth
+
+    @property
+    def token_auth(self) -> TokenAuth:
+        """The :class:`TokenAuth` of a username/password session (``refresh_count``,
+        ``tokens``...); :class:`ConfigurationError` when the client has none."""
+        if not isinstance(self._auth, TokenAuth):
+            raise ConfigurationError("this client has no username/password session: call authenticate() first")
+        return self._auth
+
+    @property
+    def api_key_auth(self) -> ApiKeyAuth:
+        """The :class:`ApiKeyAuth` of a client created with an API key;
+        :class:`ConfigurationError` otherwise."""
+        if not isinstance(self._auth, ApiKeyAuth):
+            raise ConfigurationError("this client does not authenticate with an API key")
         return self._auth
 
     @property
