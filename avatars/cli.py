@@ -241,6 +241,9 @@ def build_client(args: argparse.Namespace, *, need_auth: bool = True) -> ApiClie
         should_verify_ssl=verify,
         username=args.username,
     )
+    if args.username is not None and args.api_key is None and config.api_key is not None:
+        # --username typed here wins over the environment's AVATAR_API_KEY.
+        config = config.with_changes(api_key=None)
     cache = Path(args.token_cache) if args.token_cache else None
     updater = (lambda tokens: _save_tokens(cache, tokens)) if cache is not None else None
     client = ApiClient(config=config, token_updater=updater)

@@ -200,6 +200,8 @@ class ApiClient:
         rate_limit_wait: Optional[float] = None,
         token_updater: Optional[Callable[[AuthTokens], None]] = None,
     ) -> None:
+        #: An API key read from AVATAR_API_KEY gives way to an explicit login.
+        self._api_key_from_env = config is None and api_key is None
         if config is not None:
             given = [
                 name
@@ -232,6 +234,7 @@ class ApiClient:
             raise ConfigurationError("rate_limit_wait must be a non-negative number of seconds")
 
         self._config = config
+        self._api_key_from_env = self._api_key_from_env and config.api_key is not None
         self.base_url: str = config.base_url  # normalised by ClientConfig
         self.origin: Optional[Origin] = origin_of(self.base_url)
         self.timeout: Timeout = config.timeout
@@ -302,7 +305,9 @@ class ApiClient:
         config = ClientConfig.from_env(
             env, base_url=base_url, timeout=timeout, should_verify_ssl=should_verify_ssl, api_key=api_key
         )
-        return cls(config=config, **client_options)
+        client = cls(config=config, **client_options)
+        client._api_key_from_env = api_key is None and config.api_key is not None
+        return client
 
     # ------------------------------------------------------------------ properties
 
@@ -360,8 +365,9 @@ class ApiClient:
         refreshed automatically (on a 401 and shortly before expiry).
 
         Left out, ``username`` and ``password`` come from the configuration
-        (``AVATAR_USERNAME`` and ``AVATAR_PASSWORD``)."""
-        if self.api_key_in_use:
+        (``AVATAR_USERNAME`` and ``AVATAR_PASSWORD``).  An API key that came
+        from ``AVATAR_API_KEY`` gives way to this explicit login."""
+        if self.api_key_in_use and not self._api_key_from_env:
             raise ConfigurationError(
                 "this client authenticates with an API key; authenticate(username, password) "
                 "is for clients created without api_key"
@@ -374,8 +380,10 @@ class ApiClient:
 
     def set_tokens(self, tokens: Union[LoginResponse, AuthTokens, Mapping[str, Any]]) -> None:
         """Use existing tokens (e.g. persisted by a ``token_updater``) without logging in."""
-        if self.api_key_in_use:
+        if self.api_key_in_use and not self._api_key_from_env:
             raise ConfigurationError("this client authenticates with an API key; it takes no tokens")
+        if self.api_key_in_use:
+            logger.info("the API key from AVATAR_API_KEY gives way to the username/password session")
         if isinstance(tokens, AuthTokens):
             auth_tokens = AuthTokens(tokens.access, tokens.refresh)
         else:

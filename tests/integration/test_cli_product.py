@@ -225,3 +225,19 @@ def test_demo_ignores_the_shells_avatar_variables(tmp_path: Path) -> None:
     result = run(["demo", "--quiet", "--json", "--output", str(tmp_path / "o")], polluted, cwd=tmp_path)
     assert result.code == EXIT_OK, result
     assert "Prod-Key-Not-For-Demo" not in result.out + result.err
+
+
+def test_username_flag_wins_over_the_environments_api_key(
+    avatar_server: LocalAvatarServer,
+    avatar_user,  # type: ignore[no-untyped-def]
+    avatar_api_key: str,
+) -> None:
+    env = _clean_env({"AVATAR_BASE_API_URL": avatar_server.base_url, "AVATAR_API_KEY": avatar_api_key})
+    result = run(
+        ["jobs", "list", "--json", "--username", avatar_user.email, "--password-stdin"],
+        env,
+        stdin=avatar_user.password + "\n",
+    )
+    assert result.code == EXIT_OK, result
+    assert avatar_server.count("POST", "/api/login") == 1
+    assert avatar_server.log.last("GET", "/api/jobs").auth_scheme == "Bearer"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Any, Dict
 from urllib.parse import parse_qs
 
 import pytest
@@ -133,3 +133,33 @@ def test_empty_username_or_password_is_refused() -> None:
         ClientConfig(base_url=API, username="")
     cfg = ClientConfig.from_env({"AVATAR_BASE_API_URL": API, "AVATAR_USERNAME": " ", "AVATAR_PASSWORD": ""})
     assert cfg.username is None and cfg.password is None
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: ApiClient(API), ApiClient.from_env, lambda: Manager(API, progress=False).client]
+)
+def test_an_explicit_login_wins_over_the_environments_api_key(
+    make: Any, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
+) -> None:
+    monkeypatch.setenv("AVATAR_BASE_API_URL", API)
+    monkeypatch.setenv("AVATAR_API_KEY", "env-key-1")
+    rsps.add(responses.POST, f"{API}/login", json=login_body("access-1", "refresh-1"))
+    rsps.add(responses.GET, f"{API}/users/me", json={})
+    client = make()
+    assert client.api_key_in_use
+    client.authenticate("ada@example.com", "pw")
+    assert not client.api_key_in_use
+    client.request("GET", "users/me")
+    assert rsps.calls[-1].request.headers["Authorization"] == "Bearer access-1"
+    assert "Authorization" not in rsps.calls[0].request.headers  # the login itself carries no key
+
+
+def test_an_explicit_api_key_is_not_replaced_by_a_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AVATAR_BASE_API_URL", API)
+    for client in (
+        ApiClient(api_key="k-5"),
+        ApiClient.from_env(api_key="k-5"),
+        ApiClient(config=ClientConfig(API, api_key="k-5")),
+    ):
+        with pytest.raises(ConfigurationError, match="API key"):
+            client.authenticate("ada@example.com", "pw")
