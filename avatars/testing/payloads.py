@@ -27,6 +27,7 @@ __all__ = [
     "API_KEY_ID",
     "DATASET_ID",
     "CREATED_AT",
+    "RESULT_URL",
     "login",
     "user",
     "environment",
@@ -58,6 +59,8 @@ ORGANIZATION_ID = "66666666-7777-4888-9999-aaaaaaaaaaaa"
 API_KEY_ID = "bbbbbbbb-cccc-4ddd-8eee-ffffffffffff"
 DATASET_ID = "0a0b0c0d-1e1f-4a2b-8c3d-4e5f6a7b8c9d"
 CREATED_AT = "2026-11-27T10:00:00+00:00"
+#: The default location of a result file.
+RESULT_URL = "s3://results/" + SET_NAME + "/patients.shuffled.csv"
 
 _TERMINAL = {"finished", "error", "parent_error", "lost", "orphaned"}
 
@@ -241,7 +244,7 @@ def bulk_delete(deleted: Sequence[str] = (), failed: Sequence[str] = (), **extra
 def results(files: Optional[Mapping[str, Sequence[str]]] = None) -> Dict[str, List[str]]:
     """``GET /results/{job_name}``: result kind -> result locations."""
     if files is None:
-        files = {"shuffled": [f"s3://results/{SET_NAME}/patients.shuffled.csv"]}
+        files = {"shuffled": [RESULT_URL]}
     return {kind: list(urls) for kind, urls in files.items()}
 
 
@@ -252,7 +255,7 @@ def file_credentials(
     return _with({"access_key_id": access_key_id, "secret_access_key": secret_access_key}, extra)
 
 
-def file_access(url: str = f"s3://results/{SET_NAME}/patients.shuffled.csv", **extra: Any) -> Json:
+def file_access(url: str = RESULT_URL, **extra: Any) -> Json:
     """``GET /access?url=`` (``FileAccess``; ``POST /access/batch`` answers a list of them)."""
     return _with({"url": url, "credentials": file_credentials()}, extra)
 
