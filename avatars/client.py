@@ -597,8 +597,12 @@ class ApiClient:
             raise
         except requests.exceptions.RequestException as exc:
             if deadline is not None and (deadline.expired or deadline.remaining() <= 0):
-                raise deadline.error(method, url) from None
-            raise _map_transport_error(exc, method, url, kwargs.get("timeout")) from None
+                failure: TransportError = deadline.error(method, url)
+            else:
+                failure = _map_transport_error(exc, method, url, kwargs.get("timeout"))
+            # The call's one DEBUG line, for a call that got no answer.
+            logger.debug("%s %s -> %s in %.0f ms", method, redact_url(url), type(failure).__name__, _ms_since(started))
+            raise failure from None
         if deadline is not None and deadline.expired:
             response.close()
             raise deadline.error(method, url)
@@ -611,7 +615,7 @@ class ApiClient:
                 method,
                 redact_url(response.url or url),
                 response.status_code,
-                (time.monotonic() - started) * 1000,
+                _ms_since(started),
                 f" [request id {rid}]" if rid else "",
             )
         return response
@@ -674,6 +678,10 @@ class ApiClient:
         else:
             scheme = "none"
         return f"ApiClient(base_url={self.base_url!r}, auth={scheme})"
+
+
+def _ms_since(started: float) -> float:
+    return (time.monotonic() - started) * 1000
 
 
 def _check_complete(response: requests.Response, method: str, url: str) -> None:

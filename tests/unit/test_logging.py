@@ -116,3 +116,19 @@ def test_logging_progress_without_a_size_and_to_a_chosen_logger(caplog: pytest.L
     ]
     with pytest.raises(ValueError):
         LoggingProgress(step=0)
+
+
+def test_a_call_without_an_answer_gets_its_line_too(
+    rsps: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    import requests
+
+    caplog.set_level(logging.DEBUG, logger="avatars")
+    rsps.add(responses.GET, f"{BASE}/jobs", body=requests.exceptions.ConnectTimeout("timed out"))
+    client = ApiClient(BASE, api_key="KEY-SECRET-1")
+    with pytest.raises(avatars.ApiTimeoutError):
+        client.request("GET", "jobs", params={"token": "QUERY-SECRET-2"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "avatars.client"]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"GET {BASE}/jobs -> ApiTimeoutError in ") and lines[0].endswith(" ms")
+    assert "QUERY-SECRET-2" not in caplog.text
