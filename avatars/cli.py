@@ -40,7 +40,10 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, TextIO, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, TextIO, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from _typeshed import SupportsWrite
 
 from . import __version__
 from ._extras import is_missing_server_extra, server_extra_message
@@ -536,6 +539,12 @@ def _positive_float(text: str) -> float:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit code 2
         self.exit(EXIT_USAGE, f"{self.prog}: usage error: {message} (see --help)\n")
+
+    def _print_message(self, message: str, file: Optional[SupportsWrite[str]] = None) -> None:
+        # argparse 3.11+ drops what it cannot write; a closed pipe must end the
+        # command the same way on every Python (exit 141, see main()).
+        if message:
+            (file if file is not None else sys.stderr).write(message)
 
 
 #: What a flag is when it was typed nowhere (the parent parsers below suppress

@@ -138,9 +138,9 @@ def _run_into_closed_pipe(args: List[str], env: Dict[str, str]) -> Result:
     [
         (["datasets", "list", "--json"], EXIT_BROKEN_PIPE),
         (["jobs", "list"], EXIT_BROKEN_PIPE),
-        # argparse itself drops help text that cannot be written, and exits 0
-        (["--help"], EXIT_OK),
-        (["jobs", "list", "--help"], EXIT_OK),
+        (["--help"], EXIT_BROKEN_PIPE),
+        (["jobs", "list", "--help"], EXIT_BROKEN_PIPE),
+        (["--version"], EXIT_BROKEN_PIPE),
     ],
 )
 def test_a_closed_pipe_ends_quietly(args: List[str], code: int, env: Dict[str, str]) -> None:
