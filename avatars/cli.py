@@ -1,5 +1,10 @@
 """The ``avatars`` command.
 
+Connection and output flags (``--base-url``, ``--api-key``, ``--json``...)
+may be typed after any command word that shows them in its ``--help``
+(``avatars jobs --json list`` and ``avatars jobs list --json`` are the same);
+typed twice, the last one wins.
+
 Configuration comes from flags, then the environment (the ``AVATAR_*`` names
 of :class:`~avatars.ClientConfig`; ``AVATAR_USERNAME``/``AVATAR_PASSWORD`` for
 username/password authentication).  Exit codes:
@@ -15,11 +20,6 @@ username/password authentication).  Exit codes:
 141   the output was closed early (``avatars jobs list | head``),
       as for any command stopped by ``SIGPIPE``; nothing is printed
 ====  ===========================================================
-
-Connection and output flags (``--base-url``, ``--api-key``, ``--json``...)
-may be typed after any command word that shows them in its ``--help``
-(``avatars jobs --json list`` and ``avatars jobs list --json`` are the same);
-typed twice, the last one wins.
 
 Expected errors print one line on stderr, never a traceback.  Secrets
 (passwords, tokens, API keys) are never printed; ``--token-cache FILE`` keeps

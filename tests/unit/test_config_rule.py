@@ -34,7 +34,7 @@ def avatar_env(monkeypatch: pytest.MonkeyPatch) -> Dict[str, str]:
 def test_api_client_without_arguments_reads_the_environment_like_manager(avatar_env: Dict[str, str]) -> None:
     client = ApiClient()
     with Manager() as manager:
-        for c in (client, manager.client, ApiClient.from_env()):
+        for c in (client, manager.auth_client, ApiClient.from_env()):
             assert c.base_url == API
             assert c.timeout == (3.0, 40.0)
             assert c.should_verify_ssl is False
@@ -53,7 +53,7 @@ def test_each_argument_wins_over_its_variable_alone(avatar_env: Dict[str, str], 
     explicit = ApiClient(api_key="arg-key-2", should_verify_ssl=True)
     assert explicit.base_url == API and explicit.should_verify_ssl is True
     assert explicit.config.api_key == "arg-key-2"
-    assert Manager(OTHER, api_key="arg-key-2").client.config.api_key == "arg-key-2"
+    assert Manager(OTHER, api_key="arg-key-2").auth_client.config.api_key == "arg-key-2"
 
 
 def test_an_explicit_config_reads_nothing_from_the_environment(avatar_env: Dict[str, str]) -> None:
@@ -136,7 +136,7 @@ def test_empty_username_or_password_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: ApiClient(API), ApiClient.from_env, lambda: Manager(API, progress=False).client]
+    "make", [lambda: ApiClient(API), ApiClient.from_env, lambda: Manager(API, progress=False).auth_client]
 )
 def test_an_explicit_login_wins_over_the_environments_api_key(
     make: Any, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
