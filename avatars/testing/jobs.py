@@ -44,12 +44,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import avatarize
-from ._util import new_id, now, safe_filename
+from ._util import LOGGER_NAME, new_id, now, safe_filename
 from .avatarize import Table, TableError
 from .resource_sets import DocumentError, ParametersSpec, ResourceDocument, parse_document
 from .store import END_STATUSES, FAILURE_STATUSES, Job, ResultFile, Store
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(f"{LOGGER_NAME}.jobs")  # this module's name, avatars.testing.jobs
 
 JOB_KINDS = ("standard", "privacy_metrics", "signal_metrics", "report", "advice")
 CANCELLED_MESSAGE = "cancelled by user"
