@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any, Callable, List, Tuple
@@ -72,6 +73,7 @@ def test_builders_match_the_platform_sdk_models() -> None:
         text=True,
         timeout=120,
         cwd=str(SDK_PYTHON.parent),  # not this checkout: its `avatars` would shadow the SDK's
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == f"ok {len(bodies)}"
