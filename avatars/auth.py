@@ -37,7 +37,7 @@ from .errors import AuthenticationError, AvatarError, ConfigurationError, Reques
 
 __all__ = ["ApiKeyAuth", "TokenAuth", "AuthTokens", "NoAuth", "jwt_expiry"]
 
-logger = logging.getLogger("avatars")
+logger = logging.getLogger(__name__)
 
 #: What a refresher returns: the new access token and, when the server rotated
 #: it, the new refresh token (``None`` keeps the current one).
@@ -154,7 +154,7 @@ def notify_token_updater(updater: Optional[Callable[[AuthTokens], None]], tokens
     try:
         updater(tokens)
     except Exception:
-        logger.exception("avatars: token_updater raised; the new tokens are still in use")
+        logger.exception("token_updater raised; the new tokens are still in use")
 
 
 def jwt_expiry(token: str) -> Optional[Tuple[float, Optional[float]]]:
@@ -248,7 +248,7 @@ class TokenAuth(AuthBase):
             except AvatarError as exc:
                 # A network hiccup during a proactive refresh: the token is
                 # still valid for a moment, so send with it; a 401 will retry.
-                logger.warning("avatars: proactive token refresh failed (%s); using the current token", exc)
+                logger.warning("proactive token refresh failed (%s); using the current token", exc)
         access = self.tokens.access
         r.headers["Authorization"] = f"Bearer {access}"
         prepared: Any = r  # requests' register_hook is untyped; our marks are extra attributes
@@ -300,7 +300,7 @@ class TokenAuth(AuthBase):
         marked: Any = prep
         marked._avatars_access = access
         marked._avatars_resent = True
-        logger.debug("avatars: re-sending %s after a token refresh", prep.method)
+        logger.debug("re-sending %s after a token refresh", prep.method)
         connection = r.connection
         if connection is None:  # pragma: no cover - requests always sets it
             return r
@@ -355,7 +355,7 @@ class TokenAuth(AuthBase):
             if new_refresh:
                 self.tokens.refresh = new_refresh
             self.refresh_count += 1
-            logger.debug("avatars: access token refreshed")
+            logger.debug("access token refreshed")
             notify_token_updater(self._token_updater, self.tokens)
 
     def __repr__(self) -> str:

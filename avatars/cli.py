@@ -1,5 +1,10 @@
 """The ``avatars`` command.
 
+Connection and output flags (``--base-url``, ``--api-key``, ``--json``...)
+may be typed after any command word that shows them in its ``--help``
+(``avatars jobs --json list`` and ``avatars jobs list --json`` are the same);
+typed twice, the last one wins.
+
 Configuration comes from flags, then the environment (the ``AVATAR_*`` names
 of :class:`~avatars.ClientConfig`; ``AVATAR_USERNAME``/``AVATAR_PASSWORD`` for
 username/password authentication).  Exit codes:
@@ -14,6 +19,8 @@ username/password authentication).  Exit codes:
 6     local file error (disk full, permission denied, a result file
       name refused because it would land outside the directory)
 130   interrupted (Ctrl-C)
+141   the output was closed early (``avatars jobs list | head``),
+      as for any command stopped by ``SIGPIPE``; nothing is printed
 ====  ===========================================================
 
 Expected errors print one line on stderr, never a traceback.  Text that
@@ -39,12 +46,17 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, TextIO, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from _typeshed import SupportsWrite
 
 from . import __version__
+from ._extras import is_missing_server_extra, server_extra_message
+from ._version import DISTRIBUTION
 from .auth import AuthTokens
 from .client import ApiClient
-from .config import ClientConfig
+from .config import ClientConfig, check_api_key, normalize_base_url
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -82,12 +94,18 @@ EXIT_JOB = 4
 EXIT_NETWORK = 5
 EXIT_LOCAL = 6
 EXIT_INTERRUPTED = 130
+#: 128 + SIGPIPE, what a shell reports for a command whose reader went away.
+EXIT_BROKEN_PIPE = 141
 
 SAMPLE_CSV = Path(__file__).parent / "data" / "sample.csv"
 
 
 class UsageError(Exception):
     """A problem with the command line itself (exit code 2)."""
+
+
+class NoCredentialsError(UsageError):
+    """No API key, no username and no token cache (exit code 3, as for rejected credentials)."""
 
 
 # --------------------------------------------------------------------------- output
@@ -281,10 +299,26 @@ def build_client(args: argparse.Namespace, *, need_auth: bool = True) -> ApiClie
     if args.insecure:
         verify = False
     elif args.ca_bundle:
+        if not os.path.isfile(args.ca_bundle):
+            raise UsageError(f"--ca-bundle: no such file: {args.ca_bundle}")
         verify = args.ca_bundle
+    # Checked here so that errors name the flags, not the library's arguments.
+    if args.base_url is not None:
+        normalize_base_url(args.base_url, name="--base-url")
+    elif not (os.environ.get("AVATAR_BASE_API_URL", "").strip() or os.environ.get("AVATAR_BASE_URL", "").strip()):
+        raise UsageError("no server: use --base-url or AVATAR_BASE_API_URL (https://host/api), or AVATAR_BASE_URL")
+    if args.api_key is not None:
+        check_api_key(args.api_key, name="--api-key")
     config = ClientConfig.from_env(
-        base_url=args.base_url, api_key=args.api_key, timeout=args.timeout, should_verify_ssl=verify
+        base_url=args.base_url,
+        api_key=args.api_key,
+        timeout=args.timeout,
+        should_verify_ssl=verify,
+        username=args.username,
     )
+    if args.username is not None and args.api_key is None and config.api_key is not None:
+        # --username typed here wins over the environment's AVATAR_API_KEY.
+        config = config.with_changes(api_key=None)
     cache = Path(args.token_cache) if args.token_cache else None
     updater = (lambda tokens: _save_tokens(cache, tokens)) if cache is not None else None
     client = ApiClient(config=config, token_updater=updater)
@@ -296,23 +330,26 @@ def build_client(args: argparse.Namespace, *, need_auth: bool = True) -> ApiClie
     if tokens is not None:
         client.set_tokens(tokens)
         return client
-    username = args.username or os.environ.get("AVATAR_USERNAME")
-    if username:
-        client.authenticate(username, _password(args))
+    if config.username:
+        client.authenticate(config.username, _password(args, config))
         if cache is not None and client.auth_tokens is not None:
             _save_tokens(cache, client.auth_tokens)
-    return client
+        return client
+    client.close()
+    raise NoCredentialsError(
+        "no credentials: use --api-key or AVATAR_API_KEY, or --username (AVATAR_USERNAME) with a password"
+        + (", or log in once with 'avatars login --token-cache FILE'" if cache is None else f" (no tokens in {cache})")
+    )
 
 
-def _password(args: argparse.Namespace) -> str:
+def _password(args: argparse.Namespace, config: ClientConfig) -> str:
     if args.password_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
             raise UsageError("--password-stdin: nothing on standard input")
         return line
-    env = os.environ.get("AVATAR_PASSWORD")
-    if env:
-        return env
+    if config.password:
+        return config.password
     if sys.stdin.isatty():
         return getpass.getpass("Password: ")
     raise UsageError("no password: use --password-stdin, AVATAR_PASSWORD, or a terminal")
@@ -322,8 +359,8 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def cmd_login(args: argparse.Namespace, out: Output) -> int:
-    if not (args.username or os.environ.get("AVATAR_USERNAME")):
-        raise UsageError("login needs --username (or AVATAR_USERNAME)")
+    if not (args.username or os.environ.get("AVATAR_USERNAME", "").strip()):
+        raise UsageError("login needs --username or AVATAR_USERNAME")
     with build_client(args) as client:
         me = client.users.get_me()
         where = (
@@ -505,22 +542,29 @@ def cmd_run(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: Output) -> int:
+    _refuse_connection_flags(args, "serve")
     return _serve(list(args.serve_args))
 
 
 def _serve(argv: List[str]) -> int:
+    from .testing.cli import serve_main
+
     try:
-        from .testing.cli import serve_main
-    except ImportError as exc:  # werkzeug missing
-        raise UsageError(f"the local server needs the 'server' extra: pip install 'avatars[server]' ({exc})") from None
-    return serve_main(argv)
+        return serve_main(argv, prog="avatars serve")
+    except ImportError as exc:
+        if is_missing_server_extra(exc):
+            raise UsageError(server_extra_message("'avatars serve'", exc)) from None
+        raise
 
 
 def cmd_demo(args: argparse.Namespace, out: Output) -> int:
+    _refuse_connection_flags(args, "demo")
     try:
         from .testing import LocalAvatarServer
     except ImportError as exc:
-        raise UsageError(f"the demo needs the 'server' extra: pip install 'avatars[server]' ({exc})") from None
+        if is_missing_server_extra(exc):
+            raise UsageError(server_extra_message("'avatars demo'", exc)) from None
+        raise
     output = Path(args.output)
     progress = _progress_for(args, out.err)
     email = "demo@example.com"
@@ -529,7 +573,7 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
     with LocalAvatarServer(job_step_seconds=0.05) as server:
         server.admin.create_user(email, password)
         out.note(f"local server at {server.base_url}")
-        with ApiClient(server.base_url) as client:
+        with ApiClient(config=ClientConfig(base_url=server.base_url)) as client:  # no AVATAR_* here
             client.authenticate(email, password)
             summary = _run_flow(
                 client,
@@ -566,9 +610,39 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit code 2
         self.exit(EXIT_USAGE, f"{self.prog}: usage error: {message} (see --help)\n")
 
+    def _print_message(self, message: str, file: Optional[SupportsWrite[str]] = None) -> None:
+        # argparse 3.11+ drops what it cannot write; a closed pipe must end the
+        # command the same way on every Python (exit 141, see main()).
+        if message:
+            (file if file is not None else sys.stderr).write(message)
 
-def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
+
+#: What a flag is when it was typed nowhere (the parent parsers below suppress
+#: their defaults, so that a flag typed after ``jobs`` survives ``list``).
+_SHARED_DEFAULTS: Dict[str, Any] = {
+    "base_url": None,
+    "api_key": None,
+    "username": None,
+    "password_stdin": False,
+    "token_cache": None,
+    "proxy": None,
+    "ca_bundle": None,
+    "insecure": False,
+    "timeout": None,
+    "json": False,
+    "quiet": False,
+}
+
+
+def _add_output_flags(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("output")
+    g.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    g.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _shared_parsers() -> Tuple[_Parser, _Parser]:
+    """The parent parsers: connection + output flags, and output flags alone."""
+    common = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
     g = common.add_argument_group("connection (flags win over AVATAR_* environment variables)")
     g.add_argument("--base-url", help="API URL ending in /api (env AVATAR_BASE_API_URL, or AVATAR_BASE_URL)")
     g.add_argument("--api-key", help="API key (prefer env AVATAR_API_KEY: flags show up in process lists)")
@@ -582,12 +656,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--proxy", metavar="URL", help="HTTP(S) proxy, e.g. http://user:pass@proxy:3128")
     g.add_argument("--ca-bundle", metavar="PATH", help="CA bundle to verify the server's certificate")
     g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (warns)")
-    g.add_argument("--timeout", type=_positive_float, metavar="S", help="per-request timeout in seconds")
-    g.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    g.add_argument("--quiet", action="store_true", help="no progress output")
+    g.add_argument(
+        "--timeout", type=_positive_float, metavar="S", help="per-request timeout in seconds (env AVATAR_TIMEOUT)"
+    )
+    _add_output_flags(common)
+    output = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
+    _add_output_flags(output)
+    return common, output
 
-    parser = _Parser(prog="avatars", description="Command line for the Avatar anonymization platform.")
-    parser.add_argument("--version", action="version", version=f"avatars {__version__}")
+
+def build_parser() -> argparse.ArgumentParser:
+    common, output = _shared_parsers()
+
+    parser = _Parser(
+        prog="avatars", description="Command line for the Avatar anonymization platform.", parents=[common]
+    )
+    parser.add_argument("--version", action="version", version=f"avatars ({DISTRIBUTION}) {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -598,34 +682,36 @@ def build_parser() -> argparse.ArgumentParser:
     jsub = p.add_subparsers(dest="jobs_command", metavar="ACTION", parser_class=_Parser)
     jsub.required = True
     q = jsub.add_parser("list", parents=[common], help="list jobs")
-    q.add_argument("--kind", help="only jobs of this kind")
+    q.add_argument("--kind", help="only jobs of this kind (standard, privacy_metrics, ...)")
     q = jsub.add_parser("status", parents=[common], help="one job")
-    q.add_argument("name")
+    q.add_argument("name", help="the job's name")
     q = jsub.add_parser("cancel", parents=[common], help="cancel a job")
-    q.add_argument("name")
+    q.add_argument("name", help="the job's name")
     q = jsub.add_parser("delete", parents=[common], help="delete one or more jobs")
-    q.add_argument("names", nargs="+")
+    q.add_argument("names", nargs="+", help="the jobs' names")
     p.set_defaults(func=cmd_jobs)
 
     p = sub.add_parser("datasets", parents=[common], help="upload, download or list datasets")
     dsub = p.add_subparsers(dest="datasets_command", metavar="ACTION", parser_class=_Parser)
     dsub.required = True
     q = dsub.add_parser("upload", parents=[common], help="upload a file (streamed)")
-    q.add_argument("file")
-    q.add_argument("--name")
-    q.add_argument("--filetype", default="csv", choices=["csv", "json", "parquet"])
+    q.add_argument("file", help="the file to upload")
+    q.add_argument("--name", help="dataset name (default: the file name)")
+    q.add_argument(
+        "--filetype", default="csv", choices=["csv", "json", "parquet"], help="the file's format (default: csv)"
+    )
     q = dsub.add_parser("download", parents=[common], help="download a dataset to a file")
-    q.add_argument("id")
-    q.add_argument("destination")
+    q.add_argument("id", help="the dataset's id")
+    q.add_argument("destination", help="the file to write")
     dsub.add_parser("list", parents=[common], help="list datasets")
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("run", parents=[common], help="avatarize a CSV file end to end")
     p.add_argument("file", help="CSV file")
     p.add_argument("--k", type=int, required=True, help="number of neighbours")
-    p.add_argument("--ncp", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--primary-key")
+    p.add_argument("--ncp", type=int, help="number of projection components (default: the platform's)")
+    p.add_argument("--seed", type=int, help="random seed, for a reproducible run")
+    p.add_argument("--primary-key", help="column holding each row's identifier")
     p.add_argument("--table", help="table name (default: the file name)")
     p.add_argument("--set-name", help="resource set display name")
     p.add_argument("--output", default="avatars-results", help="folder for the results (default: avatars-results)")
@@ -636,24 +722,48 @@ def build_parser() -> argparse.ArgumentParser:
     rsub = p.add_subparsers(dest="results_command", metavar="ACTION", parser_class=_Parser)
     rsub.required = True
     q = rsub.add_parser("download", parents=[common], help="download every result file of JOB into DIR")
-    q.add_argument("job")
-    q.add_argument("directory")
+    q.add_argument("job", help="the job's name")
+    q.add_argument("directory", help="the folder to write the files into")
     p.set_defaults(func=cmd_results)
 
+    # Only for the list of commands: main() hands "serve ..." to the server's
+    # own parser (see avatars serve --help).
     p = sub.add_parser("serve", help="run a local Avatar server (avatars serve --help)", add_help=False)
-    p.add_argument("serve_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_serve, json=False, quiet=False)
+    p.add_argument("serve_args", nargs=argparse.REMAINDER, help="options of the local server")
+    p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("demo", parents=[common], help="the whole flow on an embedded local server")
+    # The demo runs on its own embedded server: no connection flags.
+    p = sub.add_parser("demo", parents=[output], help="the whole flow on an embedded local server")
     p.add_argument("--output", default="avatars-demo-output", help="folder for the results")
-    p.add_argument("--k", type=int, default=10)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--wait-timeout", type=_positive_float, default=300.0, metavar="S")
+    p.add_argument("--k", type=int, default=10, help="number of neighbours (default: 10)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    p.add_argument("--wait-timeout", type=_positive_float, default=300.0, metavar="S", help="give up waiting after S s")
     p.set_defaults(func=cmd_demo)
     return parser
 
 
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse, then give the shared flags that were typed nowhere their default."""
+    args = parser.parse_args(argv)
+    args.typed_flags = frozenset(name for name in _SHARED_DEFAULTS if hasattr(args, name))
+    for name, value in _SHARED_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    return args
+
+
+def _refuse_connection_flags(args: argparse.Namespace, command: str) -> None:
+    """``avatars --base-url X demo``: the demo and the local server connect to no
+    server, so a connection flag there is a mistake to report, not to ignore."""
+    typed = sorted(getattr(args, "typed_flags", frozenset()) - {"json", "quiet"})
+    if typed:
+        flags = ", ".join("--" + name.replace("_", "-") for name in typed)
+        raise UsageError(f"'avatars {command}' runs its own local server and takes no connection flags ({flags})")
+
+
 def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, NoCredentialsError):
+        return EXIT_AUTH
     if isinstance(exc, (UsageError, ConfigurationError, RequestValidationError)):
         return EXIT_USAGE
     if isinstance(exc, (AuthenticationError, PermissionDenied)):
@@ -672,6 +782,30 @@ def main(argv: Optional[List[str]] = None, *, stdout: Optional[TextIO] = None, s
     out_stream = stdout if stdout is not None else sys.stdout
     err_stream = stderr if stderr is not None else sys.stderr
     raw = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(raw, out_stream, err_stream)
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, like any command
+        # stopped by SIGPIPE, and let nothing flush into the closed pipe again.
+        for stream in (out_stream, err_stream):
+            _silence(stream)
+        return EXIT_BROKEN_PIPE
+
+
+def _silence(stream: TextIO) -> None:
+    """Point a real standard stream whose pipe is closed at /dev/null."""
+    try:
+        fileno = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fileno)
+    finally:
+        os.close(devnull)
+
+
+def _main(raw: List[str], out_stream: TextIO, err_stream: TextIO) -> int:
     if raw[:1] == ["serve"]:
         # everything after "serve" belongs to the server's own parser (argparse's
         # REMAINDER cannot take options such as --port).
@@ -682,10 +816,10 @@ def main(argv: Optional[List[str]] = None, *, stdout: Optional[TextIO] = None, s
             return EXIT_USAGE
     parser = build_parser()
     try:
-        args = parser.parse_args(raw)
+        args = parse_args(parser, raw)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
-    out = Output(bool(getattr(args, "json", False)), out_stream, err_stream)
+    out = Output(bool(args.json), out_stream, err_stream)
     try:
         code: int = args.func(args, out)
         return code
@@ -701,6 +835,8 @@ def main(argv: Optional[List[str]] = None, *, stdout: Optional[TextIO] = None, s
         if args.json:
             out_stream.write(json_text({"error": message, "type": type(exc).__name__, "exit_code": code}) + "\n")
         return code
+    except BrokenPipeError:
+        raise
     except OSError as exc:  # a local file problem (permissions, disk full)
         out.note(f"avatars: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return EXIT_LOCAL

@@ -26,7 +26,7 @@ from urllib3.exceptions import InsecureRequestWarning
 
 from ._urls import Origin, join_url, origin_of, strip_userinfo
 from .auth import ApiKeyAuth, AuthTokens, NoAuth, TokenAuth, TokenPair, notify_token_updater, rewind
-from .config import DEFAULT_TIMEOUT, NO_TIMEOUT, ClientConfig, Timeout, normalize_timeout
+from .config import NO_TIMEOUT, ClientConfig, Timeout, normalize_timeout
 from .errors import (
     ApiConnectionError,
     ApiTimeoutError,
@@ -59,7 +59,7 @@ from .session import CALL_DEADLINE, AvatarSession, user_agent
 
 __all__ = ["ApiClient", "AuthTokens", "InsecureTLSWarning"]
 
-logger = logging.getLogger("avatars")
+logger = logging.getLogger(__name__)
 
 
 class InsecureTLSWarning(UserWarning):
@@ -168,7 +168,8 @@ class ApiClient:
         adapters with a ``urllib3.Retry``, ``verify``, ``cert``, headers,
         hooks...).  It is used as is and never closed by the client.
     :param api_key: authenticate every call with ``Authorization: api-key-v1``.
-    :param config: a :class:`ClientConfig` instead of the four values above.
+    :param config: a :class:`ClientConfig` instead of the four values above
+        (then nothing is read from the environment).
     :param total_timeout: a budget in seconds for each whole call (connect,
         send, wait, and read the answer), on top of the per-phase timeout.
     :param rate_limit_wait: when set, a 429 answer is retried after its
@@ -176,6 +177,11 @@ class ApiClient:
         seconds; otherwise (the default) a 429 raises :class:`RateLimitError`.
     :param token_updater: called with :class:`AuthTokens` after :meth:`authenticate`
         and after each refresh, to persist them.
+
+    Each of ``base_url``, ``timeout``, ``should_verify_ssl`` and ``api_key``
+    left out is read from its ``AVATAR_*`` variable (see
+    :mod:`avatars.config`), as :class:`Manager` and the ``avatars`` command
+    do; :meth:`from_env` says so explicitly.
 
     The client is a context manager; leaving it closes a session it created.
     """
@@ -194,6 +200,8 @@ class ApiClient:
         rate_limit_wait: Optional[float] = None,
         token_updater: Optional[Callable[[AuthTokens], None]] = None,
     ) -> None:
+        #: An API key read from AVATAR_API_KEY gives way to an explicit login.
+        self._api_key_from_env = config is None and api_key is None
         if config is not None:
             given = [
                 name
@@ -213,16 +221,10 @@ class ApiClient:
             if not isinstance(config, ClientConfig):
                 raise ConfigurationError(f"config must be a ClientConfig, got {type(config).__name__}")
         else:
-            if base_url is None:
-                raise ConfigurationError(
-                    "no base_url: pass base_url='https://host/api' or config=ClientConfig(...) "
-                    "(ClientConfig.from_env() reads AVATAR_BASE_API_URL and friends)"
-                )
-            config = ClientConfig(
-                base_url=base_url,
-                timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
-                should_verify_ssl=should_verify_ssl,
-                api_key=api_key,
+            # The one rule (avatars.config): each value given here wins, else its
+            # AVATAR_* variable, else the default.
+            config = ClientConfig.from_env(
+                base_url=base_url, timeout=timeout, should_verify_ssl=should_verify_ssl, api_key=api_key
             )
         if http_client is not None and not isinstance(http_client, requests.Session):
             raise ConfigurationError(f"http_client must be a requests.Session, got {type(http_client).__name__}")
@@ -232,6 +234,7 @@ class ApiClient:
             raise ConfigurationError("rate_limit_wait must be a non-negative number of seconds")
 
         self._config = config
+        self._api_key_from_env = self._api_key_from_env and config.api_key is not None
         self.base_url: str = config.base_url  # normalised by ClientConfig
         self.origin: Optional[Origin] = origin_of(self.base_url)
         self.timeout: Timeout = config.timeout
@@ -285,6 +288,27 @@ class ApiClient:
         self.results = ResultFiles(self)
         self.users = Users(self)
 
+    @classmethod
+    def from_env(
+        cls,
+        env: Optional[Mapping[str, str]] = None,
+        *,
+        base_url: Optional[str] = None,
+        timeout: Optional[Timeout] = None,
+        should_verify_ssl: Optional[Union[bool, str]] = None,
+        api_key: Optional[str] = None,
+        **client_options: Any,
+    ) -> ApiClient:
+        """A client configured from the ``AVATAR_*`` variables of ``env`` (default
+        ``os.environ``); the values given here win over them.  ``client_options``
+        go to the constructor (``http_client``, ``total_timeout``...)."""
+        config = ClientConfig.from_env(
+            env, base_url=base_url, timeout=timeout, should_verify_ssl=should_verify_ssl, api_key=api_key
+        )
+        client = cls(config=config, **client_options)
+        client._api_key_from_env = api_key is None and config.api_key is not None
+        return client
+
     # ------------------------------------------------------------------ properties
 
     @property
@@ -306,7 +330,26 @@ class ApiClient:
 
     @property
     def auth_strategy(self) -> Optional[AuthBase]:
-        """The auth object attached to requests (:class:`ApiKeyAuth`, :class:`TokenAuth` or None)."""
+        """The auth object attached to requests (:class:`ApiKeyAuth`, :class:`TokenAuth` or None).
+
+        Typed as any ``AuthBase``; for the attributes of one strategy, use the
+        typed accessors :attr:`token_auth` and :attr:`api_key_auth`."""
+        return self._auth
+
+    @property
+    def token_auth(self) -> TokenAuth:
+        """The :class:`TokenAuth` of a username/password session (``refresh_count``,
+        ``tokens``...); :class:`ConfigurationError` when the client has none."""
+        if not isinstance(self._auth, TokenAuth):
+            raise ConfigurationError("this client has no username/password session: call authenticate() first")
+        return self._auth
+
+    @property
+    def api_key_auth(self) -> ApiKeyAuth:
+        """The :class:`ApiKeyAuth` of a client created with an API key;
+        :class:`ConfigurationError` otherwise."""
+        if not isinstance(self._auth, ApiKeyAuth):
+            raise ConfigurationError("this client does not authenticate with an API key")
         return self._auth
 
     @property
@@ -315,14 +358,21 @@ class ApiClient:
 
     # ------------------------------------------------------------------ authentication
 
-    def authenticate(self, username: str, password: str, timeout: Optional[Timeout] = None) -> None:
+    def authenticate(
+        self, username: Optional[str] = None, password: Optional[str] = None, timeout: Optional[Timeout] = None
+    ) -> None:
         """Log in with username and password; later calls use bearer tokens,
-        refreshed automatically (on a 401 and shortly before expiry)."""
-        if self.api_key_in_use:
+        refreshed automatically (on a 401 and shortly before expiry).
+
+        Left out, ``username`` and ``password`` come from the configuration
+        (``AVATAR_USERNAME`` and ``AVATAR_PASSWORD``).  An API key that came
+        from ``AVATAR_API_KEY`` gives way to this explicit login."""
+        if self.api_key_in_use and not self._api_key_from_env:
             raise ConfigurationError(
                 "this client authenticates with an API key; authenticate(username, password) "
                 "is for clients created without api_key"
             )
+        username, password = self._config.credentials(username, password)
         login = self.auth.login(username, password, timeout=timeout)
         self.set_tokens(login)
         if self.auth_tokens is not None:
@@ -330,8 +380,10 @@ class ApiClient:
 
     def set_tokens(self, tokens: Union[LoginResponse, AuthTokens, Mapping[str, Any]]) -> None:
         """Use existing tokens (e.g. persisted by a ``token_updater``) without logging in."""
-        if self.api_key_in_use:
+        if self.api_key_in_use and not self._api_key_from_env:
             raise ConfigurationError("this client authenticates with an API key; it takes no tokens")
+        if self.api_key_in_use:
+            logger.info("the API key from AVATAR_API_KEY gives way to the username/password session")
         if isinstance(tokens, AuthTokens):
             auth_tokens = AuthTokens(tokens.access, tokens.refresh)
         else:
@@ -456,7 +508,7 @@ class ApiClient:
             wait = error.retry_after if error.retry_after is not None else 1.0
             if waited + wait > self.rate_limit_wait or not rewind(data, start_position):
                 raise error
-            logger.info("avatars: rate limited on %s %s; retrying in %.1f s", method, redact_url(url), wait)
+            logger.info("rate limited on %s %s; retrying in %.1f s", method, redact_url(url), wait)
             time.sleep(wait)
             waited += wait
 
@@ -545,8 +597,12 @@ class ApiClient:
             raise
         except requests.exceptions.RequestException as exc:
             if deadline is not None and (deadline.expired or deadline.remaining() <= 0):
-                raise deadline.error(method, url) from None
-            raise _map_transport_error(exc, method, url, kwargs.get("timeout")) from None
+                failure: TransportError = deadline.error(method, url)
+            else:
+                failure = _map_transport_error(exc, method, url, kwargs.get("timeout"))
+            # The call's one DEBUG line, for a call that got no answer.
+            logger.debug("%s %s -> %s in %.0f ms", method, redact_url(url), type(failure).__name__, _ms_since(started))
+            raise failure from None
         if deadline is not None and deadline.expired:
             response.close()
             raise deadline.error(method, url)
@@ -559,7 +615,7 @@ class ApiClient:
                 method,
                 redact_url(response.url or url),
                 response.status_code,
-                (time.monotonic() - started) * 1000,
+                _ms_since(started),
                 f" [request id {rid}]" if rid else "",
             )
         return response
@@ -589,7 +645,7 @@ class ApiClient:
         raw = self._session.headers.get("User-Agent")
         current = raw.decode("latin-1") if isinstance(raw, bytes) else raw
         default = requests.utils.default_user_agent()
-        if current and current != default and not current.startswith("avatar-python/"):
+        if current and current != default and not current.startswith(ua.split("/", 1)[0] + "/"):
             ua = f"{ua} {current}"
         return {"User-Agent": ua}
 
@@ -622,6 +678,10 @@ class ApiClient:
         else:
             scheme = "none"
         return f"ApiClient(base_url={self.base_url!r}, auth={scheme})"
+
+
+def _ms_since(started: float) -> float:
+    return (time.monotonic() - started) * 1000
 
 
 def _check_complete(response: requests.Response, method: str, url: str) -> None:

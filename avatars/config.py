@@ -1,6 +1,11 @@
 """Client configuration: explicit values, or read from the environment.
 
-The environment names are the ones the platform's own client reads:
+One rule for every entry point (:class:`~avatars.ApiClient`,
+:class:`~avatars.Manager`, the ``avatars`` command), setting by setting: an
+explicit value wins; otherwise the environment variable below; otherwise the
+default.  A :class:`ClientConfig` built directly reads nothing from the
+environment.  The environment names are the ones the platform's own client
+reads, plus the username and password:
 
 ``AVATAR_BASE_API_URL``
     The API URL, ending in ``/api`` (``https://avatar.example.com/api``).
@@ -13,6 +18,9 @@ The environment names are the ones the platform's own client reads:
 ``AVATAR_SHOULD_VERIFY_SSL``
     ``true``/``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``), or the
     path of a CA bundle file.
+``AVATAR_USERNAME`` and ``AVATAR_PASSWORD``
+    Used by :meth:`ApiClient.authenticate() <avatars.ApiClient.authenticate>`
+    when it is called without them.  An API key wins over them.
 """
 
 from __future__ import annotations
@@ -31,7 +39,19 @@ __all__ = [
     "NO_TIMEOUT",
     "normalize_base_url",
     "normalize_timeout",
+    "ENV_NAMES",
 ]
+
+#: Every environment variable the configuration reads.
+ENV_NAMES = (
+    "AVATAR_BASE_API_URL",
+    "AVATAR_BASE_URL",
+    "AVATAR_API_KEY",
+    "AVATAR_TIMEOUT",
+    "AVATAR_SHOULD_VERIFY_SSL",
+    "AVATAR_USERNAME",
+    "AVATAR_PASSWORD",
+)
 
 #: A timeout: seconds for both phases, or ``(connect, read)`` seconds.
 Timeout = Union[float, Tuple[float, float]]
@@ -176,10 +196,11 @@ def check_api_key(value: object, *, name: str = "api_key") -> str:
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """Base URL, timeout, TLS verification and API key of a client.
+    """Base URL, timeout, TLS verification and credentials of a client.
 
-    Build it explicitly, or with :meth:`from_env`, where explicit values win
-    over the environment.  ``repr()`` never shows the API key.
+    Build it explicitly (nothing is read from the environment), or with
+    :meth:`from_env`, where explicit values win over the environment.
+    ``repr()`` never shows the API key or the password.
     """
 
     base_url: str
@@ -188,6 +209,9 @@ class ClientConfig:
     #: or keep an injected session's own ``verify``).
     should_verify_ssl: Optional[Union[bool, str]] = None
     api_key: Optional[str] = field(default=None, repr=False)
+    #: Used by ``authenticate()`` when called without a username/password.
+    username: Optional[str] = None
+    password: Optional[str] = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
@@ -197,13 +221,30 @@ class ClientConfig:
             object.__setattr__(self, "should_verify_ssl", _check_verify(self.should_verify_ssl))
         if self.api_key is not None:
             object.__setattr__(self, "api_key", check_api_key(self.api_key))
+        for name in ("username", "password"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigurationError(f"{name} must be a non-empty string")
 
     def __repr__(self) -> str:
         key = "'***'" if self.api_key else "None"
+        password = "'***'" if self.password else "None"
         return (
             f"ClientConfig(base_url={self.base_url!r}, timeout={self.timeout!r}, "
-            f"should_verify_ssl={self.should_verify_ssl!r}, api_key={key})"
+            f"should_verify_ssl={self.should_verify_ssl!r}, api_key={key}, "
+            f"username={self.username!r}, password={password})"
         )
+
+    def credentials(self, username: Optional[str], password: Optional[str]) -> Tuple[str, str]:
+        """The username and password to log in with: the ones given, else this
+        configuration's (``AVATAR_USERNAME``/``AVATAR_PASSWORD``)."""
+        user = username if username is not None else self.username
+        secret = password if password is not None else self.password
+        if not user:
+            raise ConfigurationError("no username: pass username=..., or set AVATAR_USERNAME")
+        if not secret:
+            raise ConfigurationError("no password: pass password=..., or set AVATAR_PASSWORD")
+        return user, secret
 
     def with_changes(self, **changes: object) -> ClientConfig:
         """A copy with some values replaced (validated again)."""
@@ -218,9 +259,11 @@ class ClientConfig:
         timeout: Optional[Timeout] = None,
         should_verify_ssl: Optional[Union[bool, str]] = None,
         api_key: Optional[str] = None,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
     ) -> ClientConfig:
         """Read the ``AVATAR_*`` variables (from ``env``, default ``os.environ``);
-        keyword arguments that are not ``None`` win over them."""
+        keyword arguments that are not ``None`` win over them, one by one."""
         source = os.environ if env is None else env
         api_url = source.get("AVATAR_BASE_API_URL", "").strip()
         root_url = source.get("AVATAR_BASE_URL", "").strip()
@@ -242,7 +285,8 @@ class ClientConfig:
                 base_url = normalize_base_url(checked_root + "/api", name="AVATAR_BASE_URL")
             else:
                 raise ConfigurationError(
-                    "no base URL: pass base_url, or set AVATAR_BASE_API_URL (…/api) or AVATAR_BASE_URL"
+                    "no base URL: pass base_url='https://host/api', or set AVATAR_BASE_API_URL (…/api) "
+                    "or AVATAR_BASE_URL (the server root)"
                 )
         if timeout is None and source.get("AVATAR_TIMEOUT", "").strip():
             timeout = _parse_timeout_env(source["AVATAR_TIMEOUT"])
@@ -253,9 +297,15 @@ class ClientConfig:
             if not raw_key.strip():
                 raise ConfigurationError("AVATAR_API_KEY is set but empty")
             api_key = raw_key.strip()
+        if username is None and source.get("AVATAR_USERNAME", "").strip():
+            username = source["AVATAR_USERNAME"].strip()
+        if password is None and source.get("AVATAR_PASSWORD", ""):
+            password = source["AVATAR_PASSWORD"]
         return cls(
             base_url=base_url,
             timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
             should_verify_ssl=should_verify_ssl,
             api_key=api_key,
+            username=username,
+            password=password,
         )

@@ -44,11 +44,10 @@ def _count(count: object) -> int:
 class Manager:
     """Authenticate, create runners, and look after jobs.
 
-    :param base_url: the API URL (``.../api``).  Without ``base_url``,
-        ``api_client`` and ``config``, the configuration comes from the
-        environment (:meth:`ClientConfig.from_env`).
+    :param base_url: the API URL (``.../api``).  Values not given (and no
+        ``config``) come from the ``AVATAR_*`` variables, as for :class:`ApiClient`.
     :param api_client: an :class:`ApiClient` you configured yourself.
-    :param api_key: authenticate with an API key (no :meth:`authenticate` needed).
+    :param api_key: authenticate with an API key instead of :meth:`authenticate`.
     :param config: a :class:`ClientConfig`.
     :param http_client: your own configured :class:`requests.Session`.
     :param progress: the default ``progress=`` of the runners it creates.
@@ -75,22 +74,18 @@ class Manager:
                 )
             self.auth_client = api_client
         else:
-            if base_url is None and config is None:
-                config = ClientConfig.from_env(api_key=api_key)
-                api_key = None
+            # ApiClient applies the configuration rule (argument, else AVATAR_*).
             self.auth_client = ApiClient(
                 base_url, api_key=api_key, config=config, http_client=http_client, **client_options
             )
         self.progress = progress
 
-    def authenticate(self, username: str, password: str, timeout: Optional[Timeout] = None) -> None:
-        """Log in with username and password (not needed with an API key)."""
-        if self.auth_client.api_key_in_use:
-            raise RequestValidationError(
-                "this manager uses an API key: authenticate() is not needed (create a Manager without "
-                "api_key to log in with a password)",
-                field="username",
-            )
+    def authenticate(
+        self, username: Optional[str] = None, password: Optional[str] = None, timeout: Optional[Timeout] = None
+    ) -> None:
+        """Log in with username and password, by default ``AVATAR_USERNAME`` and
+        ``AVATAR_PASSWORD`` (see :meth:`ApiClient.authenticate`; a manager given
+        an explicit ``api_key`` refuses it)."""
         self.auth_client.authenticate(username, password, timeout=timeout)
 
     def forgotten_password(self, email: str) -> None:

@@ -4,24 +4,35 @@ Three modes, chosen with one ``progress`` argument wherever long work happens
 (:class:`~avatars.Runner`, the ``avatars`` command):
 
 * ``True`` (default of the Runner): ``tqdm`` bars on stderr when ``tqdm`` is
-  installed (``pip install avatars[progress]``) and stderr is a terminal;
+  installed (``pip install 'avatar-anonymization-client[progress]'``) and stderr is a terminal;
   otherwise nothing is shown.
 * ``False`` or ``None``: nothing is shown.
 * an object with ``on_bytes``/``on_job`` methods (a :class:`ProgressListener`):
-  your own reporting.
+  your own reporting.  :class:`LoggingProgress` is one, for CI: progress as
+  log lines (``progress=LoggingProgress()``).
 
 ``tqdm`` is imported only when a bar is actually shown.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
-from typing import Any, Dict, Optional, Protocol, Union, runtime_checkable
+from typing import Any, Dict, Optional, Protocol, Tuple, Union, runtime_checkable
 
 from .models import JobResponse
 from .transfer import ProgressCallback
 
-__all__ = ["ProgressListener", "QuietProgress", "TqdmProgress", "ProgressOption", "resolve_progress"]
+__all__ = [
+    "ProgressListener",
+    "QuietProgress",
+    "TqdmProgress",
+    "LoggingProgress",
+    "ProgressOption",
+    "resolve_progress",
+]
+
+_logger = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -81,6 +92,71 @@ class TqdmProgress:
         for bar in self._bars.values():
             bar.close()
         self._bars.clear()
+
+
+class LoggingProgress:
+    """Progress as log records, for CI logs and services (no terminal needed).
+
+    A transfer is logged when it starts, at each ``step`` of its size
+    (25 %, 50 %...) and when it ends; with no known size, every
+    ``bytes_step`` bytes.  A job is logged when its status changes and at each
+    ``step`` of its progress.  Records go to ``logger`` (default
+    ``avatars.progress``) at ``level`` (default ``INFO``)::
+
+        logging.basicConfig(level=logging.INFO)
+        runner = manager.create_runner("nightly", progress=LoggingProgress())
+    """
+
+    def __init__(
+        self,
+        logger: Optional[logging.Logger] = None,
+        level: int = logging.INFO,
+        *,
+        step: float = 0.25,
+        bytes_step: int = 16 * 1024 * 1024,
+    ) -> None:
+        if not 0 < step <= 1:
+            raise ValueError("step must be a fraction in (0, 1]")
+        if bytes_step < 1:
+            raise ValueError("bytes_step must be positive")
+        self.logger = logger if logger is not None else _logger
+        self.level = level
+        self.step = step
+        self.bytes_step = bytes_step
+        self._bytes: Dict[str, int] = {}
+        self._jobs: Dict[str, Tuple[str, int]] = {}
+
+    def on_bytes(self, label: str, done_bytes: int, total_bytes: Optional[int]) -> None:
+        if total_bytes:
+            mark = min(int(done_bytes / total_bytes / self.step), int(1 / self.step))
+        else:
+            mark = done_bytes // self.bytes_step
+        previous = self._bytes.get(label)
+        if previous is not None and mark <= previous:
+            return
+        self._bytes[label] = mark
+        if total_bytes:
+            self.logger.log(
+                self.level,
+                "%s: %d of %d bytes (%.0f%%)",
+                label,
+                done_bytes,
+                total_bytes,
+                100 * done_bytes / total_bytes,
+            )
+        else:
+            self.logger.log(self.level, "%s: %d bytes", label, done_bytes)
+
+    def on_job(self, job: JobResponse) -> None:
+        status = str(job.status)
+        fraction = 1.0 if job.is_terminal else (job.progress or 0.0)
+        mark = int(fraction / self.step)
+        previous = self._jobs.get(job.name)
+        if previous is not None and previous[0] == status and mark <= previous[1]:
+            return
+        self._jobs[job.name] = (status, mark)
+        suffix = f", {job.exception}" if job.exception else ""
+        self.logger.log(self.level, "job %s %s: %s (%.0f%%)%s", job.kind, job.name, status, 100 * fraction, suffix)
 
 
 #: What a ``progress=`` argument accepts.

@@ -6,7 +6,7 @@ It adds four things to a plain session, and nothing else:
   absolute URLs are used as given;
 * a default timeout, used when a call passes none (``timeout=None`` also means
   "the default"; pass :data:`avatars.NO_TIMEOUT` to wait forever);
-* ``User-Agent: avatar-python/<version> requests/<version>``;
+* ``User-Agent: avatar-anonymization-client/<version> requests/<version>``;
 * credential hygiene across origins: a redirect that leaves the API's origin
   (scheme, host and port) carries neither ``Authorization`` nor a cookie; the
   cookie jar never sends cookies to another origin.
@@ -32,7 +32,7 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from ._urls import Origin, join_url, origin_of, same_origin
-from ._version import __version__
+from ._version import DISTRIBUTION, __version__
 from .config import DEFAULT_TIMEOUT, NO_TIMEOUT, Timeout, normalize_base_url, normalize_timeout
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
     "RETRY_STATUSES",
 ]
 
-logger = logging.getLogger("avatars")
+logger = logging.getLogger(__name__)
 
 #: Methods the default policy may retry after the request went out.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -60,8 +60,9 @@ _URLLIB3_MAJOR = int(str(getattr(urllib3, "__version__", "2")).split(".")[0])
 
 
 def user_agent() -> str:
-    """``avatar-python/<version> requests/<version>`` (the platform reads the first part)."""
-    return f"avatar-python/{__version__} requests/{_REQUESTS_VERSION}"
+    """``avatar-anonymization-client/<version> requests/<version>``: our own product and
+    version (``/check_client`` may answer ``unknown``: advice, never a gate)."""
+    return f"{DISTRIBUTION}/{__version__} requests/{_REQUESTS_VERSION}"
 
 
 #: The monotonic deadline of the call in progress in this thread (or context),
@@ -313,7 +314,7 @@ class AvatarSession(requests.Session):
             if "Authorization" in prepared_request.headers:
                 del prepared_request.headers["Authorization"]
             prepared_request.headers.pop("Cookie", None)
-            logger.debug("avatars: redirect left the API origin; credentials and cookies dropped")
+            logger.debug("redirect left the API origin; credentials and cookies dropped")
 
     def __repr__(self) -> str:
         return f"AvatarSession(base_url={self.base_url!r}, auth={self.auth!r})"

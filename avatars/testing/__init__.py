@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .faults import Fault as Fault
     from .faults import FaultRegistry as FaultRegistry
     from .faults import RateLimits as RateLimits
+    from .mocked import MockedPlatform as MockedPlatform
     from .requestlog import RequestLog as RequestLog
     from .requestlog import RequestRecord as RequestRecord
     from .server import LocalAvatarServer as LocalAvatarServer
@@ -52,6 +53,7 @@ _LAZY: Dict[str, str] = {
     "Fault": ".faults",
     "FaultRegistry": ".faults",
     "RateLimits": ".faults",
+    "MockedPlatform": ".mocked",
     "RequestLog": ".requestlog",
     "RequestRecord": ".requestlog",
     "serve_main": ".cli",
@@ -63,6 +65,7 @@ __all__ = [
     "FaultRegistry",
     "IssuedApiKey",
     "LocalAvatarServer",
+    "MockedPlatform",
     "RateLimits",
     "RequestLog",
     "RequestRecord",

@@ -37,7 +37,6 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from ._http import ApiError, json_bytes, json_response
-from ._util import LOGGER_NAME
 from .auth import Principal, authenticate
 from .faults import POST_FAULTS, Fault
 from .openapi import required_fields
@@ -46,7 +45,7 @@ from .routes import API_PREFIX, ROUTES, Route
 from .serving import ENV_ABORT, ENV_CONNECTION_ID
 from .state import ServerState
 
-logger = logging.getLogger(LOGGER_NAME)
+logger = logging.getLogger(__name__)
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _REASONS = {

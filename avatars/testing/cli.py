@@ -29,9 +29,9 @@ DEMO_EMAIL = "demo@example.com"
 ADMIN_SECRET_ENV = "AVATARS_TESTING_ADMIN_SECRET"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m avatars.testing") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m avatars.testing",
+        prog=prog,
         description="Run the avatars local Avatar API server (a test double; its jobs use "
         "a local stand-in, not the Avatar platform's method).",
     )
@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds per job progress step (default: 0.05)",
     )
     parser.add_argument(
-        "--min-client-version", default="0.1.0", help="oldest compatible avatar-python version (default: 0.1.0)"
+        "--min-client-version",
+        default="0.1.0",
+        help="oldest client version /check_client calls compatible (default: 0.1.0)",
     )
     parser.add_argument(
         "--admin-secret-file", type=Path, default=None, help="enable the /_admin HTTP API and write its secret here"
@@ -64,9 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def serve_main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of the command; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+def serve_main(argv: Optional[List[str]] = None, *, prog: str = "python -m avatars.testing") -> int:
+    """Entry point of the command; returns the process exit code.  Raises
+    :class:`ImportError` when the ``server`` extra is missing."""
+    args = build_parser(prog).parse_args(argv)
     from .server import LocalAvatarServer  # imports werkzeug: only when serving
 
     admin_secret = ""

@@ -50,7 +50,7 @@ from .avatarize import Table, TableError
 from .resource_sets import DocumentError, ParametersSpec, ResourceDocument, parse_document
 from .store import END_STATUSES, FAILURE_STATUSES, Job, ResultFile, Store
 
-logger = logging.getLogger(LOGGER_NAME)
+logger = logging.getLogger(f"{LOGGER_NAME}.jobs")  # this module's name, avatars.testing.jobs
 
 JOB_KINDS = ("standard", "privacy_metrics", "signal_metrics", "report", "advice")
 CANCELLED_MESSAGE = "cancelled by user"

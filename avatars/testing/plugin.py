@@ -1,7 +1,7 @@
 """pytest plugin of ``avatars``: a local Avatar server and clients on it.
 
 Installed with the package (entry point ``pytest11``), so the fixtures are
-available in any project that has ``avatars[server]`` installed::
+available in any project that has ``avatar-anonymization-client[server]`` installed::
 
     def test_my_script(avatar_client):
         jobs = avatar_client.jobs.get_jobs().jobs
@@ -30,21 +30,30 @@ Fixtures (each test gets a fresh server unless it asks for the session one):
     that reads its configuration from the environment talks to the server.
 ``avatar_session_server``
     one server shared by the whole test session (faster; state is shared).
+``avatar_responses``
+    no server at all: a :class:`~avatars.testing.MockedPlatform`, the
+    platform's endpoints registered on a ``responses`` mock (needs
+    ``responses``); ``avatar_responses.client()`` is a client on it.
 
 Importing this module is cheap: the server (werkzeug) is imported only when a
-fixture is used.
+fixture is used; without the ``server`` extra, a test using these fixtures
+fails with a one-line message saying what to install.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Type
 
 import pytest
 
+from .._extras import is_missing_server_extra, server_extra_message
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import ApiClient
+    from ..config import ClientConfig
     from ..manager import Manager
     from .admin import CreatedUser
+    from .mocked import MockedPlatform
     from .server import LocalAvatarServer
 
 #: The password of the ``avatar_user`` fixture's user (a throw-away local server).
@@ -69,22 +78,48 @@ def _server_options(request: pytest.FixtureRequest) -> Dict[str, Any]:
     return options
 
 
+def _config(server: LocalAvatarServer, api_key: Optional[str] = None) -> ClientConfig:
+    """The fixtures' clients talk to their server only: no AVATAR_* of the shell applies."""
+    from ..config import ClientConfig
+
+    return ClientConfig(base_url=server.base_url, api_key=api_key)
+
+
+def _server_class() -> Type[LocalAvatarServer]:
+    try:
+        from .server import LocalAvatarServer
+    except ImportError as exc:
+        if is_missing_server_extra(exc):
+            pytest.fail(server_extra_message("the avatar_server fixture", exc), pytrace=False)
+        raise
+    return LocalAvatarServer
+
+
 @pytest.fixture
 def avatar_server(request: pytest.FixtureRequest) -> Iterator[LocalAvatarServer]:
     """A fresh local Avatar server for this test."""
-    from .server import LocalAvatarServer
-
-    with LocalAvatarServer(**_server_options(request)) as server:
+    with _server_class()(**_server_options(request)) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def avatar_session_server() -> Iterator[LocalAvatarServer]:
     """One local Avatar server for the whole test session."""
-    from .server import LocalAvatarServer
-
-    with LocalAvatarServer(job_step_seconds=0.01) as server:
+    with _server_class()(job_step_seconds=0.01) as server:
         yield server
+
+
+@pytest.fixture
+def avatar_responses() -> Iterator[MockedPlatform]:
+    """The platform's endpoints on a ``responses`` mock (no socket, no server)."""
+    try:
+        import responses
+    except ImportError:
+        pytest.fail("the avatar_responses fixture needs the 'responses' package: pip install responses", pytrace=False)
+    from .mocked import MockedPlatform
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield MockedPlatform(mock)
 
 
 @pytest.fixture
@@ -104,7 +139,7 @@ def avatar_client(avatar_server: LocalAvatarServer, avatar_user: CreatedUser) ->
     """An ``ApiClient`` logged in as ``avatar_user`` on ``avatar_server``."""
     from ..client import ApiClient
 
-    with ApiClient(avatar_server.base_url) as client:
+    with ApiClient(config=_config(avatar_server)) as client:
         assert avatar_user.password is not None
         client.authenticate(avatar_user.email, avatar_user.password)
         yield client
@@ -115,7 +150,7 @@ def avatar_api_key_client(avatar_server: LocalAvatarServer, avatar_api_key: str)
     """An ``ApiClient`` on ``avatar_server`` with ``avatar_api_key``."""
     from ..client import ApiClient
 
-    with ApiClient(avatar_server.base_url, api_key=avatar_api_key) as client:
+    with ApiClient(config=_config(avatar_server, api_key=avatar_api_key)) as client:
         yield client
 
 
@@ -124,7 +159,7 @@ def avatar_manager(avatar_server: LocalAvatarServer, avatar_user: CreatedUser) -
     """A ``Manager`` logged in as ``avatar_user`` (progress display off)."""
     from ..manager import Manager
 
-    with Manager(avatar_server.base_url, progress=False) as manager:
+    with Manager(config=_config(avatar_server), progress=False) as manager:
         assert avatar_user.password is not None
         manager.authenticate(avatar_user.email, avatar_user.password)
         yield manager

@@ -32,7 +32,6 @@ from types import TracebackType
 from typing import Any, Dict, List, Optional, Type, Union
 
 from .._version import __version__
-from ._util import LOGGER_NAME
 from .admin import ServerAdmin
 from .admin_http import AdminHttp
 from .app import ApiApp
@@ -45,7 +44,7 @@ from .state import ServerState, Settings
 from .storage import StorageApp
 from .store import Store
 
-logger = logging.getLogger(LOGGER_NAME)
+logger = logging.getLogger(__name__)
 
 
 class _Same:

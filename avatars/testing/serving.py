@@ -41,10 +41,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
-from ._util import LOGGER_NAME
 from .requestlog import redact_query
 
-logger = logging.getLogger(LOGGER_NAME)
+logger = logging.getLogger(__name__)
 
 ENV_ABORT = "avatars.testing.abort"
 ENV_CONNECTION_ID = "avatars.testing.connection_id"

@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Type, TypeVar
 
-from ._util import LOGGER_NAME, new_id, now
+from ._util import new_id, now
 from .tokens import new_secret
 
-logger = logging.getLogger(LOGGER_NAME)
+logger = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
 STATE_VERSION = 1

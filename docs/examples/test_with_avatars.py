@@ -1,12 +1,15 @@
 """Testing a script that uses ``avatars``, with the fixtures of the pytest plugin.
 
 Run with ``python -m pytest docs/examples/test_with_avatars.py`` (needs
-``avatars[server]`` and pytest).  Each test gets a fresh local server.
+``avatar-anonymization-client[server]`` and pytest).  Each test gets a fresh local server.
 """
+
+from typing import Dict
 
 import pytest
 
 from avatars import ApiClient, ClientConfig, Manager, RateLimitError, ServerError
+from avatars.testing import LocalAvatarServer
 
 
 def count_finished_jobs(client: ApiClient) -> int:
@@ -28,7 +31,7 @@ def test_a_whole_run(avatar_manager: Manager) -> None:
     assert count_finished_jobs(avatar_manager.auth_client) == 5
 
 
-def test_configuration_from_the_environment(avatar_env: dict) -> None:
+def test_configuration_from_the_environment(avatar_env: Dict[str, str]) -> None:
     # Code that reads AVATAR_BASE_API_URL and AVATAR_API_KEY itself.
     with ApiClient(config=ClientConfig.from_env()) as client:
         assert client.users.get_me().email == "avatar-user@example.com"
@@ -40,17 +43,17 @@ def test_survives_token_expiry(avatar_client: ApiClient) -> None:
 
     time.sleep(2.1)  # the access token has expired (its exp is rounded up): the client refreshes it
     assert count_finished_jobs(avatar_client) == 0
-    assert avatar_client.auth_strategy.refresh_count >= 1
+    assert avatar_client.token_auth.refresh_count >= 1
 
 
-def test_reports_rate_limits(avatar_api_key_client: ApiClient, avatar_server) -> None:
+def test_reports_rate_limits(avatar_api_key_client: ApiClient, avatar_server: LocalAvatarServer) -> None:
     avatar_server.admin.set_rate_limit("POST", "/api/jobs/bulk-delete", limit=0, window_seconds=60)
     with pytest.raises(RateLimitError) as caught:
         avatar_api_key_client.jobs.bulk_delete_jobs(["job-1"])
     assert caught.value.retry_after is not None
 
 
-def test_gateway_errors(avatar_api_key_client: ApiClient, avatar_server) -> None:
+def test_gateway_errors(avatar_api_key_client: ApiClient, avatar_server: LocalAvatarServer) -> None:
     avatar_server.faults.status("GET", "/api/jobs", 503, count=10)
     with pytest.raises(ServerError):
         count_finished_jobs(avatar_api_key_client)

@@ -1,114 +1,70 @@
-"""Wire payloads of the contract, one builder per response schema (for the unit tests)."""
+"""Wire payloads of the contract for the unit tests: avatars.testing.payloads with the
+values these tests were written against."""
 
 from __future__ import annotations
 
 from typing import Any, Dict
 
-JOB_SET = "7f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
-USER_ID = "11111111-2222-4333-8444-555555555555"
-ORG_ID = "66666666-7777-4888-9999-aaaaaaaaaaaa"
-KEY_ID = "bbbbbbbb-cccc-4ddd-8eee-ffffffffffff"
-DATASET_ID = "0a0b0c0d-1e1f-4a2b-8c3d-4e5f6a7b8c9d"
+from avatars.testing import payloads
+
+JOB_SET = payloads.SET_NAME
+USER_ID = payloads.USER_ID
+ORG_ID = payloads.ORGANIZATION_ID
+KEY_ID = payloads.API_KEY_ID
+DATASET_ID = payloads.DATASET_ID
 
 
 def job(name: str = "job-1", **overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {
-        "name": name,
-        "set_name": JOB_SET,
-        "parameters_name": "params-1",
-        "display_name": "My run",
-        "created_at": "2026-11-27T10:00:00+00:00",
-        "kind": "standard",
-        "status": "finished",
-        "exception": "",
-        "done": True,
-        "progress": 1.0,
-        "deleted_at": None,
-    }
-    body.update(overrides)
+    options: Dict[str, Any] = {"display_name": "My run", "progress": 1.0}
+    options.update(overrides)
+    body = payloads.job(name, **{k: v for k, v in options.items() if k != "done"})
+    if "done" in overrides:
+        body["done"] = overrides["done"]
     return body
 
 
 def user(**overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {"id": USER_ID, "organization_id": ORG_ID, "email": "ada@example.com", "role": "user"}
-    body.update(overrides)
-    return body
+    return payloads.user(**overrides)
 
 
 def environment(**overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {
-        "dataset_expiration_days": 30,
-        "max_allowed_dimensions_per_dataset": 200,
-        "max_allowed_lines_per_dataset": 1_000_000,
-    }
-    body.update(overrides)
-    return body
+    return payloads.environment(**overrides)
 
 
 def me(**overrides: Any) -> Dict[str, Any]:
-    body = user(role="admin")
-    body["environment"] = environment()
-    body.update(overrides)
-    return body
+    return payloads.me(**overrides)
 
 
 def credits_info(**overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {"credits": 42, "is_credit_enabled": True}
-    body.update(overrides)
-    return body
+    return payloads.credits_info(**overrides)
 
 
 def features_info(**overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {"feature_scopes": ["single_table", "report"]}
-    body.update(overrides)
-    return body
+    return payloads.features_info(**overrides)
 
 
 def api_key(**overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {
-        "id": KEY_ID,
-        "name": "ci",
-        "created_at": "2026-11-27T10:00:00+00:00",
-        "expires_at": "2026-12-27T10:00:00+00:00",
-        "revoked_at": None,
-        "last_used_at": "2026-11-28T08:30:00.250000+01:00",
-    }
-    body.update(overrides)
-    return body
+    options: Dict[str, Any] = {"last_used_at": "2026-11-28T08:30:00.250000+01:00"}
+    options.update(overrides)
+    return payloads.api_key(**options)
 
 
 def api_key_created(**overrides: Any) -> Dict[str, Any]:
-    key = api_key(last_used_at=None)
-    key["plaintext"] = "avk_secret_plaintext_value"
-    body: Dict[str, Any] = {"api_key": key, "message": "store it now"}
-    body.update(overrides)
-    return body
+    return payloads.api_key_created("avk_secret_plaintext_value", **overrides)
 
 
 def dataset(**overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {
-        "id": DATASET_ID,
-        "name": "patients",
-        "filetype": "csv",
-        "nb_lines": 100,
-        "nb_dimensions": 5,
-        "hash": "ab" * 32,
-        "created_at": "2026-11-27T10:00:00+00:00",
-    }
-    body.update(overrides)
-    return body
+    return payloads.dataset(**overrides)
 
 
 def resource_set(**overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {"set_name": JOB_SET, "display_name": "nightly"}
-    body.update(overrides)
-    return body
+    return payloads.resource_set(**overrides)
 
 
 def job_created(**overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {"name": "job-1", "Location": "https://avatar.test/api/jobs/job-1"}
-    body.update(overrides)
-    return body
+    options: Dict[str, Any] = {"name": "job-1", "base_url": "https://avatar.test/api"}
+    options.update(overrides)
+    return payloads.job_created(**options)
 
 
 def bulk_delete(**overrides: Any) -> Dict[str, Any]:
@@ -118,22 +74,17 @@ def bulk_delete(**overrides: Any) -> Dict[str, Any]:
 
 
 def file_access(url: str = "s3://results/job-1/shuffled-0.csv", **overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {"url": url, "credentials": {"access_key_id": "AKIAEXAMPLE", "secret_access_key": "s3cr3t"}}
-    body.update(overrides)
+    body = payloads.file_access(url, **overrides)
+    if "credentials" not in overrides:
+        body["credentials"] = payloads.file_credentials("AKIAEXAMPLE", "s3cr3t")
     return body
 
 
 def compatibility(**overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {
-        "message": "ok",
-        "most_recent_compatible_client": "1.2.0",
-        "status": "compatible",
-    }
-    body.update(overrides)
-    return body
+    options: Dict[str, Any] = {"message": "ok", "most_recent_compatible_client": "1.2.0"}
+    options.update(overrides)
+    return payloads.compatibility(**options)
 
 
 def health(**overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {"message": "ok"}
-    body.update(overrides)
-    return body
+    return payloads.health(**overrides)

@@ -303,7 +303,7 @@ def test_refresh_storm_is_single_flight(rsps: responses.RequestsMock) -> None:
     assert errors == []
     assert results == [200] * threads
     assert len(refreshes) == 1
-    assert client.auth_strategy.refresh_count == 1  # type: ignore[union-attr]
+    assert client.token_auth.refresh_count == 1
 
 
 # ---------------------------------------------------------------- proactive refresh

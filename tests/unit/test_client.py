@@ -65,7 +65,7 @@ def test_user_agent_names_the_client_then_requests(rsps: responses.RequestsMock)
     rsps.add(responses.GET, f"{BASE}/health", json={})
     ApiClient(BASE).request("GET", "health", auth_required=False)
     ua = rsps.calls[0].request.headers["User-Agent"]
-    assert ua == f"avatar-python/{avatars.__version__} requests/{requests.__version__}"
+    assert ua == f"avatar-anonymization-client/{avatars.__version__} requests/{requests.__version__}"
 
 
 def test_injected_session_custom_user_agent_is_kept_after_ours(rsps: responses.RequestsMock) -> None:
@@ -74,7 +74,7 @@ def test_injected_session_custom_user_agent_is_kept_after_ours(rsps: responses.R
     session.headers["User-Agent"] = "acme-etl/3.1"
     ApiClient(BASE, http_client=session).request("GET", "health", auth_required=False)
     ua = rsps.calls[0].request.headers["User-Agent"]
-    assert ua.startswith(f"avatar-python/{avatars.__version__} ")
+    assert ua.startswith(f"avatar-anonymization-client/{avatars.__version__} ")
     assert ua.endswith(" acme-etl/3.1")
     assert session.headers["User-Agent"] == "acme-etl/3.1"  # not rewritten
 

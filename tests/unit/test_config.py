@@ -146,7 +146,7 @@ def test_config_and_explicit_values_conflict_names_them() -> None:
 
 
 def test_no_base_url_nor_config_is_an_error() -> None:
-    with pytest.raises(ConfigurationError, match="no base_url"):
+    with pytest.raises(ConfigurationError, match="no base URL: pass base_url=.*AVATAR_BASE_API_URL"):
         ApiClient()
 
 

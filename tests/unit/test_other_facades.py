@@ -287,7 +287,7 @@ def test_is_client_compatible(rsps: responses.RequestsMock) -> None:
     answer = ApiClient(BASE).compatibility.is_client_compatible()
     assert answer.status is CompatibilityStatus.incompatible and not answer.is_compatible
     assert answer.message == "upgrade" and answer.most_recent_compatible_client == "2.0.0"
-    assert rsps.calls[0].request.headers["User-Agent"].startswith("avatar-python/")
+    assert rsps.calls[0].request.headers["User-Agent"].startswith("avatar-anonymization-client/")
 
 
 def rsps_user_agent() -> str:
