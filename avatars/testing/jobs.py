@@ -251,6 +251,7 @@ class JobRunner:
         for output in outputs:
             path = directory / output.filename
             path.write_bytes(output.content)
+            store.objects.put_result_object(job.user_id, job.name, output.filename, output.content, output.content_type)
             records.append(
                 ResultFile(
                     id=new_id().replace("-", ""),

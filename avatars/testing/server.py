@@ -42,7 +42,7 @@ from .jobs import JobRunner
 from .requestlog import RequestLog
 from .serving import KeepAliveServer
 from .state import ServerState, Settings
-from .storage import StorageApp
+from .storage import STORAGE_PREFIX, MountedStore, StorageApp
 from .store import Store
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -128,7 +128,8 @@ class LocalAvatarServer:
                 StorageApp(state), self._storage_port, "avatars-testing-storage", self.storage_ssl_context
             )
             api_app = ApiApp(state, AdminHttp(state, self._admin, self.stats))
-            self._api = self._make_server(api_app, self._port, "avatars-testing-api", self.ssl_context)
+            front = MountedStore(api_app, StorageApp(state, STORAGE_PREFIX))
+            self._api = self._make_server(front, self._port, "avatars-testing-api", self.ssl_context)
             state.base_url = self.base_url
             state.storage_base_url = self.storage_base_url
             runner.start()
@@ -215,8 +216,13 @@ class LocalAvatarServer:
         return self.origin + "/api"
 
     @property
+    def storage_endpoint_url(self) -> str:
+        """The S3 endpoint beside the API, ``http(s)://HOST:PORT/storage`` (the platform's default)."""
+        return self.origin + STORAGE_PREFIX
+
+    @property
     def storage_base_url(self) -> str:
-        """The storage origin, ``http(s)://HOST:PORT2`` (no trailing slash)."""
+        """The same S3 store on a second origin, ``http(s)://HOST:PORT2`` (path-style at its root)."""
         scheme = "https" if self.storage_ssl_context is not None else "http"
         return f"{scheme}://{self.host}:{self.storage_port}"
 
