@@ -14,13 +14,12 @@ from typing import Any, Dict, Iterator, Optional
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from avatars.testing import LocalAvatarServer
 from avatars.testing.admin import CreatedUser
 
-botocore_session = pytest.importorskip("botocore.session")
-from botocore.config import Config  # noqa: E402
-from botocore.exceptions import ClientError  # noqa: E402
+from .conftest import s3_client
 
 BUCKET = "avatars"
 
@@ -30,21 +29,6 @@ def access(http: requests.Session, srv: LocalAvatarServer, location: str) -> Dic
     assert response.status_code == 200, response.text
     body: Dict[str, Any] = response.json()
     return body
-
-
-def s3_client(endpoint: str, grant: Dict[str, Any], *, secret: Optional[str] = None) -> Any:
-    credentials = grant["credentials"]
-    session = botocore_session.get_session()
-    return session.create_client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=endpoint,
-        aws_access_key_id=credentials["access_key_id"],
-        aws_secret_access_key=secret if secret is not None else credentials["secret_access_key"],
-        config=Config(
-            signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1}
-        ),
-    )
 
 
 def error_code(exc: ClientError) -> str:
@@ -151,8 +135,7 @@ def test_multipart_refuses_wrong_etag_order_and_small_parts(s3: Any, prefix: str
     upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key)
     upload_id = upload["UploadId"]
     etags = [
-        s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=n, Body=b"x" * 10)["ETag"]
-        for n in (1, 2)
+        s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=n, Body=b"x" * 10)["ETag"] for n in (1, 2)
     ]
 
     def complete(parts: Any) -> str:
