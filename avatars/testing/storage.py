@@ -32,7 +32,10 @@ GetObject (``Range``), HeadObject, DeleteObject, DeleteObjects, and multipart
 uploads (create, upload part, list parts, complete, abort, list uploads).
 Payloads: ``UNSIGNED-PAYLOAD`` or a hex SHA-256 (checked while streaming to
 disk); ``Content-MD5`` and ``x-amz-checksum-crc32`` are checked when sent.
-``aws-chunked`` (streaming) bodies are refused with 501 ``NotImplemented``.
+``aws-chunked`` bodies without chunk signatures
+(``STREAMING-UNSIGNED-PAYLOAD-TRAILER``, what botocore >= 1.36 sends over
+HTTPS) are decoded and their ``x-amz-checksum-crc32`` trailer checked; signed
+chunks (``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``) get 501 ``NotImplemented``.
 ETags are S3's: the MD5 of the body, or for multipart uploads the MD5 of the
 parts' MD5s followed by ``-<number of parts>``.
 
@@ -50,7 +53,7 @@ import struct
 import time
 import xml.etree.ElementTree as ET
 from email.utils import formatdate
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
@@ -60,6 +63,7 @@ from werkzeug.wrappers import Request, Response
 from ._util import LOGGER_NAME
 from .app import BaseApp
 from .objects import (
+    CHUNK,
     DEFAULT_BUCKET,
     MAX_PART_NUMBER,
     ObjectMeta,
@@ -68,7 +72,7 @@ from .objects import (
     StoreError,
     iter_range,
 )
-from .sigv4 import UNSIGNED_PAYLOAD, SignatureError, verify
+from .sigv4 import UNSIGNED_PAYLOAD, UNSIGNED_TRAILER, SignatureError, verify
 from .state import FileGrant, ServerState
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -185,9 +189,9 @@ class StorageApp(BaseApp):
         assert grant is not None
         if grant.expires_at <= time.time():
             raise S3Failure(403, "ExpiredToken", "The provided token has expired.")
-        if signed.payload_hash.startswith("STREAMING-"):
+        if signed.payload_hash.startswith("STREAMING-") and signed.payload_hash != UNSIGNED_TRAILER:
             raise S3Failure(
-                501, "NotImplemented", "aws-chunked payloads are not supported by this store; sign the payload"
+                501, "NotImplemented", "signed aws-chunked payloads are not supported by this store; sign the payload"
             )
         if not bucket:
             if method != "GET":
@@ -405,8 +409,6 @@ class StorageApp(BaseApp):
         raise S3Failure(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
 
     def _receive(self, request: Request, headers: Dict[str, str], payload_hash: str) -> Received:
-        if "aws-chunked" in headers.get("content-encoding", "").lower():
-            raise S3Failure(501, "NotImplemented", "aws-chunked payloads are not supported by this store")
         length: Optional[int] = None
         raw_length = headers.get("content-length")
         if raw_length is not None:
@@ -416,10 +418,25 @@ class StorageApp(BaseApp):
                 raise S3Failure(400, "InvalidArgument", "Content-Length is not a number") from None
         elif not request.environ.get("wsgi.input_terminated"):
             raise S3Failure(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
-        if payload_hash != UNSIGNED_PAYLOAD and not _HEX64.match(payload_hash):
+        stream: IO[bytes] = request.environ["wsgi.input"]
+        chunked: Optional[AwsChunkedReader] = None
+        if payload_hash == UNSIGNED_TRAILER:
+            try:
+                length = int(headers.get("x-amz-decoded-content-length", ""))
+            except ValueError:
+                raise S3Failure(
+                    411, "MissingContentLength", "aws-chunked bodies need x-amz-decoded-content-length"
+                ) from None
+            chunked = AwsChunkedReader(stream)
+            stream = chunked  # type: ignore[assignment]
+        elif payload_hash != UNSIGNED_PAYLOAD and not _HEX64.match(payload_hash):
             raise S3Failure(400, "InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a hex SHA-256")
-        received = self.objects.receive(request.environ["wsgi.input"], length, should_stop=self.state.stop_event.is_set)
+        received = self.objects.receive(stream, length, should_stop=self.state.stop_event.is_set)
         try:
+            if chunked is not None:
+                chunked.finish()
+                headers = {**headers, **chunked.trailers}
+                payload_hash = UNSIGNED_PAYLOAD
             _check_digests(received, headers, payload_hash)
         except BaseException:
             received.path.unlink(missing_ok=True)
@@ -540,6 +557,63 @@ class StorageApp(BaseApp):
                 "The provided 'x-amz-content-sha256' header does not match what was computed.",
             )
         return data
+
+
+class AwsChunkedReader:
+    """The decoded bytes of an ``aws-chunked`` body without chunk signatures (``STREAMING-UNSIGNED-PAYLOAD-TRAILER``).
+
+    Wire form: ``<hex size>[;ext]\r\n<bytes>\r\n`` ... ``0\r\n``, then trailer
+    lines ``name:value\r\n`` and an empty line. botocore (>= 1.36) sends
+    uploads this way over HTTPS, with an ``x-amz-checksum-*`` trailer.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.left = 0
+        self.done = False
+        self.trailers: Dict[str, str] = {}
+
+    def _line(self) -> bytes:
+        line = self.raw.readline(4096)
+        if not line.endswith(b"\r\n"):
+            raise S3Failure(400, "IncompleteBody", "The aws-chunked body was cut short or malformed")
+        return line[:-2]
+
+    def _next_chunk(self) -> None:
+        head = self._line().split(b";", 1)[0].strip()
+        try:
+            size = int(head, 16)
+        except ValueError:
+            raise S3Failure(400, "InvalidChunkSizeError", "Only the last chunk may be empty") from None
+        if size == 0:
+            self.done = True
+            while True:
+                line = self._line()
+                if not line:
+                    break
+                name, _, value = line.decode("latin-1").partition(":")
+                self.trailers[name.strip().lower()] = value.strip()
+        self.left = size
+
+    def read(self, size: int = -1) -> bytes:
+        while self.left == 0 and not self.done:
+            self._next_chunk()
+        if self.done:
+            return b""
+        want = self.left if size < 0 else min(size, self.left)
+        data = self.raw.read(want)
+        if not data:
+            raise S3Failure(400, "IncompleteBody", "The aws-chunked body was cut short")
+        self.left -= len(data)
+        if self.left == 0 and self.raw.read(2) != b"\r\n":
+            raise S3Failure(400, "IncompleteBody", "The aws-chunked body is malformed")
+        return data
+
+    def finish(self) -> None:
+        """Read up to the end of the trailers (the decoded length was reached)."""
+        while not self.done:
+            if self.read(CHUNK) and not self.done:
+                raise S3Failure(400, "IncompleteBody", "The aws-chunked body is longer than its decoded length")
 
 
 def _closing(handle: Any) -> Iterable[bytes]:

@@ -12,6 +12,7 @@ import subprocess
 import time
 from typing import Any, Dict, Iterator, Optional
 
+import botocore.session as botocore_session
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -328,3 +329,61 @@ def test_curl_aws_sigv4_put_and_get(http: requests.Session, srv: LocalAvatarServ
         [*wrong, "--user", grant["credentials"]["access_key_id"] + ":nope", url], capture_output=True, timeout=60
     )
     assert out.stdout == b"403"
+
+
+def test_botocore_over_tls_sends_aws_chunked_and_the_store_decodes_it(tmp_path: Any) -> None:
+    import io
+    import ssl
+
+    import trustme
+    from botocore.config import Config
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    with LocalAvatarServer(ssl_context=context) as srv:
+        user = srv.admin.create_user("tls@example.com", "pw")
+        http = requests.Session()
+        http.trust_env = False  # REQUESTS_CA_BUNDLE would win over session.verify
+        http.verify = str(bundle)
+        http.headers["Authorization"] = f"api-key-v1 {srv.admin.create_api_key(user)}"
+        prefix = http.get(srv.url("/upload_url")).json()
+        credentials = access(http, srv, prefix)["credentials"]
+        s3 = botocore_session.get_session().create_client(
+            "s3",
+            region_name="us-east-1",
+            endpoint_url=srv.storage_endpoint_url,
+            verify=str(bundle),
+            aws_access_key_id=credentials["access_key_id"],
+            aws_secret_access_key=credentials["secret_access_key"],
+            config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
+        )
+        key = key_of(prefix, "tls.bin")
+        body = bytes(range(256)) * 3000
+        put = s3.put_object(Bucket=BUCKET, Key=key, Body=io.BytesIO(body))
+        record = srv.storage_log.last("PUT")
+        assert record.headers.get("X-Amz-Content-Sha256") == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+        assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == body
+
+        def spoil_trailer(request: Any, **_: Any) -> None:
+            # flip the CRC32 trailer the signer appended: the store must notice
+            original = request.body
+
+            class Spoiled(io.RawIOBase):
+                def readable(self) -> bool:
+                    return True
+
+                def read(self, size: int = -1) -> bytes:
+                    data: bytes = original.read(size)
+                    return data.replace(b"x-amz-checksum-crc32:", b"x-amz-checksum-crc32:AAAA")
+
+            request.body = Spoiled()
+
+        s3.meta.events.register_last("before-send.s3.PutObject", spoil_trailer)
+        with pytest.raises(ClientError) as spoiled:
+            s3.put_object(Bucket=BUCKET, Key=key_of(prefix, "spoiled.bin"), Body=io.BytesIO(body))
+        assert error_code(spoiled.value) == "BadDigest"
+        s3.close()
