@@ -23,6 +23,7 @@ import uuid
 
 def main(base_url: str, api_key: str) -> int:
     import pandas as pd
+
     from avatars.client import ApiClient  # the platform SDK's, not ours
 
     client = ApiClient(base_url=base_url, api_key=api_key)
