@@ -227,6 +227,14 @@ class ObjectStore:
         self.put_bytes(DEFAULT_BUCKET, key, data, content_type)
         return location(DEFAULT_BUCKET, key)
 
+    def user_file(self, user_id: str, name: str) -> Optional[Path]:
+        """The file behind ``s3://avatars/users/<user id>/<name>``, or None (what stand-in jobs read)."""
+        key = f"{user_prefix(user_id)}/{name.lstrip('/')}"
+        with self.lock:
+            if key not in self._bucket(DEFAULT_BUCKET):
+                return None
+            return self.data_path(DEFAULT_BUCKET, key)
+
     def head(self, bucket: str, key: str) -> ObjectMeta:
         with self.lock:
             meta = self._bucket(bucket).get(key)

@@ -9,8 +9,10 @@
                      headers={"Authorization": f"api-key-v1 {key}"})
 
 Two listeners on ``host`` (default 127.0.0.1), each on a free port unless
-given: the API (``base_url = http(s)://127.0.0.1:PORT/api``) and the object
-storage (``storage_base_url``, another origin). Both are threaded werkzeug
+given: the API (``base_url = http(s)://127.0.0.1:PORT/api``, with the S3
+object store beside it at ``storage_endpoint_url = .../storage``, as on the
+platform) and the same object store on another origin (``storage_base_url``,
+path-style at its root; see :mod:`avatars.testing.storage`). Both are threaded werkzeug
 servers with HTTP/1.1 keep-alive (see :mod:`avatars.testing.serving`). Pass an
 :class:`ssl.SSLContext` for TLS (a context with ``verify_mode=CERT_REQUIRED``
 and a CA loaded gives mutual TLS); the storage origin uses the same context
