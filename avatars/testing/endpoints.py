@@ -46,7 +46,7 @@ from ._util import iso, new_id, now, parse_version, safe_filename
 from .auth import Principal, check_password, issue_api_key, issue_tokens, logout, refresh
 from .datasets import ingest, iter_file
 from .jobs import JOB_KINDS
-from .objects import DEFAULT_BUCKET, StoreError, location, result_key
+from .objects import DEFAULT_BUCKET, S3Error, location, result_key
 from .openapi import build_document
 from .resource_sets import DocumentError, parse_document
 from .routes import ROUTES
@@ -735,7 +735,7 @@ class Endpoints:
             raise ApiError(403, "These credentials were not issued for this file")
         try:
             meta = self.store.objects.head(*parsed)
-        except StoreError:
+        except S3Error:
             raise ApiError(404, "File not found") from None
         path = self.store.objects.data_path(*parsed)
         return file_response(path, meta.content_type, parsed[1].rsplit("/", 1)[-1])

@@ -49,8 +49,8 @@ def result_key(user_id: str, job_name: str, filename: str) -> str:
     return f"{user_prefix(user_id)}/results/{job_name}/{filename}"
 
 
-class StoreError(Exception):
-    """An S3 error answered by the store: status, code, message."""
+class S3Error(Exception):
+    """An S3 error the store answers: HTTP status, S3 error code, message."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -138,7 +138,7 @@ class ObjectStore:
     def _bucket(self, bucket: str) -> Dict[str, ObjectMeta]:
         index = self._index.get(bucket)
         if index is None:
-            raise StoreError(404, "NoSuchBucket", "The specified bucket does not exist")
+            raise S3Error(404, "NoSuchBucket", "The specified bucket does not exist")
         return index
 
     # -- receiving bodies ---------------------------------------------------------------
@@ -158,7 +158,7 @@ class ObjectStore:
         """Copy a request body to a temporary file, hashing it on the way (constant memory).
 
         ``length`` (the ``Content-Length``) is checked: a shorter body raises
-        ``StoreError(400, "IncompleteBody")``. The caller owns the file.
+        ``S3Error(400, "IncompleteBody")``. The caller owns the file.
         """
         path = self.temp_path()
         md5 = hashlib.md5()
@@ -169,7 +169,7 @@ class ObjectStore:
             with path.open("wb") as out:
                 while True:
                     if should_stop():
-                        raise StoreError(503, "ServiceUnavailable", "The server is shutting down")
+                        raise S3Error(503, "ServiceUnavailable", "The server is shutting down")
                     want = CHUNK if length is None else min(CHUNK, length - size)
                     if want <= 0:
                         break
@@ -182,7 +182,7 @@ class ObjectStore:
                     crc = zlib.crc32(chunk, crc)
                     size += len(chunk)
             if length is not None and size != length:
-                raise StoreError(
+                raise S3Error(
                     400,
                     "IncompleteBody",
                     "You did not provide the number of bytes specified by the Content-Length HTTP header",
@@ -239,7 +239,7 @@ class ObjectStore:
         with self.lock:
             meta = self._bucket(bucket).get(key)
         if meta is None:
-            raise StoreError(404, "NoSuchKey", "The specified key does not exist.")
+            raise S3Error(404, "NoSuchKey", "The specified key does not exist.")
         return meta
 
     def data_path(self, bucket: str, key: str) -> Path:
@@ -351,16 +351,16 @@ class ObjectStore:
     ) -> ObjectMeta:
         """Join the listed parts (number, etag) into the object; the upload is then gone."""
         if not wanted:
-            raise StoreError(400, "MalformedXML", "The XML you provided was not well-formed or did not validate")
+            raise S3Error(400, "MalformedXML", "The XML you provided was not well-formed or did not validate")
         numbers = [n for n, _ in wanted]
         if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
-            raise StoreError(400, "InvalidPartOrder", "The list of parts was not in ascending order.")
+            raise S3Error(400, "InvalidPartOrder", "The list of parts was not in ascending order.")
         have = self.parts(upload)
         chosen: List[PartMeta] = []
         for number, etag in wanted:
             part = have.get(number)
             if part is None or part.etag != etag.strip().strip('"').lower():
-                raise StoreError(
+                raise S3Error(
                     400,
                     "InvalidPart",
                     "One or more of the specified parts could not be found. The part may not have been uploaded, "
@@ -369,7 +369,7 @@ class ObjectStore:
             chosen.append(part)
         for part in chosen[:-1]:
             if part.size < min_part_size:
-                raise StoreError(
+                raise S3Error(
                     400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size."
                 )
         directory = self._upload_dir(upload.upload_id)
@@ -382,7 +382,7 @@ class ObjectStore:
                     with (directory / str(part.number)).open("rb") as source:
                         while True:
                             if should_stop():
-                                raise StoreError(503, "ServiceUnavailable", "The server is shutting down")
+                                raise S3Error(503, "ServiceUnavailable", "The server is shutting down")
                             chunk = source.read(CHUNK)
                             if not chunk:
                                 break
@@ -416,8 +416,8 @@ def iter_range(handle: IO[bytes], start: int, length: int) -> Iterator[bytes]:
         handle.close()
 
 
-def _no_such_upload() -> StoreError:
-    return StoreError(
+def _no_such_upload() -> S3Error:
+    return S3Error(
         404,
         "NoSuchUpload",
         "The specified multipart upload does not exist. The upload ID might be invalid, "

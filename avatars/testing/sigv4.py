@@ -12,8 +12,9 @@ signed headers are lower-cased with their values trimmed and inner runs of
 spaces folded. The payload hash is the ``x-amz-content-sha256`` header
 (header form; S3 requires it) or ``UNSIGNED-PAYLOAD`` (presigned form).
 
-Only the signature is checked here; what the credentials may touch is the
-caller's business (:mod:`avatars.testing.storage`).
+Refusals raise :class:`avatars.testing.objects.S3Error`. Only the signature
+is checked here; what the credentials may touch is the caller's business
+(:mod:`avatars.testing.storage`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote
+
+from .objects import S3Error
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -41,16 +44,6 @@ _DATE_RE = re.compile(r"^\d{8}T\d{6}Z$")
 _SPACES_RE = re.compile(r"\s+")
 
 
-class SignatureError(Exception):
-    """A request refused by the signature check: an S3 error code, status and message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
 @dataclass(frozen=True)
 class SignedRequest:
     """What a verified request was signed with."""
@@ -61,8 +54,8 @@ class SignedRequest:
     presigned: bool
 
 
-def _malformed(message: str) -> SignatureError:
-    return SignatureError(400, "AuthorizationHeaderMalformed", message)
+def _malformed(message: str) -> S3Error:
+    return S3Error(400, "AuthorizationHeaderMalformed", message)
 
 
 def parse_amz_date(value: str) -> float:
@@ -116,7 +109,7 @@ def _signature(
     for name in signed_headers:
         value = headers.get(name)
         if value is None:
-            raise SignatureError(
+            raise S3Error(
                 403, "AccessDenied", f"There were headers present in SignedHeaders that are not in the request: {name}"
             )
         lines.append(f"{name}:{_SPACES_RE.sub(' ', value.strip())}\n")
@@ -166,7 +159,7 @@ def verify(
     *,
     clock: Optional[float] = None,
 ) -> SignedRequest:
-    """Check the signature of one request, or raise :class:`SignatureError`.
+    """Check the signature of one request, or raise :class:`S3Error`.
 
     ``headers`` maps lower-case names to values; ``secret_for(access_key_id)``
     returns the secret of a known key id, else None (-> ``InvalidAccessKeyId``).
@@ -178,7 +171,7 @@ def verify(
         match = _AUTH_RE.match(authorization.strip())
         if not match:
             if not authorization.startswith(ALGORITHM):
-                raise SignatureError(400, "InvalidArgument", "Unsupported Authorization Type")
+                raise S3Error(400, "InvalidArgument", "Unsupported Authorization Type")
             raise _malformed("The authorization header is malformed")
         credential, signed, given = match.groups()
         access_key_id, scope = _parse_credential(credential)
@@ -186,18 +179,16 @@ def verify(
         try:
             stamp = parse_amz_date(amz_date)
         except ValueError:
-            raise SignatureError(
+            raise S3Error(
                 403, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"
             ) from None
         if not amz_date.startswith(scope[0]):
             raise _malformed("The authorization header is malformed; the date of the scope does not match x-amz-date")
         payload_hash = headers.get("x-amz-content-sha256")
         if not payload_hash:
-            raise SignatureError(
-                400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"
-            )
+            raise S3Error(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
         if abs(current - stamp) > MAX_SKEW_SECONDS:
-            raise SignatureError(
+            raise S3Error(
                 403,
                 "RequestTimeTooSkewed",
                 "The difference between the request time and the current time is too large.",
@@ -207,16 +198,14 @@ def verify(
     elif any(k == "X-Amz-Algorithm" for k, _ in query):
         params = dict(query)
         if params.get("X-Amz-Algorithm") != ALGORITHM:
-            raise SignatureError(
-                400, "AuthorizationQueryParametersError", "X-Amz-Algorithm only supports AWS4-HMAC-SHA256"
-            )
+            raise S3Error(400, "AuthorizationQueryParametersError", "X-Amz-Algorithm only supports AWS4-HMAC-SHA256")
         missing = [
             name
             for name in ("X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature")
             if not params.get(name)
         ]
         if missing:
-            raise SignatureError(
+            raise S3Error(
                 400, "AuthorizationQueryParametersError", "Query-string authentication requires " + ", ".join(missing)
             )
         access_key_id, scope = _parse_credential(params["X-Amz-Credential"])
@@ -225,36 +214,34 @@ def verify(
             stamp = parse_amz_date(amz_date)
             expires = int(params["X-Amz-Expires"])
         except ValueError:
-            raise SignatureError(
+            raise S3Error(
                 400, "AuthorizationQueryParametersError", "X-Amz-Date or X-Amz-Expires is malformed"
             ) from None
         if not 0 < expires <= MAX_PRESIGN_EXPIRES:
-            raise SignatureError(
+            raise S3Error(
                 400, "AuthorizationQueryParametersError", "X-Amz-Expires must be between 1 and 604800 seconds"
             )
         if current > stamp + expires:
-            raise SignatureError(403, "AccessDenied", "Request has expired")
+            raise S3Error(403, "AccessDenied", "Request has expired")
         if stamp - current > MAX_SKEW_SECONDS:
-            raise SignatureError(403, "AccessDenied", "Request is not valid yet")
+            raise S3Error(403, "AccessDenied", "Request is not valid yet")
         given = params["X-Amz-Signature"]
         signed_headers = params["X-Amz-SignedHeaders"].split(";")
         query = [(k, v) for k, v in query if k != "X-Amz-Signature"]
         payload_hash = headers.get("x-amz-content-sha256") or UNSIGNED_PAYLOAD
         presigned = True
     else:
-        raise SignatureError(403, "AccessDenied", "Access Denied")
+        raise S3Error(403, "AccessDenied", "Access Denied")
     if "host" not in signed_headers:
         raise _malformed("The host header must be signed")
     if signed_headers != sorted(signed_headers) or any(h != h.lower() for h in signed_headers):
         raise _malformed("SignedHeaders must be lower-case and sorted")
     secret = secret_for(access_key_id)
     if secret is None:
-        raise SignatureError(
-            403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."
-        )
+        raise S3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
     expected = _signature(secret, scope, amz_date, method, raw_path, query, headers, signed_headers, payload_hash)
     if not hmac.compare_digest(expected, given.lower()):
-        raise SignatureError(
+        raise S3Error(
             403,
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided. "

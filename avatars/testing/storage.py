@@ -69,10 +69,10 @@ from .objects import (
     ObjectMeta,
     ObjectStore,
     Received,
-    StoreError,
+    S3Error,
     iter_range,
 )
-from .sigv4 import UNSIGNED_PAYLOAD, UNSIGNED_TRAILER, SignatureError, verify
+from .sigv4 import UNSIGNED_PAYLOAD, UNSIGNED_TRAILER, verify
 from .state import FileGrant, ServerState
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -116,29 +116,21 @@ def _xml(body: str, status: int = 200) -> Response:
     )
 
 
-class S3Failure(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def _denied(message: str = "Access Denied") -> S3Failure:
-    return S3Failure(403, "AccessDenied", message)
+def _denied(message: str = "Access Denied") -> S3Error:
+    return S3Error(403, "AccessDenied", message)
 
 
 def _check_key(key: str) -> None:
     if not key:
         return
     if "\x00" in key or any(ord(c) < 0x20 for c in key):
-        raise S3Failure(400, "InvalidArgument", "Object keys may not contain NUL or control characters")
+        raise S3Error(400, "InvalidArgument", "Object keys may not contain NUL or control characters")
     if key.startswith("/"):
-        raise S3Failure(400, "InvalidArgument", "Object keys may not start with '/'")
+        raise S3Error(400, "InvalidArgument", "Object keys may not start with '/'")
     if any(part in ("..", ".") for part in key.split("/")):
-        raise S3Failure(400, "InvalidArgument", "Object keys may not contain '.' or '..' segments")
+        raise S3Error(400, "InvalidArgument", "Object keys may not contain '.' or '..' segments")
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise S3Failure(400, "KeyTooLongError", "Your key is too long")
+        raise S3Error(400, "KeyTooLongError", "Your key is too long")
 
 
 class StorageApp(BaseApp):
@@ -161,20 +153,18 @@ class StorageApp(BaseApp):
         raw_path, _, raw_query = raw_uri.partition("?")
         try:
             return self._dispatch(request, raw_path, raw_query)
-        except S3Failure as exc:
-            return xml_error(exc.status, exc.code, exc.message, raw_path)
-        except (StoreError, SignatureError) as exc:
+        except S3Error as exc:
             return xml_error(exc.status, exc.code, exc.message, raw_path)
         except ClientDisconnected:
             return xml_error(400, "IncompleteBody", "The request body was cut short", raw_path)
 
     def _dispatch(self, request: Request, raw_path: str, raw_query: str) -> Response:
         if self.mount and not (raw_path == self.mount or raw_path.startswith(self.mount + "/")):
-            raise S3Failure(404, "NoSuchBucket", "The specified bucket does not exist")
+            raise S3Error(404, "NoSuchBucket", "The specified bucket does not exist")
         try:
             inner = unquote(raw_path[len(self.mount) :], errors="strict")
         except UnicodeDecodeError:
-            raise S3Failure(400, "InvalidURI", "Couldn't parse the specified URI.") from None
+            raise S3Error(400, "InvalidURI", "Couldn't parse the specified URI.") from None
         inner = inner[1:] if inner.startswith("/") else inner
         bucket, _, key = inner.partition("/")
         _check_key(key)
@@ -184,23 +174,23 @@ class StorageApp(BaseApp):
         try:
             signed = verify(method, raw_path, raw_query, headers, self._secret_for)
         except UnicodeDecodeError:
-            raise S3Failure(400, "InvalidURI", "Couldn't parse the specified URI.") from None
+            raise S3Error(400, "InvalidURI", "Couldn't parse the specified URI.") from None
         grant = self.state.file_access.get(signed.access_key_id)
         assert grant is not None
         if grant.expires_at <= time.time():
-            raise S3Failure(403, "ExpiredToken", "The provided token has expired.")
+            raise S3Error(403, "ExpiredToken", "The provided token has expired.")
         if signed.payload_hash.startswith("STREAMING-") and signed.payload_hash != UNSIGNED_TRAILER:
-            raise S3Failure(
+            raise S3Error(
                 501, "NotImplemented", "signed aws-chunked payloads are not supported by this store; sign the payload"
             )
         if not bucket:
             if method != "GET":
-                raise S3Failure(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+                raise S3Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
             return self._list_buckets(grant)
         if not self.objects.has_bucket(bucket):
             if method == "PUT" and not key:
                 raise _denied()
-            raise S3Failure(404, "NoSuchBucket", "The specified bucket does not exist")
+            raise S3Error(404, "NoSuchBucket", "The specified bucket does not exist")
         if not key:
             return self._bucket_call(request, method, args, bucket, grant, signed.payload_hash)
         if not grant.covers(bucket, key):
@@ -230,9 +220,7 @@ class StorageApp(BaseApp):
             response.headers["x-amz-bucket-region"] = REGION
             return response
         if method == "PUT":
-            raise S3Failure(
-                409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded"
-            )
+            raise S3Error(409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded")
         if method == "GET" and "location" in args:
             return _xml(f'<LocationConstraint xmlns="{_XMLNS}"></LocationConstraint>')
         if method == "GET" and "uploads" in args:
@@ -246,7 +234,7 @@ class StorageApp(BaseApp):
         if method == "POST" and "delete" in args:
             body = self._small_body(request, payload_hash)
             return self._delete_objects(bucket, grant, body)
-        raise S3Failure(
+        raise S3Error(
             501, "NotImplemented", "A header or query you provided implies functionality that is not implemented"
         )
 
@@ -262,7 +250,7 @@ class StorageApp(BaseApp):
         try:
             max_keys = max(0, min(1000, int(args.get("max-keys", "1000"))))
         except ValueError:
-            raise S3Failure(400, "InvalidArgument", "max-keys must be an integer") from None
+            raise S3Error(400, "InvalidArgument", "max-keys must be an integer") from None
         encode = args.get("encoding-type") == "url"
         if v2:
             token = args.get("continuation-token")
@@ -270,7 +258,7 @@ class StorageApp(BaseApp):
                 try:
                     after = base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
                 except (ValueError, UnicodeError):
-                    raise S3Failure(400, "InvalidArgument", "The continuation token provided is incorrect") from None
+                    raise S3Error(400, "InvalidArgument", "The continuation token provided is incorrect") from None
             else:
                 after = args.get("start-after", "")
         else:
@@ -356,7 +344,7 @@ class StorageApp(BaseApp):
                 _check_key(key)
                 if not key or not grant.covers(bucket, key):
                     raise _denied()
-            except S3Failure as exc:
+            except S3Error as exc:
                 out.append(
                     f"<Error><Key>{escape(key)}</Key><Code>{exc.code}</Code><Message>{escape(exc.message)}</Message></Error>"
                 )
@@ -381,7 +369,7 @@ class StorageApp(BaseApp):
     ) -> Response:
         if method == "PUT":
             if "x-amz-copy-source" in headers:
-                raise S3Failure(501, "NotImplemented", "CopyObject is not implemented by this store")
+                raise S3Error(501, "NotImplemented", "CopyObject is not implemented by this store")
             if "uploadId" in args or "partNumber" in args:
                 return self._upload_part(request, args, bucket, key, headers, payload_hash)
             return self._put_object(request, bucket, key, headers, payload_hash)
@@ -406,7 +394,7 @@ class StorageApp(BaseApp):
                 )
             if "uploadId" in args:
                 return self._complete(request, bucket, key, args["uploadId"], payload_hash)
-        raise S3Failure(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+        raise S3Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
 
     def _receive(self, request: Request, headers: Dict[str, str], payload_hash: str) -> Received:
         length: Optional[int] = None
@@ -415,22 +403,22 @@ class StorageApp(BaseApp):
             try:
                 length = int(raw_length)
             except ValueError:
-                raise S3Failure(400, "InvalidArgument", "Content-Length is not a number") from None
+                raise S3Error(400, "InvalidArgument", "Content-Length is not a number") from None
         elif not request.environ.get("wsgi.input_terminated"):
-            raise S3Failure(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+            raise S3Error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
         stream: IO[bytes] = request.environ["wsgi.input"]
         chunked: Optional[AwsChunkedReader] = None
         if payload_hash == UNSIGNED_TRAILER:
             try:
                 length = int(headers.get("x-amz-decoded-content-length", ""))
             except ValueError:
-                raise S3Failure(
+                raise S3Error(
                     411, "MissingContentLength", "aws-chunked bodies need x-amz-decoded-content-length"
                 ) from None
             chunked = AwsChunkedReader(stream)
             stream = chunked  # type: ignore[assignment]
         elif payload_hash != UNSIGNED_PAYLOAD and not _HEX64.match(payload_hash):
-            raise S3Failure(400, "InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a hex SHA-256")
+            raise S3Error(400, "InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a hex SHA-256")
         received = self.objects.receive(stream, length, should_stop=self.state.stop_event.is_set)
         try:
             if chunked is not None:
@@ -467,7 +455,7 @@ class StorageApp(BaseApp):
         except ValueError:
             number = 0
         if not 1 <= number <= MAX_PART_NUMBER:
-            raise S3Failure(400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive")
+            raise S3Error(400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive")
         upload = self.objects.upload(bucket, key, args.get("uploadId", ""))
         received = self._receive(request, headers, payload_hash)
         part = self.objects.put_part(upload, number, received)
@@ -497,7 +485,7 @@ class StorageApp(BaseApp):
             try:
                 number = int(_child_text(item, "PartNumber") or "")
             except ValueError:
-                raise S3Failure(
+                raise S3Error(
                     400, "MalformedXML", "The XML you provided was not well-formed or did not validate"
                 ) from None
             wanted.append((number, _child_text(item, "ETag") or ""))
@@ -530,7 +518,7 @@ class StorageApp(BaseApp):
                 return Response(b"", status=304, headers={"ETag": etag})
             if headers.get("if-match") not in (None, etag, "*"):
                 handle.close()
-                raise S3Failure(
+                raise S3Error(
                     412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"
                 )
             body: Iterable[bytes] = iter_range(handle, start, length) if method == "GET" else _closing(handle)
@@ -549,9 +537,9 @@ class StorageApp(BaseApp):
     def _small_body(self, request: Request, payload_hash: str) -> bytes:
         data = request.stream.read(MAX_XML_BODY + 1)
         if len(data) > MAX_XML_BODY:
-            raise S3Failure(400, "MaxMessageLengthExceeded", "Your request was too big.")
+            raise S3Error(400, "MaxMessageLengthExceeded", "Your request was too big.")
         if payload_hash != UNSIGNED_PAYLOAD and hashlib.sha256(data).hexdigest() != payload_hash:
-            raise S3Failure(
+            raise S3Error(
                 400,
                 "XAmzContentSHA256Mismatch",
                 "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -576,7 +564,7 @@ class AwsChunkedReader:
     def _line(self) -> bytes:
         line = self.raw.readline(4096)
         if not line.endswith(b"\r\n"):
-            raise S3Failure(400, "IncompleteBody", "The aws-chunked body was cut short or malformed")
+            raise S3Error(400, "IncompleteBody", "The aws-chunked body was cut short or malformed")
         return line[:-2]
 
     def _next_chunk(self) -> None:
@@ -584,7 +572,7 @@ class AwsChunkedReader:
         try:
             size = int(head, 16)
         except ValueError:
-            raise S3Failure(400, "InvalidChunkSizeError", "Only the last chunk may be empty") from None
+            raise S3Error(400, "InvalidChunkSizeError", "Only the last chunk may be empty") from None
         if size == 0:
             self.done = True
             while True:
@@ -603,17 +591,17 @@ class AwsChunkedReader:
         want = self.left if size < 0 else min(size, self.left)
         data = self.raw.read(want)
         if not data:
-            raise S3Failure(400, "IncompleteBody", "The aws-chunked body was cut short")
+            raise S3Error(400, "IncompleteBody", "The aws-chunked body was cut short")
         self.left -= len(data)
         if self.left == 0 and self.raw.read(2) != b"\r\n":
-            raise S3Failure(400, "IncompleteBody", "The aws-chunked body is malformed")
+            raise S3Error(400, "IncompleteBody", "The aws-chunked body is malformed")
         return data
 
     def finish(self) -> None:
         """Read up to the end of the trailers (the decoded length was reached)."""
         while not self.done:
             if self.read(CHUNK) and not self.done:
-                raise S3Failure(400, "IncompleteBody", "The aws-chunked body is longer than its decoded length")
+                raise S3Error(400, "IncompleteBody", "The aws-chunked body is longer than its decoded length")
 
 
 def _closing(handle: Any) -> Iterable[bytes]:
@@ -644,7 +632,7 @@ def _parse_range(value: str, size: int) -> Optional[Tuple[int, int]]:
 
 def _check_digests(received: Received, headers: Dict[str, str], payload_hash: str) -> None:
     if payload_hash != UNSIGNED_PAYLOAD and received.sha256 != payload_hash:
-        raise S3Failure(
+        raise S3Error(
             400,
             "XAmzContentSHA256Mismatch",
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -654,13 +642,13 @@ def _check_digests(received: Received, headers: Dict[str, str], payload_hash: st
         try:
             given = base64.b64decode(content_md5, validate=True).hex()
         except ValueError:
-            raise S3Failure(400, "InvalidDigest", "The Content-MD5 you specified was invalid.") from None
+            raise S3Error(400, "InvalidDigest", "The Content-MD5 you specified was invalid.") from None
         if given != received.md5:
-            raise S3Failure(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
+            raise S3Error(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
     crc = headers.get("x-amz-checksum-crc32")
     if crc is not None:
         if base64.b64encode(struct.pack(">I", received.crc32)).decode("ascii") != crc.strip():
-            raise S3Failure(400, "BadDigest", "The CRC32 you specified did not match the calculated checksum.")
+            raise S3Error(400, "BadDigest", "The CRC32 you specified did not match the calculated checksum.")
 
 
 def _local(tag: str) -> str:
@@ -669,11 +657,11 @@ def _local(tag: str) -> str:
 
 def _parse_xml(body: bytes) -> ET.Element:
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise S3Failure(400, "MalformedXML", "The XML you provided was not well-formed or did not validate")
+        raise S3Error(400, "MalformedXML", "The XML you provided was not well-formed or did not validate")
     try:
         return ET.fromstring(body)
     except ET.ParseError:
-        raise S3Failure(400, "MalformedXML", "The XML you provided was not well-formed or did not validate") from None
+        raise S3Error(400, "MalformedXML", "The XML you provided was not well-formed or did not validate") from None
 
 
 def _children(node: ET.Element, name: str) -> List[ET.Element]:
