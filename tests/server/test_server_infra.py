@@ -302,3 +302,24 @@ def test_cli_subprocess(tmp_path: Path) -> None:
             process.wait()
     assert process.stderr is not None
     assert "Traceback" not in process.stderr.read()
+
+
+def test_expect_100_continue_gets_one_interim_answer(srv: LocalAvatarServer) -> None:
+    import socket
+
+    body = b'{"email": "x@example.com"}'
+    head = (
+        f"POST /api/login/forgotten_password HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    ).encode("ascii")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(head)
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            interim += sock.recv(1)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:80]  # no second "100 Continue" before the answer
