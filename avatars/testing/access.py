@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from .objects import DEFAULT_BUCKET, location, user_prefix
+from .objects import DEFAULT_BUCKET, S3Error, check_key, location, user_prefix
 from .state import ServerState
 
 _MAX_NESTING = 4
@@ -34,11 +34,11 @@ def parse_location(url: str) -> Optional[Tuple[str, str]]:
         if scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
             return None
         key = parts.path[1:] if parts.path.startswith("/") else parts.path
-        if not key or "\x00" in key or key.startswith("/"):
+        try:
+            check_key(key)
+        except S3Error:
             return None
-        if any(segment in (".", "..") for segment in key.split("/")):
-            return None
-        return parts.netloc, key
+        return (parts.netloc, key) if key else None
     return None
 
 

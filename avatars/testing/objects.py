@@ -33,6 +33,26 @@ from typing import IO, Callable, Dict, Iterator, List, Optional, Tuple
 CHUNK = 1024 * 1024
 DEFAULT_BUCKET = "avatars"
 MAX_PART_NUMBER = 10000
+MAX_KEY_BYTES = 1024
+
+
+def check_key(key: str) -> None:
+    """Refuse a key this store does not take (stricter than S3: no way out of a prefix, no odd bytes).
+
+    No NUL or control characters, no leading ``/``, no ``.``, ``..`` or empty
+    segment (a trailing ``/``, naming a prefix, is allowed), at most 1024 bytes.
+    """
+    if not key:
+        return
+    if any(ord(c) < 0x20 or c == "\x7f" for c in key):
+        raise S3Error(400, "InvalidArgument", "Object keys may not contain NUL or control characters")
+    if key.startswith("/"):
+        raise S3Error(400, "InvalidArgument", "Object keys may not start with '/'")
+    segments = key[:-1].split("/") if key.endswith("/") else key.split("/")
+    if any(part in ("", ".", "..") for part in segments):
+        raise S3Error(400, "InvalidArgument", "Object keys may not contain '.', '..' or empty segments")
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise S3Error(400, "KeyTooLongError", "Your key is too long")
 
 
 def user_prefix(user_id: str) -> str:

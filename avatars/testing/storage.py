@@ -23,7 +23,9 @@ payload hash mismatch              400 ``XAmzContentSHA256Mismatch``
 missing object / bucket / upload   404 ``NoSuchKey`` / ``NoSuchBucket`` /
                                    ``NoSuchUpload``
 range out of bounds                416 ``InvalidRange``
-key with ``..``, NUL, leading /    400 ``InvalidArgument``
+key with ``.``, ``..`` or empty    400 ``InvalidArgument``
+segments, NUL, a control
+character or a leading ``/``
 =================================  ======================================
 
 Operations: ListBuckets, HeadBucket, GetBucketLocation, ListObjects (v1 and
@@ -70,6 +72,7 @@ from .objects import (
     ObjectStore,
     Received,
     S3Error,
+    check_key,
     iter_range,
 )
 from .sigv4 import UNSIGNED_PAYLOAD, UNSIGNED_TRAILER, verify
@@ -80,7 +83,6 @@ logger = logging.getLogger(LOGGER_NAME)
 REGION = "us-east-1"
 STORAGE_PREFIX = "/storage"
 MAX_XML_BODY = 1024 * 1024
-MAX_KEY_BYTES = 1024
 _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -120,19 +122,6 @@ def _denied(message: str = "Access Denied") -> S3Error:
     return S3Error(403, "AccessDenied", message)
 
 
-def _check_key(key: str) -> None:
-    if not key:
-        return
-    if "\x00" in key or any(ord(c) < 0x20 for c in key):
-        raise S3Error(400, "InvalidArgument", "Object keys may not contain NUL or control characters")
-    if key.startswith("/"):
-        raise S3Error(400, "InvalidArgument", "Object keys may not start with '/'")
-    if any(part in ("..", ".") for part in key.split("/")):
-        raise S3Error(400, "InvalidArgument", "Object keys may not contain '.' or '..' segments")
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise S3Error(400, "KeyTooLongError", "Your key is too long")
-
-
 class StorageApp(BaseApp):
     """See the module docstring. ``mount``: the path prefix the store answers under."""
 
@@ -167,7 +156,7 @@ class StorageApp(BaseApp):
             raise S3Error(400, "InvalidURI", "Couldn't parse the specified URI.") from None
         inner = inner[1:] if inner.startswith("/") else inner
         bucket, _, key = inner.partition("/")
-        _check_key(key)
+        check_key(key)
         method = request.method.upper()
         args = request.args
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -341,7 +330,7 @@ class StorageApp(BaseApp):
         for item in _children(root, "Object"):
             key = _child_text(item, "Key") or ""
             try:
-                _check_key(key)
+                check_key(key)
                 if not key or not grant.covers(bucket, key):
                     raise _denied()
             except S3Error as exc:

@@ -387,3 +387,33 @@ def test_botocore_over_tls_sends_aws_chunked_and_the_store_decodes_it(tmp_path: 
             s3.put_object(Bucket=BUCKET, Key=key_of(prefix, "spoiled.bin"), Body=io.BytesIO(body))
         assert error_code(spoiled.value) == "BadDigest"
         s3.close()
+
+
+def test_twenty_mib_object_streams_both_ways(s3: Any, prefix: str, tmp_path: Any) -> None:
+    source = tmp_path / "big.csv"
+    with source.open("wb") as handle:
+        for index in range(20 * 16):
+            handle.write(bytes([65 + index % 26]) * 65536)
+    key = key_of(prefix, "big.csv")
+    with source.open("rb") as body:
+        put = s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    digest = hashlib.md5(source.read_bytes()).hexdigest()
+    assert put["ETag"] == f'"{digest}"'
+    got = s3.get_object(Bucket=BUCKET, Key=key)
+    assert got["ContentLength"] == source.stat().st_size
+    received = hashlib.md5()
+    for chunk in got["Body"].iter_chunks(1024 * 1024):
+        received.update(chunk)
+    assert received.hexdigest() == digest
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["/../someone-else/x.csv", "/a/./b.csv", "/%00.csv", "//x.csv", "?versionId=1"],
+)
+def test_access_refuses_locations_that_escape_the_prefix(
+    http: requests.Session, srv: LocalAvatarServer, prefix: str, tail: str
+) -> None:
+    location = prefix + tail.replace("%00", "\x00")
+    assert http.get(srv.url("/access"), params={"url": location}).status_code == 403
+    assert http.post(srv.url("/access/batch"), json=[location]).json() == []
