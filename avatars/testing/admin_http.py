@@ -23,7 +23,7 @@ calls are not written to the request log and faults never apply to them.
                                             min_client_version?,
                                             storage_credentials_lifetime?,
                                             storage_min_part_size?}``
-``POST /_admin/storage-credentials/expire`` -> ``{count}``: every credential
+``POST /_admin/storage/expire``             -> ``{count}``: every credential
                                             from ``/access`` is expired now
 ``POST /_admin/rate-limits``                ``{method, path, limit, window}``
 ``DELETE /_admin/rate-limits``              clear
@@ -193,7 +193,7 @@ class AdminHttp:
             if method == "DELETE":
                 admin.reset_log()
                 return json_response({"message": "log cleared"})
-        if (method, path) == ("POST", "/storage-credentials/expire"):
+        if (method, path) == ("POST", "/storage/expire"):
             return json_response({"count": admin.expire_storage_credentials()})
         if (method, path) == ("GET", "/stats"):
             return json_response(self.stats())

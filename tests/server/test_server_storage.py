@@ -417,3 +417,16 @@ def test_access_refuses_locations_that_escape_the_prefix(
     location = prefix + tail.replace("%00", "\x00")
     assert http.get(srv.url("/access"), params={"url": location}).status_code == 403
     assert http.post(srv.url("/access/batch"), json=[location]).json() == []
+
+
+def test_admin_http_expires_storage_credentials(http: requests.Session, srv: LocalAvatarServer, s3: Any) -> None:
+    admin = {"X-Avatar-Admin-Secret": srv.admin_secret}
+    settings = requests.post(srv.origin + "/_admin/settings", json={"storage_credentials_lifetime": 120}, headers=admin)
+    assert settings.json()["storage_credentials_lifetime"] == 120.0
+    s3.head_bucket(Bucket=BUCKET)
+    expired = requests.post(srv.origin + "/_admin/storage/expire", headers=admin)
+    assert expired.status_code == 200 and expired.json()["count"] >= 1
+    with pytest.raises(ClientError) as refused:
+        s3.list_objects_v2(Bucket=BUCKET, Prefix="users/")
+    assert error_code(refused.value) == "ExpiredToken"
+    assert requests.post(srv.origin + "/_admin/storage/expire").status_code in (401, 403, 404)
