@@ -295,6 +295,18 @@ class ServerAdmin:
     def set_login_cookie(self, enabled: bool) -> None:
         self._state.settings.set_login_cookie = bool(enabled)
 
+    def set_storage_credentials_lifetime(self, seconds: float) -> None:
+        """How long credentials issued by ``GET /access`` from now on stay valid."""
+        self._state.settings.storage_credentials_lifetime = float(seconds)
+
+    def set_storage_min_part_size(self, size: int) -> None:
+        """The smallest multipart part (but the last) the store accepts (S3: 5 MiB)."""
+        self._state.settings.storage_min_part_size = int(size)
+
+    def expire_storage_credentials(self) -> int:
+        """Make every storage credential issued so far expired; returns how many."""
+        return self._state.file_access.expire_all()
+
     # -- rate limits, faults, logs ---------------------------------------------------
 
     def set_rate_limit(self, method: str, path: str, limit: int, window_seconds: float) -> RateLimit:

@@ -20,7 +20,11 @@ calls are not written to the request log and faults never apply to them.
 ``POST /_admin/settings``                   ``{access_token_lifetime?,
                                             refresh_token_lifetime?,
                                             refresh_rotation?,
-                                            min_client_version?}``
+                                            min_client_version?,
+                                            storage_credentials_lifetime?,
+                                            storage_min_part_size?}``
+``POST /_admin/storage/expire``             -> ``{count}``: every credential
+                                            from ``/access`` is expired now
 ``POST /_admin/rate-limits``                ``{method, path, limit, window}``
 ``DELETE /_admin/rate-limits``              clear
 ``GET/POST/DELETE /_admin/faults``          list / ``{kind, method, path, count?,
@@ -144,6 +148,10 @@ class AdminHttp:
                 admin.set_refresh_rotation(bool(body["refresh_rotation"]))
             if "min_client_version" in body:
                 admin.set_min_client_version(str(body["min_client_version"]))
+            if "storage_credentials_lifetime" in body:
+                admin.set_storage_credentials_lifetime(float(body["storage_credentials_lifetime"]))
+            if "storage_min_part_size" in body:
+                admin.set_storage_min_part_size(int(body["storage_min_part_size"]))
             return json_response(asdict(self.state.settings))
         if path == "/rate-limits":
             if method == "POST":
@@ -185,6 +193,8 @@ class AdminHttp:
             if method == "DELETE":
                 admin.reset_log()
                 return json_response({"message": "log cleared"})
+        if (method, path) == ("POST", "/storage/expire"):
+            return json_response({"count": admin.expire_storage_credentials()})
         if (method, path) == ("GET", "/stats"):
             return json_response(self.stats())
         return json_response({"detail": "Not Found"}, 404)

@@ -138,13 +138,19 @@ class BaseApp:
             connection_id=environ.get(ENV_CONNECTION_ID),
         )
 
-        fault = self.state.faults.take(method, path)
+        fault = self.state.faults.take(method, path, str(environ.get("QUERY_STRING") or ""))
         if fault is not None:
             record = replace(record, fault=fault.kind)
             logger.debug("%s: fault %s on %s %s", self.origin, fault.kind, method, path)
         if fault is not None and fault.kind == "delay":
             self.state.stop_event.wait(float(fault.params.get("seconds", 0)))
             fault = None
+        if fault is not None and fault.kind == "drop_mid_request":
+            _read_some(environ, int(fault.params.get("after_bytes", 0)))
+            environ[ENV_ABORT] = "close"
+            self.log.append(record)
+            start_response("502 Bad Gateway", [("Content-Length", "0")])
+            return []
         if fault is not None and fault.kind == "drop_before":
             environ[ENV_ABORT] = "rst" if fault.params.get("rst") else "close"
             self.log.append(record)
@@ -278,6 +284,16 @@ class BaseApp:
                 ),
             )
         return response  # pragma: no cover - every kind handled above
+
+
+def _read_some(environ: Dict[str, Any], limit: int) -> None:
+    stream = environ.get("wsgi.input")
+    left = limit
+    while stream is not None and left > 0:
+        chunk = stream.read(min(left, 1024 * 1024))
+        if not chunk:
+            break
+        left -= len(chunk)
 
 
 def _rewrap(response: Response, body: Iterator[bytes]) -> Response:

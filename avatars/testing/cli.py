@@ -114,7 +114,7 @@ def serve_main(argv: Optional[List[str]] = None, *, prog: str = "python -m avata
         lines = [
             "Avatar local test server (jobs use a local stand-in, not the Avatar platform)",
             f"  base URL:    {server.base_url}",
-            f"  storage URL: {server.storage_base_url}",
+            f"  storage URL: {server.storage_endpoint_url} (S3, path-style, region us-east-1)",
             f"  username:    {DEMO_EMAIL}",
             f"  password:    {password}",
             f"  API key:     {api_key}",

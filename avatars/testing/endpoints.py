@@ -23,12 +23,12 @@ import json
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
-from . import platform_flow
+from . import access, platform_flow
 from ._http import (
     MAX_JSON_BODY,
     ApiError,
@@ -46,6 +46,7 @@ from ._util import iso, new_id, now, parse_version, safe_filename
 from .auth import Principal, check_password, issue_api_key, issue_tokens, logout, refresh
 from .datasets import ingest, iter_file
 from .jobs import JOB_KINDS
+from .objects import DEFAULT_BUCKET, S3Error, location, result_key
 from .openapi import build_document
 from .resource_sets import DocumentError, parse_document
 from .routes import ROUTES
@@ -658,7 +659,8 @@ class Endpoints:
     # -- results and files -------------------------------------------------------------
 
     def result_url(self, result: ResultFile) -> str:
-        return f"{self.state.storage_base_url}/{result.key}"
+        key = result_key(result.user_id, result.job_name, result.filename)
+        return access.result_url(self.state, location(DEFAULT_BUCKET, key))
 
     def get_results(self, request: Request, principal: Optional[Principal], job_name: str) -> Response:
         assert principal is not None
@@ -682,36 +684,11 @@ class Endpoints:
             out.setdefault(result.kind, []).append(self.result_url(result))
         return json_response(out)
 
-    def resolve_url(self, principal: Principal, url: str) -> Optional[str]:
-        """The storage key of ``url`` when it names a file of the caller, else None."""
-        prefix = self.state.storage_base_url + "/"
-        if not url.startswith(prefix):
-            return None
-        key = url[len(prefix) :].split("?", 1)[0].split("#", 1)[0]
-        with self.store.lock:
-            for result in self.store.results.values():
-                if result.key == key and result.user_id == principal.user.id:
-                    return key
-        upload_prefix = f"uploads/{principal.user.id}/"
-        if key.startswith(upload_prefix) and "/" not in key[len(upload_prefix) :]:
-            if self.store.path(key).is_file():
-                return key
-        return None
-
-    def key_path(self, key: str) -> Tuple[Path, str]:
-        """The file behind a storage key and its content type."""
-        with self.store.lock:
-            for result in self.store.results.values():
-                if result.key == key:
-                    return self.store.path(result.relpath), result.content_type
-        return self.store.path(key), "application/octet-stream"
-
     def _grant(self, principal: Principal, url: str) -> Dict[str, Any]:
-        key = self.resolve_url(principal, url)
-        if key is None:
-            raise ApiError(404, f"File not found: {url}")
-        access_key_id, secret = self.state.file_access.issue(key, principal.user.id)
-        return {"url": url, "credentials": {"access_key_id": access_key_id, "secret_access_key": secret}}
+        answer = access.grant(self.state, principal.user.id, url)
+        if answer is None:
+            raise ApiError(403, "No access to this location")
+        return answer
 
     def get_access(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
@@ -722,11 +699,14 @@ class Endpoints:
 
     def get_access_batch(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
-        data = read_json_object(request)
-        check = Checker(data)
-        urls = check.string_list("urls", required=True)
-        check.raise_if_errors()
-        return json_response([self._grant(principal, url) for url in urls])
+        try:
+            data = json.loads(read_limited_body(request) or b"null")
+        except ValueError:
+            data = None
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            raise validation_error([error_item(["body"], "value is not a valid list of strings", "type_error.list")])
+        granted = [access.grant(self.state, principal.user.id, url) for url in data]
+        return json_response([item for item in granted if item is not None])
 
     def download(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
@@ -750,17 +730,21 @@ class Endpoints:
                 check.errors.append(item)
         check.raise_if_errors()
         assert url is not None and access_key_id is not None and secret is not None
-        key = self.resolve_url(principal, url)
-        if key is None:
+        parsed = access.parse_location(url)
+        if parsed is None or not access.owns(principal.user.id, *parsed):
             raise ApiError(404, "File not found")
-        if not self.state.file_access.check(key, access_key_id, secret):
+        if not self.state.file_access.check(parsed[0], parsed[1], access_key_id, secret):
             raise ApiError(403, "These credentials were not issued for this file")
-        path, content_type = self.key_path(key)
-        return file_response(path, content_type, key.rsplit("/", 1)[-1])
+        try:
+            meta = self.store.objects.head(*parsed)
+        except S3Error:
+            raise ApiError(404, "File not found") from None
+        path = self.store.objects.data_path(*parsed)
+        return file_response(path, meta.content_type, parsed[1].rsplit("/", 1)[-1])
 
     def upload_url(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
-        return json_response(f"{self.state.storage_base_url}/uploads/{principal.user.id}/")
+        return json_response(access.upload_prefix(principal.user.id))
 
 
 def file_response(path: Path, content_type: str, filename: str) -> Response:

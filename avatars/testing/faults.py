@@ -4,7 +4,7 @@ A route is a method (``"GET"``, ... or ``"*"``) and a path glob matched with
 :func:`fnmatch.fnmatchcase` against the request path without its query string
 (``/api/jobs/*`` matches ``/api/jobs/abc`` and ``/api/jobs/abc/cancel``). The
 same registry serves the API origin (paths under ``/api``) and the storage
-origin (paths under ``/avatar-results`` and ``/uploads``).
+origin (paths under ``/storage`` on the API listener, or the second listener).
 
 Each fault applies to the next ``count`` matching requests, then the route
 behaves normally again. When several faults match, the one registered first
@@ -33,6 +33,17 @@ is used first. Kinds:
     a redirect to ``location`` (any origin).
 ``status_code(code, body=None, headers=None)``
     an arbitrary answer (``body``: JSON-able object, str or bytes).
+``drop_mid_request(after_bytes=0)``
+    read ``after_bytes`` of the request body, then close the connection
+    without an answer (an upload or a multipart part cut short).
+``slow_down()`` (helper)
+    the object store's 503 ``SlowDown`` S3 XML error (a ``status_code`` fault).
+
+Every fault may also carry ``query``: a substring the request's raw query
+string must contain (``query="partNumber=2"`` hits the second part of a
+multipart upload only). Storage paths are ``/storage/<bucket>/<key>`` on the
+API listener and ``/<bucket>/<key>`` on the second one; ``*/avatars/*``
+matches both.
 
 Rate limits: ``N`` requests per ``window`` seconds per route (all callers
 together); the next one gets 429 with ``Retry-After`` (integer seconds) and
@@ -60,6 +71,7 @@ FAULT_KINDS = (
     "trickle",
     "redirect",
     "status_code",
+    "drop_mid_request",
 )
 #: Faults that run the real route and then spoil its response.
 POST_FAULTS = frozenset({"drop_mid_body", "truncated_json", "wrong_schema", "trickle"})
@@ -107,10 +119,13 @@ class FaultRegistry:
             self._faults.append(fault)
         return fault
 
-    def take(self, method: str, path: str) -> Optional[Fault]:
+    def take(self, method: str, path: str, query: str = "") -> Optional[Fault]:
         """The first pending fault matching the request, counted down (internal)."""
         with self._lock:
             for fault in self._faults:
+                wanted = fault.params.get("query")
+                if wanted and str(wanted) not in query:
+                    continue
                 if _matches(fault.method, fault.path, method, path):
                     fault.remaining -= 1
                     fault.fired += 1
@@ -135,8 +150,30 @@ class FaultRegistry:
     def drop_before(self, method: str, path: str, *, count: int = 1, rst: bool = False) -> Fault:
         return self.add("drop_before", method, path, count=count, rst=rst)
 
-    def drop_mid_body(self, method: str, path: str, *, count: int = 1, fraction: float = 0.5) -> Fault:
-        return self.add("drop_mid_body", method, path, count=count, fraction=fraction)
+    def drop_mid_body(
+        self, method: str, path: str, *, count: int = 1, fraction: float = 0.5, query: Optional[str] = None
+    ) -> Fault:
+        return self.add("drop_mid_body", method, path, count=count, fraction=fraction, query=query)
+
+    def drop_mid_request(
+        self, method: str, path: str, *, count: int = 1, after_bytes: int = 0, query: Optional[str] = None
+    ) -> Fault:
+        return self.add("drop_mid_request", method, path, count=count, after_bytes=after_bytes, query=query)
+
+    def slow_down(self, method: str, path: str, *, count: int = 1, query: Optional[str] = None) -> Fault:
+        """503 with S3's ``SlowDown`` XML error (what a busy object store answers)."""
+        from .storage import slow_down_body
+
+        return self.add(
+            "status_code",
+            method,
+            path,
+            count=count,
+            code=503,
+            body=slow_down_body(),
+            headers={"Content-Type": "application/xml"},
+            query=query,
+        )
 
     def status(
         self,
@@ -212,6 +249,8 @@ def _check_params(kind: str, params: Mapping[str, Any]) -> None:
             raise ValueError("redirect needs a location")
         if int(params.get("status", 302)) not in (301, 302, 303, 307, 308):
             raise ValueError("redirect status must be 301/302/303/307/308")
+    if kind == "drop_mid_request" and int(params.get("after_bytes", 0)) < 0:
+        raise ValueError("drop_mid_request needs after_bytes >= 0")
     if kind == "status_code":
         code = int(params.get("code", 0))
         if not 100 <= code <= 599:

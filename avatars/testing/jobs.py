@@ -252,6 +252,7 @@ class JobRunner:
         for output in outputs:
             path = directory / output.filename
             path.write_bytes(output.content)
+            store.objects.put_result_object(job.user_id, job.name, output.filename, output.content, output.content_type)
             records.append(
                 ResultFile(
                     id=new_id().replace("-", ""),
@@ -367,8 +368,8 @@ class JobRunner:
             return None
 
         def read_input(volume: str, file: str) -> Optional[Path]:
-            path = self.store.path(f"uploads/{job.user_id}/{safe_filename(file)}")
-            return path if path.is_file() else None
+            # the caller uploaded it to the object store, under their prefix
+            return self.store.objects.user_file(job.user_id, file)
 
         def find_result(kind: str, table: str) -> Optional[Path]:
             result = self._find_result(job, kind, "standard", table)

@@ -53,6 +53,8 @@ def auth_scheme(value: Optional[str]) -> Optional[str]:
         return "api-key-v1"
     if lowered == "basic":
         return "Basic"
+    if lowered == "aws4-hmac-sha256":
+        return "AWS4-HMAC-SHA256"  # the object store's SigV4 signatures
     return "other"
 
 

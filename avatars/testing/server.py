@@ -9,8 +9,10 @@
                      headers={"Authorization": f"api-key-v1 {key}"})
 
 Two listeners on ``host`` (default 127.0.0.1), each on a free port unless
-given: the API (``base_url = http(s)://127.0.0.1:PORT/api``) and the object
-storage (``storage_base_url``, another origin). Both are threaded werkzeug
+given: the API (``base_url = http(s)://127.0.0.1:PORT/api``, with the S3
+object store beside it at ``storage_endpoint_url = .../storage``, as on the
+platform) and the same object store on another origin (``storage_base_url``,
+path-style at its root; see :mod:`avatars.testing.storage`). Both are threaded werkzeug
 servers with HTTP/1.1 keep-alive (see :mod:`avatars.testing.serving`). Pass an
 :class:`ssl.SSLContext` for TLS (a context with ``verify_mode=CERT_REQUIRED``
 and a CA loaded gives mutual TLS); the storage origin uses the same context
@@ -41,7 +43,7 @@ from .jobs import JobRunner
 from .requestlog import RequestLog
 from .serving import KeepAliveServer
 from .state import ServerState, Settings
-from .storage import StorageApp
+from .storage import STORAGE_PREFIX, MountedStore, StorageApp
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -127,7 +129,8 @@ class LocalAvatarServer:
                 StorageApp(state), self._storage_port, "avatars-testing-storage", self.storage_ssl_context
             )
             api_app = ApiApp(state, AdminHttp(state, self._admin, self.stats))
-            self._api = self._make_server(api_app, self._port, "avatars-testing-api", self.ssl_context)
+            front = MountedStore(api_app, StorageApp(state, STORAGE_PREFIX))
+            self._api = self._make_server(front, self._port, "avatars-testing-api", self.ssl_context)
             state.base_url = self.base_url
             state.storage_base_url = self.storage_base_url
             runner.start()
@@ -214,8 +217,13 @@ class LocalAvatarServer:
         return self.origin + "/api"
 
     @property
+    def storage_endpoint_url(self) -> str:
+        """The S3 endpoint beside the API, ``http(s)://HOST:PORT/storage`` (the platform's default)."""
+        return self.origin + STORAGE_PREFIX
+
+    @property
     def storage_base_url(self) -> str:
-        """The storage origin, ``http(s)://HOST:PORT2`` (no trailing slash)."""
+        """The same S3 store on a second origin, ``http(s)://HOST:PORT2`` (path-style at its root)."""
         scheme = "https" if self.storage_ssl_context is not None else "http"
         return f"{scheme}://{self.host}:{self.storage_port}"
 

@@ -178,8 +178,7 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
     server: KeepAliveServer
 
     def run_wsgi(self) -> None:
-        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        # ``Expect: 100-continue`` was answered by http.server's parse_request (handle_expect_100)
         self.environ = environ = self.make_environ()
         body: Any
         transfer_encoding = self.headers.get("Transfer-Encoding", "")

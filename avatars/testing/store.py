@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Type, TypeVar
 
 from ._util import new_id, now
+from .objects import ObjectStore
 from .tokens import new_secret
 
 logger = logging.getLogger(__name__)
@@ -185,6 +186,8 @@ class Store:
             self.root.mkdir(parents=True, exist_ok=True)
         for sub in ("datasets", "results", "jobs", "uploads", "tmp"):
             (self.root / sub).mkdir(exist_ok=True)
+        #: the S3 objects (:mod:`avatars.testing.objects`), under ``root/objects``
+        self.objects = ObjectStore(self.root / "objects")
         self.users: Dict[str, User] = {}
         self.api_keys: Dict[str, ApiKey] = {}
         self.refresh_tokens: Dict[str, RefreshToken] = {}

@@ -22,6 +22,7 @@ from avatars import (
     JobCreateRequest,
     JobKind,
     NotFound,
+    PermissionDenied,
     ValidationError,
 )
 from avatars.testing import LocalAvatarServer
@@ -108,11 +109,11 @@ def test_a_redirect_to_another_origin_carries_no_credentials(
 ) -> None:
     target = avatar_server.storage_base_url + "/api/users/me"  # same host and path, another port
     avatar_server.faults.redirect("GET", "/api/users/me", target)
-    with pytest.raises(NotFound) as info:
-        bearer.users.get_me()  # the storage origin answers 404 (S3-style XML)
-    assert "NoSuchKey" in str(info.value) or "does not exist" in str(info.value)
+    with pytest.raises(PermissionDenied) as info:
+        bearer.users.get_me()  # the store refuses an unsigned request (S3 XML, 403 AccessDenied)
+    assert "Access Denied" in str(info.value) or "AccessDenied" in str(info.value)
     hop = avatar_server.storage_log.last("GET", "/api/users/me")
-    assert hop.status == 404
+    assert hop.status == 403
     assert not hop.had_authorization and hop.auth_scheme is None
     assert not hop.had_cookie
     # the original request did carry both, so the test can tell the difference
@@ -144,7 +145,7 @@ def test_a_307_post_redirect_to_another_origin_carries_no_credentials(
         avatar_server.faults.redirect(
             "POST", "/api/jobs/bulk-delete", avatar_server.storage_base_url + "/api/jobs/bulk-delete", status=307
         )
-        with pytest.raises(NotFound):
+        with pytest.raises(PermissionDenied):  # the store refuses the unsigned request
             c.jobs.bulk_delete_jobs(["a"])
     hop = avatar_server.storage_log.last()
     assert hop.method == "POST" and hop.path == "/api/jobs/bulk-delete"

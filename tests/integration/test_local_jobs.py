@@ -150,7 +150,7 @@ def test_a_whole_run_through_the_raw_facades(
     shuffled = client.results.get_results(standard.name)
     assert shuffled.kinds == ["shuffled"] and len(shuffled["shuffled"]) == 1
     url = shuffled["shuffled"][0]
-    assert url.startswith(avatar_server.storage_base_url + "/")
+    assert url.startswith(avatar_server.base_url + "/access?url=s3://avatars/users/")  # an object in the store
     target = tmp_path / "shuffled.csv"
     result = client.results.download_file(url, target)
     rows = list(csv.reader(io.StringIO(target.read_text())))

@@ -119,3 +119,34 @@ def wait_job(http: requests.Session, srv: LocalAvatarServer, name: str, timeout:
             return job
         time.sleep(0.02)
     raise AssertionError(f"job {name} did not end")
+
+
+def s3_client(endpoint: str, grant: Dict[str, Any], *, secret: Optional[str] = None) -> Any:
+    """A botocore S3 client (path-style, SigV4, no retries) with the credentials of a ``FileAccess``."""
+    import botocore.session
+    from botocore.config import Config
+
+    credentials = grant["credentials"]
+    return botocore.session.get_session().create_client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id=credentials["access_key_id"],
+        aws_secret_access_key=secret if secret is not None else credentials["secret_access_key"],
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
+    )
+
+
+def fetch_result(http: requests.Session, srv: LocalAvatarServer, url: str) -> bytes:
+    """The bytes of a result URL from ``GET /results``: ``/access`` credentials, then a signed S3 GET."""
+    from avatars.testing.access import parse_location
+
+    grant = http.get(srv.url("/access"), params={"url": url}).json()
+    parsed = parse_location(url)
+    assert parsed is not None, url
+    client = s3_client(srv.storage_endpoint_url, grant)
+    try:
+        data: bytes = client.get_object(Bucket=parsed[0], Key=parsed[1])["Body"].read()
+    finally:
+        client.close()
+    return data

@@ -11,7 +11,7 @@ import requests
 
 from avatars.testing import LocalAvatarServer
 
-from .conftest import upload
+from .conftest import s3_client, upload
 
 BROKEN = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)
 
@@ -135,7 +135,7 @@ def test_redirect_to_other_origin(srv: LocalAvatarServer, http: requests.Session
     assert response.status_code == 307 and response.headers["Location"] == target
     srv.faults.redirect("GET", "/api/users/me", target)
     followed = http.get(srv.url("/users/me"))
-    assert followed.url == target and followed.status_code == 404
+    assert followed.url == target and followed.status_code == 403  # the store wants a signature
     record = srv.storage_log.last("GET", "/elsewhere")
     assert record.had_authorization is False  # requests strips it across origins
 
@@ -164,12 +164,40 @@ def test_globs_counts_and_clear(srv: LocalAvatarServer, http: requests.Session) 
         srv.faults.add("explode", "GET", "/api/health")
 
 
-def test_storage_faults(srv: LocalAvatarServer) -> None:
-    prefix = srv.storage_base_url + "/uploads/" + srv.admin.create_user("s@example.com").id
-    assert requests.put(prefix + "/f.bin", data=b"z" * 100_000).status_code == 200
-    srv.faults.drop_mid_body("GET", "/uploads/*")
-    assert_cut_short(lambda: requests.get(prefix + "/f.bin"))
-    assert len(requests.get(prefix + "/f.bin").content) == 100_000
+def test_storage_faults(srv: LocalAvatarServer, http: requests.Session) -> None:
+    from botocore.exceptions import ClientError
+
+    prefix = http.get(srv.url("/upload_url")).json()
+    grant = http.get(srv.url("/access"), params={"url": prefix}).json()
+    s3 = s3_client(srv.storage_endpoint_url, grant)
+    key = prefix[len("s3://avatars/") :] + "/f.bin"
+    s3.put_object(Bucket="avatars", Key=key, Body=b"z" * 100_000)
+    presigned = s3.generate_presigned_url("get_object", Params={"Bucket": "avatars", "Key": key})
+    # a download cut short, on either mount of the store
+    srv.faults.drop_mid_body("GET", "*/avatars/*")
+    assert_cut_short(lambda: requests.get(presigned))
+    assert len(requests.get(presigned).content) == 100_000
+    # 503 SlowDown as S3 XML
+    srv.faults.slow_down("GET", "*/avatars/*")
+    with pytest.raises(ClientError) as slow:
+        s3.get_object(Bucket="avatars", Key=key)
+    assert slow.value.response["Error"]["Code"] == "SlowDown"
+    assert slow.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    # a multipart part dropped half-way (only part 2), then the upload goes on
+    srv.admin.set_storage_min_part_size(1)
+    upload = s3.create_multipart_upload(Bucket="avatars", Key=key)
+    srv.faults.drop_mid_request("PUT", "/storage/avatars/*", after_bytes=1000, query="partNumber=2")
+    common = {"Bucket": "avatars", "Key": key, "UploadId": upload["UploadId"]}
+    first = s3.upload_part(PartNumber=1, Body=b"a" * 5000, **common)
+    with pytest.raises(Exception) as dropped:
+        s3.upload_part(PartNumber=2, Body=b"b" * 5000, **common)
+    assert not isinstance(dropped.value, ClientError)  # a connection error, no answer
+    second = s3.upload_part(PartNumber=2, Body=b"b" * 5000, **common)
+    parts = [{"PartNumber": 1, "ETag": first["ETag"]}, {"PartNumber": 2, "ETag": second["ETag"]}]
+    s3.complete_multipart_upload(MultipartUpload={"Parts": parts}, **common)
+    assert s3.get_object(Bucket="avatars", Key=key)["Body"].read() == b"a" * 5000 + b"b" * 5000
+    faults = [r.fault for r in srv.storage_log.entries() if r.fault]
+    assert faults == ["drop_mid_body", "status_code", "drop_mid_request"]
 
 
 def test_rate_limit(srv: LocalAvatarServer, http: requests.Session) -> None:

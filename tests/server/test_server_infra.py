@@ -19,7 +19,7 @@ import requests
 from avatars.testing import LocalAvatarServer
 from avatars.testing.admin import CreatedUser
 
-from .conftest import create_job, key_session, make_set, people_csv, upload, wait_job
+from .conftest import create_job, fetch_result, key_session, make_set, people_csv, upload, wait_job
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -150,8 +150,8 @@ def test_persistence_across_restart(tmp_path: Path) -> None:
         assert hashlib.sha256(downloaded.content).hexdigest() == dataset["hash"]
         assert http.get(second.url(f"/jobs/{finished}")).json()["status"] == "finished"
         url = http.get(second.url(f"/results/{finished}")).json()["shuffled"][0]
-        assert url.startswith(second.storage_base_url)
-        assert requests.get(url).status_code == 200
+        assert url.startswith(second.base_url + "/access?url=s3://")
+        assert fetch_result(http, second, url).startswith(b"id,")  # the store kept its objects
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
         assert requests.get(second.url("/users/me"), headers=bearer).status_code == 200
         refreshed = requests.post(second.url("/refresh"), data={"token": tokens["refresh_token"]})
@@ -302,3 +302,24 @@ def test_cli_subprocess(tmp_path: Path) -> None:
             process.wait()
     assert process.stderr is not None
     assert "Traceback" not in process.stderr.read()
+
+
+def test_expect_100_continue_gets_one_interim_answer(srv: LocalAvatarServer) -> None:
+    import socket
+
+    body = b'{"email": "x@example.com"}'
+    head = (
+        f"POST /api/login/forgotten_password HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    ).encode("ascii")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(head)
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            interim += sock.recv(1)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:80]  # no second "100 Continue" before the answer

@@ -13,7 +13,7 @@ import requests
 
 from avatars.testing import LocalAvatarServer
 
-from .conftest import create_job, key_session, make_set, people_csv, upload, wait_job
+from .conftest import create_job, fetch_result, key_session, make_set, people_csv, upload, wait_job
 
 
 @pytest.fixture
@@ -63,37 +63,35 @@ def test_full_chain(srv: LocalAvatarServer, http: requests.Session, set_name: st
         seen_progress.add(job["progress"])
 
     shuffled_urls = http.get(srv.url(f"/results/{standard}")).json()["shuffled"]
-    assert len(shuffled_urls) == 1 and shuffled_urls[0].startswith(srv.storage_base_url)
-    synthetic = requests.get(shuffled_urls[0])
-    assert synthetic.status_code == 200
-    rows = list(csv.reader(io.StringIO(synthetic.text)))
+    assert len(shuffled_urls) == 1 and shuffled_urls[0].startswith(srv.base_url + "/access?url=s3://avatars/users/")
+    rows = list(csv.reader(io.StringIO(fetch_result(http, srv, shuffled_urls[0]).decode("utf-8"))))
     assert rows[0] == ["id", "age", "height", "weight", "city"]
     assert len(rows) == 121
     assert {r[4] for r in rows[1:]} <= {"paris", "lyon", "nice"}
 
     privacy_url = http.get(srv.url(f"/results/{privacy}")).json()["privacy_metrics"][0]
-    metrics = requests.get(privacy_url).json()
+    metrics = json.loads(fetch_result(http, srv, privacy_url))
     assert metrics["stand_in"] is True and "NOT the Avatar platform" in metrics["notice"]
     for key in ("hidden_rate", "local_cloaking", "distance_to_closest", "closest_distances_ratio"):
         assert isinstance(metrics[key], float), key
     assert 0.0 <= metrics["hidden_rate"] <= 1.0
 
     signal_url = http.get(srv.url(f"/results/{signal}")).json()["signal_metrics"][0]
-    signal_metrics = requests.get(signal_url).json()
+    signal_metrics = json.loads(fetch_result(http, srv, signal_url))
     assert 0.0 <= signal_metrics["hellinger_distance"] <= 1.0
     assert signal_metrics["correlation_difference"] is not None
     assert signal_metrics["columns"]["age"]["type"] == "numeric"
 
     report_url = http.get(srv.url(f"/results/{report}")).json()["report"][0]
-    text = requests.get(report_url).text
+    text = fetch_result(http, srv, report_url).decode("utf-8")
     assert "LOCAL STAND-IN" in text and "rows in: 120" in text and "hidden_rate" in text
 
     advice_url = http.get(srv.url(f"/results/{advice}")).json()["advice"][0]
-    assert 3 <= requests.get(advice_url).json()["suggested_k"] <= 20
+    assert 3 <= json.loads(fetch_result(http, srv, advice_url))["suggested_k"] <= 20
 
-    # the storage origin never saw API credentials
+    # the store never saw API credentials: every request was signed with SigV4
     assert srv.storage_log.count("GET") == 5
-    assert not any(r.had_authorization or r.had_cookie for r in srv.storage_log.entries())
+    assert {r.auth_scheme for r in srv.storage_log.entries()} == {"AWS4-HMAC-SHA256"}
 
     # listing, filtering, last_set
     jobs = http.get(srv.url("/jobs")).json()["jobs"]
@@ -117,32 +115,22 @@ def test_access_and_download(srv: LocalAvatarServer, http: requests.Session, set
     assert other["credentials"] != grant["credentials"]
     downloaded = http.post(srv.url("/download"), json=grant)
     assert downloaded.status_code == 200
-    assert downloaded.content == requests.get(url).content
+    assert downloaded.content == fetch_result(http, srv, url)
     forged = {
         "url": url,
         "credentials": {"access_key_id": grant["credentials"]["access_key_id"], "secret_access_key": "wrong"},
     }
     assert http.post(srv.url("/download"), json=forged).status_code == 403
-    unknown = {
-        "url": srv.storage_base_url + "/avatar-results/" + "0" * 32 + "/x.csv",
-        "credentials": grant["credentials"],
-    }
-    assert http.post(srv.url("/download"), json=unknown).status_code == 404
+    prefix = http.get(srv.url("/upload_url")).json()
+    unknown = {"url": prefix + "/results/nothing/x.csv", "credentials": grant["credentials"]}
+    assert http.post(srv.url("/download"), json=unknown).status_code == 403
     assert http.post(srv.url("/download"), json={"url": url}).status_code == 422
     assert http.get(srv.url("/access")).status_code == 422
-    assert http.get(srv.url("/access"), params={"url": "http://elsewhere/x"}).status_code == 404
-    batch = http.post(srv.url("/access/batch"), json={"urls": [url, url]})
-    assert batch.status_code == 200 and len(batch.json()) == 2
-    assert http.post(srv.url("/access/batch"), json={"urls": "x"}).status_code == 422
-    # upload prefix on the storage origin
-    prefix = http.get(srv.url("/upload_url")).json()
-    assert isinstance(prefix, str) and prefix.startswith(srv.storage_base_url + "/uploads/")
-    put = requests.put(prefix + "mine.csv", data=b"a,b\n1,2\n")
-    assert put.status_code == 200
-    assert requests.get(prefix + "mine.csv").content == b"a,b\n1,2\n"
-    granted = http.get(srv.url("/access"), params={"url": prefix + "mine.csv"}).json()
-    assert http.post(srv.url("/download"), json=granted).content == b"a,b\n1,2\n"
-    assert requests.get(srv.storage_base_url + "/nothing").status_code == 404
+    assert http.get(srv.url("/access"), params={"url": "http://elsewhere/x"}).status_code == 403
+    batch = http.post(srv.url("/access/batch"), json=[url, url, "s3://avatars/users/nobody/x"])
+    assert batch.status_code == 200 and [g["url"] for g in batch.json()] == [url, url]
+    assert http.post(srv.url("/access/batch"), json={"urls": [url]}).status_code == 422
+    assert http.post(srv.url("/access/batch"), json="x").status_code == 422
 
 
 def test_parent_error_propagates(srv: LocalAvatarServer, http: requests.Session) -> None:
