@@ -373,6 +373,8 @@ class ApiApp(BaseApp):
 
     def dispatch(self, request: Request) -> Response:
         route, args = self._match(request)
+        if self.state.settings.api_version not in route.versions:
+            raise ApiError(404, "Not Found")
         principal: Optional[Principal] = None
         if route.auth:
             principal = authenticate(self.state, request.headers.get("Authorization"))

@@ -286,8 +286,11 @@ class JobRunner:
             raise JobFailure(f"resource set {job.set_name} no longer exists")
         try:
             return parse_document(text.encode("utf-8"))
-        except DocumentError as exc:  # pragma: no cover - validated at upload
-            raise JobFailure(f"invalid resource set: {exc}") from None
+        except DocumentError:
+            raise JobFailure(
+                "the local stand-in runs only the older single-mapping documents "
+                "(tables/parameters); this set holds resource documents"
+            ) from None
 
     def _entries(self, job: Job, doc: ResourceDocument) -> List[ParametersSpec]:
         if job.parameters_name:
@@ -298,6 +301,12 @@ class JobRunner:
                     f"parameters {job.parameters_name!r} not found in resource set "
                     f"{job.display_name!r} (available: {names})"
                 )
+            if entry.kind != "AvatarParameters":
+                # a metrics/report/advice entry measures the avatarizations of its table
+                measured = [p for p in doc.parameters if p.kind == "AvatarParameters" and p.table == entry.table]
+                if not measured:
+                    raise JobFailure(f"parameters {entry.name!r}: no AvatarParameters entry for table {entry.table!r}")
+                return measured
             return [entry]
         if not doc.parameters:
             raise JobFailure(f"resource set {job.display_name!r} has no parameters entry")

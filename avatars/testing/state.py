@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 from .._version import __version__
+from .events import EventLog
 from .faults import FaultRegistry, RateLimits
 from .jobs import JobRunner
 from .requestlog import RequestLog
@@ -26,6 +27,8 @@ class Settings:
     min_client_version: str = "0.1.0"
     latest_client_version: str = __version__
     set_login_cookie: bool = True
+    #: The platform's major API version the server acts as: 2 (2.90) or 3 (3.x).
+    api_version: int = 2
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class ServerState:
     api_log: RequestLog = field(default_factory=lambda: RequestLog("api"))
     storage_log: RequestLog = field(default_factory=lambda: RequestLog("storage"))
     file_access: FileAccessRegistry = field(default_factory=FileAccessRegistry)
+    events: EventLog = field(default_factory=EventLog)
     stop_event: threading.Event = field(default_factory=threading.Event)
     reset_tokens: Dict[str, str] = field(default_factory=dict)
     admin_secret: Optional[str] = None
