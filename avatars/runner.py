@@ -252,7 +252,7 @@ class Runner:
                         for k in (JobKind.standard, JobKind.privacy_metrics, JobKind.signal_metrics)
                         if k in created
                     ]
-                request = JobCreateRequest(set_name=set_name, parameters_name=table, depends_on=depends_on, kind=kind)
+                request = JobCreateRequest(set_name=set_name, parameters_name=table, depends_on=depends_on)
                 job = self.client.jobs.create_job(request)
                 created[kind] = job.name
                 self.jobs[(kind, table)] = job.name

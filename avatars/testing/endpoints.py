@@ -267,6 +267,19 @@ class Endpoints:
                     ) from None
         return json_response([e.to_json() for e in events])
 
+    def get_operation(self, request: Request, principal: Optional[Principal], op_id: str) -> Response:
+        """The created-operation protocol (see :mod:`avatars.testing.operations`)."""
+        polled = self.state.operations.poll(op_id)
+        if polled is None:
+            raise not_found("Operation")
+        pending, operation = polled
+        if pending:
+            return json_response({"status": "pending"}, 202, {"Retry-After": "0"})
+        response = Response(operation.body, status=operation.status)
+        for key, value in operation.headers:
+            response.headers[key] = value
+        return response
+
     def sso_not_configured(self, request: Request, principal: Optional[Principal]) -> Response:
         raise ApiError(501, {"message": "single sign-on is not configured on this server"})
 

@@ -142,6 +142,15 @@ ROUTES: List[Route] = [
         response_model="[EventLogResponse]",
         query=("verb", "object_type", "created_from", "created_before", "starting_after", "limit"),
     ),
+    Route(
+        "/operations/<op_id>",
+        ("GET",),
+        "get_operation",
+        "An accepted operation: 202 while pending, then the result of the original call",
+        "operations",
+        auth=False,
+        response_model="any",
+    ),
     # users
     Route(
         "/users", ("GET",), "list_users", "Find users", "users", response_model="[User]", query=("email", "username")

@@ -44,6 +44,7 @@ from .app import ApiApp
 from .avatarize import DEFAULT_MAX_ROWS
 from .faults import FaultRegistry
 from .jobs import JobRunner
+from .operations import OperationRegistry
 from .requestlog import RequestLog
 from .serving import KeepAliveServer
 from .state import ServerState, Settings
@@ -199,6 +200,11 @@ class LocalAvatarServer:
         self.stop()
 
     @property
+    def api_version(self) -> int:
+        """The platform API major version this server acts as (2 or 3)."""
+        return self._settings.api_version
+
+    @property
     def running(self) -> bool:
         return self._started and not self._stopped
 
@@ -252,6 +258,11 @@ class LocalAvatarServer:
     @property
     def faults(self) -> FaultRegistry:
         return self._require().faults
+
+    @property
+    def operations(self) -> OperationRegistry:
+        """Deferrals of the created-operation protocol (see :mod:`avatars.testing.operations`)."""
+        return self._require().operations
 
     @property
     def log(self) -> RequestLog:

@@ -12,6 +12,7 @@ from .._version import __version__
 from .events import EventLog
 from .faults import FaultRegistry, RateLimits
 from .jobs import JobRunner
+from .operations import OperationRegistry
 from .requestlog import RequestLog
 from .store import Store
 from .tokens import sha256_hex
@@ -81,6 +82,7 @@ class ServerState:
     storage_log: RequestLog = field(default_factory=lambda: RequestLog("storage"))
     file_access: FileAccessRegistry = field(default_factory=FileAccessRegistry)
     events: EventLog = field(default_factory=EventLog)
+    operations: OperationRegistry = field(default_factory=OperationRegistry)
     stop_event: threading.Event = field(default_factory=threading.Event)
     reset_tokens: Dict[str, str] = field(default_factory=dict)
     admin_secret: Optional[str] = None

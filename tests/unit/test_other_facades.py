@@ -308,7 +308,20 @@ def test_get_openapi_schema(rsps: responses.RequestsMock) -> None:
 def test_every_facade_method_takes_a_keyword_only_timeout(client: ApiClient) -> None:
     import inspect
 
-    facades = ["api_keys", "compatibility", "datasets", "health", "jobs", "openapi", "resources", "results", "users"]
+    facades = [
+        "api_keys",
+        "auth",
+        "capabilities",
+        "compatibility",
+        "datasets",
+        "event_logs",
+        "health",
+        "jobs",
+        "openapi",
+        "resources",
+        "results",
+        "users",
+    ]
     checked = 0
     for attribute in facades:
         facade = getattr(client, attribute)
@@ -321,5 +334,6 @@ def test_every_facade_method_takes_a_keyword_only_timeout(client: ApiClient) -> 
             first_line = (method.__doc__ or "").splitlines()[0]
             assert any(f"``{verb} " in first_line for verb in ("GET", "POST", "PUT", "DELETE")), name
             checked += 1
-    # jobs 7, results 6, users 7, api_keys 5, datasets 5, resources 3, health 3, compatibility 1, openapi 1
-    assert checked == 38
+    # jobs 8, results 6, users 7, api_keys 6, auth 7, datasets 5, resources 4, health 3, compatibility 1,
+    # openapi 1, event_logs 1, capabilities 1
+    assert checked == 50
