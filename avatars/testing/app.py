@@ -385,11 +385,15 @@ class ApiApp(BaseApp):
             if route.admin and not principal.is_admin:
                 raise ApiError(403, "Admin rights required")
         handler = self.endpoints.handler(route.endpoint)
-        response: Response = handler(request, principal, **args)
-        if request.headers.get(ACCEPT_CREATED_HEADER, "").lower() == "yes":
-            deferral = self.state.operations.take(request.method, request.path)
-            if deferral is not None:
-                response = self._accepted(request, deferral, response)
+        if request.headers.get(ACCEPT_CREATED_HEADER, "").lower() != "yes":
+            return handler(request, principal, **args)
+        try:
+            response: Response = handler(request, principal, **args)
+        except ApiError as exc:  # an operation may end in an error too
+            response = exc.response()
+        deferral = self.state.operations.take(request.method, request.path)
+        if deferral is not None:
+            response = self._accepted(request, deferral, response)
         return response
 
     def _accepted(self, request: Request, deferral: Deferral, response: Response) -> Response:
