@@ -202,10 +202,14 @@ class Runner:
             if spec.dataset is None:
                 raise RequestValidationError(f"table {spec.name!r} is not uploaded yet", field="tables")
             tables.append({"name": spec.name, "dataset_id": str(spec.dataset.id), "primary_key": spec.primary_key})
-        parameters = [
-            {"name": table, "table": table, "k": p.k, "ncp": p.ncp, "seed": p.seed}
-            for table, p in self.parameters.items()
-        ]
+        parameters: List[Dict[str, Any]] = []
+        for table, p in self.parameters.items():
+            parameters.append({"name": table, "table": table, "k": p.k, "ncp": p.ncp, "seed": p.seed})
+            # a job's kind is its parameters document's kind (contract v2): one entry per other kind
+            for kind, document_kind in _DOCUMENT_KINDS.items():
+                parameters.append(
+                    {"name": _entry_name(table, kind), "table": table, "kind": document_kind, "parameters": table}
+                )
         return {"tables": tables, "parameters": parameters}
 
     # ------------------------------------------------------------------ running
@@ -252,7 +256,9 @@ class Runner:
                         for k in (JobKind.standard, JobKind.privacy_metrics, JobKind.signal_metrics)
                         if k in created
                     ]
-                request = JobCreateRequest(set_name=set_name, parameters_name=table, depends_on=depends_on)
+                request = JobCreateRequest(
+                    set_name=set_name, parameters_name=_entry_name(table, kind), depends_on=depends_on
+                )
                 job = self.client.jobs.create_job(request)
                 created[kind] = job.name
                 self.jobs[(kind, table)] = job.name
@@ -437,6 +443,19 @@ _ORDER = {
     JobKind.signal_metrics: 3,
     JobKind.report: 4,
 }
+
+
+#: The parameters document kind of each job kind but ``standard`` (whose entry is the table's own).
+_DOCUMENT_KINDS = {
+    JobKind.privacy_metrics: "AvatarPrivacyMetricsParameters",
+    JobKind.signal_metrics: "AvatarSignalMetricsParameters",
+    JobKind.report: "AvatarReportParameters",
+    JobKind.advice: "AvatarAdviceParameters",
+}
+
+
+def _entry_name(table: str, kind: JobKind) -> str:
+    return table if kind is JobKind.standard else f"{table}.{kind.value}"
 
 
 def _kind_order(kind: JobKind) -> int:

@@ -38,6 +38,7 @@ from ._http import (
     json_response,
     not_found,
     path_uuid,
+    read_json_body,
     read_json_object,
     read_limited_body,
     validation_error,
@@ -992,9 +993,11 @@ class Endpoints:
 
     def get_access_batch(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
-        data = read_json_object(request)
-        check = Checker(data)
+        # the platform takes a bare JSON list of URLs
+        check = Checker({"urls": read_json_body(request)})
         urls = check.string_list("urls", required=True)
+        for item in check.errors:
+            item["loc"] = ["body", *item["loc"][2:]]
         check.raise_if_errors()
         return json_response([self._grant(principal, url) for url in urls])
 

@@ -303,7 +303,12 @@ class JobRunner:
                 )
             if entry.kind != "AvatarParameters":
                 # a metrics/report/advice entry measures the avatarizations of its table
-                measured = [p for p in doc.parameters if p.kind == "AvatarParameters" and p.table == entry.table]
+                measured = [
+                    p
+                    for p in doc.parameters
+                    if p.kind == "AvatarParameters"
+                    and (p.name == entry.measures if entry.measures else p.table == entry.table)
+                ]
                 if not measured:
                     raise JobFailure(f"parameters {entry.name!r}: no AvatarParameters entry for table {entry.table!r}")
                 return measured

@@ -10,8 +10,9 @@ Two forms are accepted:
   runner still executes.  A ``parameters`` entry is an ``AvatarParameters``
   document (a ``standard`` job) unless its optional ``kind`` names another
   parameters kind of :data:`PARAMETERS_KINDS`; such an entry measures (or
-  advises on) the ``AvatarParameters`` entries of its ``table``, and ``k`` is
-  required only for ``AvatarParameters`` entries.
+  advises on) the ``AvatarParameters`` entry named by its optional
+  ``parameters`` key, else every ``AvatarParameters`` entry of its ``table``;
+  ``k`` is required only for ``AvatarParameters`` entries.
 
 The older shape::
 
@@ -58,6 +59,7 @@ class ParametersSpec:
     ncp: Optional[int]
     seed: Optional[int]
     kind: str = "AvatarParameters"
+    measures: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -252,7 +254,15 @@ def parse_document(raw: bytes) -> ResourceDocument:
             if not bad:
                 seen_params.add(str(name))
                 parameters.append(
-                    ParametersSpec(str(name), str(table), int(str(k)), item.get("ncp"), item.get("seed"), str(kind))
+                    ParametersSpec(
+                        str(name),
+                        str(table),
+                        int(str(k)),
+                        item.get("ncp"),
+                        item.get("seed"),
+                        str(kind),
+                        item.get("parameters") if isinstance(item.get("parameters"), str) else None,
+                    )
                 )
     if errors:
         raise DocumentError(errors)
