@@ -20,12 +20,15 @@ calls are not written to the request log and faults never apply to them.
 ``POST /_admin/settings``                   ``{access_token_lifetime?,
                                             refresh_token_lifetime?,
                                             refresh_rotation?,
-                                            min_client_version?}``
+                                            min_client_version?, api_version?}``
 ``POST /_admin/rate-limits``                ``{method, path, limit, window}``
 ``DELETE /_admin/rate-limits``              clear
 ``GET/POST/DELETE /_admin/faults``          list / ``{kind, method, path, count?,
                                             ...params}`` / clear
 ``GET/DELETE /_admin/log``                  ``?origin=api|storage`` / clear both
+``POST /_admin/operations``                 ``{method, path, polls?, origin?, count?}``:
+                                            the created-operation protocol (see
+                                            :mod:`avatars.testing.operations`)
 ``GET /_admin/stats``                       connection counters
 =========================================  =====================================
 """
@@ -144,6 +147,8 @@ class AdminHttp:
                 admin.set_refresh_rotation(bool(body["refresh_rotation"]))
             if "min_client_version" in body:
                 admin.set_min_client_version(str(body["min_client_version"]))
+            if "api_version" in body:
+                admin.set_api_version(int(body["api_version"]))
             return json_response(asdict(self.state.settings))
         if path == "/rate-limits":
             if method == "POST":
@@ -185,6 +190,17 @@ class AdminHttp:
             if method == "DELETE":
                 admin.reset_log()
                 return json_response({"message": "log cleared"})
+        if (method, path) == ("POST", "/operations"):
+            body = self._body(request)
+            origin = body.get("origin")
+            self.state.operations.defer(
+                str(body.get("method", "*")),
+                str(body["path"]),
+                polls=int(body.get("polls", 1)),
+                origin=str(origin) if origin else None,
+                count=int(body.get("count", 1)),
+            )
+            return json_response({"message": "deferred"}, 201)
         if (method, path) == ("GET", "/stats"):
             return json_response(self.stats())
         return json_response({"detail": "Not Found"}, 404)
