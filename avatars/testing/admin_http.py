@@ -192,12 +192,12 @@ class AdminHttp:
                 return json_response({"message": "log cleared"})
         if (method, path) == ("POST", "/operations"):
             body = self._body(request)
-            origin = body.get("origin")
+            op_origin = body.get("origin")
             self.state.operations.defer(
                 str(body.get("method", "*")),
                 str(body["path"]),
                 polls=int(body.get("polls", 1)),
-                origin=str(origin) if origin else None,
+                origin=str(op_origin) if op_origin else None,
                 count=int(body.get("count", 1)),
             )
             return json_response({"message": "deferred"}, 201)
