@@ -8,7 +8,9 @@ runs as a subprocess from another interpreter (``--server-python``, one with
     /work/sdk/venv125/bin/python tests/platform_sdk/run_platform_sdk.py \\
         --server-python .venv/bin/python
 
-(``tox -e platform-sdk`` does the same with fresh environments.)  Every
+(``tox -e platform-sdk`` does the same with fresh environments.)  With the
+1.30 SDK (platform API 3.17; ``tox -e platform-sdk-3``) the server acts as a
+3.x platform and the 3.x additions are called instead.  Every
 endpoint of the contract's table is called through the SDK's ``ApiClient``
 with an API key, plus the bearer path: a plain ``POST /login`` form (the
 1.25.0 SDK's own ``authenticate()`` sends a masked password), an access token
@@ -36,16 +38,7 @@ import httpx
 try:
     from avatars import __version__ as sdk_version
     from avatars.client import ApiClient
-    from avatars.models import (
-        BulkDeleteRequest,
-        CreateApiKeyRequest,
-        CreateUser,
-        ForgottenPasswordRequest,
-        JobCreateRequest,
-        JobKind,
-        LoginResponse,
-        ResetPasswordRequest,
-    )
+    from avatars.models import BulkDeleteRequest, CreateApiKeyRequest, JobCreateRequest, JobKind
 except ImportError as exc:  # pragma: no cover - run with the wrong interpreter
     sys.exit(f"run this script with the platform SDK's Python (octopize.avatar), not ours: {exc}")
 
@@ -153,7 +146,7 @@ def start_server(server_python: str, workdir: Path, api_version: int) -> Dict[st
         "-m",
         "avatars.testing",
         "--job-step-seconds",
-        "0.01",
+        "0.01" if api_version == 2 else "1",
         "--admin-secret-file",
         str(secret_file),
         "--api-version",
@@ -190,6 +183,8 @@ def admin(info: Dict[str, str], path: str, body: Dict[str, Any]) -> Dict[str, An
 
 
 def run_290(info: Dict[str, str], checks: Checks) -> None:
+    from avatars.models import CreateUser  # SDK 1.25 (platform API 2.90) only
+
     base = info["base URL"]
     client = ApiClient(base, api_key=info["API key"])
     run = checks.run
@@ -375,6 +370,13 @@ def run_290(info: Dict[str, str], checks: Checks) -> None:
 
 
 def run_bearer(info: Dict[str, str], checks: Checks) -> None:
+    from avatars.models import (  # SDK 1.25 (platform API 2.90) only
+        ForgottenPasswordRequest,
+        Login,
+        LoginResponse,
+        ResetPasswordRequest,
+    )
+
     base = info["base URL"]
     admin(info, "/settings", {"access_token_lifetime": 1})
     form = {"username": info["username"], "password": info["password"], "grant_type": "password", "scope": ""}
@@ -411,14 +413,54 @@ def run_bearer(info: Dict[str, str], checks: Checks) -> None:
     checks.raises(
         "auth.login (the SDK's model masks the password)",
         "401",
-        lambda: client.auth.login(
-            __import__("avatars.models", fromlist=["Login"]).Login(username=info["username"], password=info["password"])
-        ),
+        lambda: client.auth.login(Login(username=info["username"], password=info["password"])),
     )
     # last: revoke every key of the demo user (the key in use included)
     keyed = ApiClient(base, api_key=info["API key"])
     checks.run("api_keys.revoke_all_api_keys", keyed.api_keys.revoke_all_api_keys)
     checks.raises("the revoked key is refused", "not authenticated", keyed.users.get_me)
+
+
+def run_3x(info: Dict[str, str], checks: Checks) -> None:
+    """SDK 1.30 (platform API 3.17) against ``avatars serve --api-version 3``: the 3.x additions."""
+    from avatars.models import JobFlowCreateRequest  # only in SDK >= 1.30
+
+    base = info["base URL"]
+    client = ApiClient(base, api_key=info["API key"])
+    run = checks.run
+    run(
+        "3.x capabilities.get_capabilities", lambda: expect(client.capabilities.get_capabilities().input_protocols, "?")
+    )
+    run("3.x users.get_me with an API key", client.users.get_me)
+    checks.raises(
+        "3.x has no /login", "404", lambda: httpx.post(f"{base}/login", data={"username": "u"}).raise_for_status()
+    )
+    stored = run(
+        "3.x resources.put_resources", lambda: client.resources.put_resources("flow", DOCUMENTS + "---\n" + ADVICE)
+    )
+    if stored is None:
+        return
+    flow = run(
+        "3.x jobs.create_job_flow",
+        lambda: client.jobs.create_job_flow(JobFlowCreateRequest(set_name=stored.set_name)),
+    )
+    if flow is None:
+        return
+    names = [j.name for j in flow.jobs]
+    run("3.x one job per parameters document", lambda: expect(len(names) == 5, f"{len(names)} jobs"))
+    run(
+        "3.x jobs.get_jobs(names=)",
+        lambda: expect(
+            sorted(j.name for j in client.jobs.get_jobs(names=names[:2] + ["none"]).jobs) == sorted(names[:2]), "?"
+        ),
+    )
+    report = next(n for n in names if n.startswith("report_"))  # queued behind its parents (1 s steps)
+    run("3.x jobs.cancel_job", lambda: expect(client.jobs.cancel_job(report).done, "not ended"))
+    checks.raises("3.x cancel an ended job", "409", lambda: client.jobs.cancel_job(report))
+    run(
+        "3.x event_logs.list_my_event_logs(limit=)",
+        lambda: expect(len(client.event_logs.list_my_event_logs(limit=1)) == 1, "limit ignored"),
+    )
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -429,9 +471,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"platform SDK {sdk_version} against avatars serve ({args.server_python})")
     try:
         with tempfile.TemporaryDirectory() as workdir:
-            info = start_server(args.server_python, Path(workdir), 2)
-            print(f"server: {info['base URL']}")
-            run_290(info, checks)
+            if tuple(int(p) for p in sdk_version.split(".")[:2]) >= (1, 30):
+                info = start_server(args.server_python, Path(workdir), 3)
+                print(f"server (as platform 3.x): {info['base URL']}")
+                run_3x(info, checks)
+            else:
+                info = start_server(args.server_python, Path(workdir), 2)
+                print(f"server: {info['base URL']}")
+                run_290(info, checks)
     finally:
         for process in SERVERS:
             process.terminate()
