@@ -554,7 +554,7 @@ class Endpoints:
                 if key.revoked_at is None:
                     key.revoked_at = now()
             self.store.save()
-        self._event(principal, "revoke", "api_key", key_id)
+        self._event(principal, "delete", "api_key", key_id)
         return empty_response(204)
 
     def revoke_all_api_keys(self, request: Request, principal: Optional[Principal]) -> Response:
@@ -676,7 +676,7 @@ class Endpoints:
             resource.text = combined
             resource.updated_at = now()
             self.store.save()
-        self._event(principal, "update", "resource_set", resource.set_name)
+        self._event(principal, "update", "resource", resource.set_name)
         return json_response({"set_name": resource.set_name, "display_name": resource.display_name})
 
     def put_resources(self, request: Request, principal: Optional[Principal], display_name: str) -> Response:
@@ -694,7 +694,7 @@ class Endpoints:
             )
             self.store.resource_sets[resource.set_name] = resource
             self.store.save()
-        self._event(principal, "create", "resource_set", resource.set_name)
+        self._event(principal, "create", "resource", resource.set_name)
         return json_response({"set_name": resource.set_name, "display_name": resource.display_name})
 
     def get_resources(self, request: Request, principal: Optional[Principal], set_name: str) -> Response:

@@ -1,4 +1,8 @@
-"""The audit trail of the local server (``GET /event-logs``), kept in memory."""
+"""The audit trail of the local server (``GET /event-logs``), kept in memory.
+
+Verbs and object types are the platform's (SDK 1.30 ``Verb``/``ObjectType``):
+``create``/``update``/``delete``, ``job``/``api_key``/``resource``.
+"""
 
 from __future__ import annotations
 

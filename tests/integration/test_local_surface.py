@@ -83,7 +83,7 @@ def test_jobs_filters_locations_and_volumes(keyed: ApiClient) -> None:
 def test_event_logs_admin_revocation_and_null_roles(avatar_server: LocalAvatarServer, keyed: ApiClient) -> None:
     keyed.resources.put_resources("A", DOCUMENTS)
     events = keyed.event_logs.list_my_event_logs()
-    assert events[0].verb == "create" and events[0].object_type == "resource_set"
+    assert events[0].verb == "create" and events[0].object_type == "resource"
     root = avatar_server.admin.create_user("root@example.com", "pw", role="admin")
     bob = avatar_server.admin.create_user("bob@example.com", "pw")
     bob_key = avatar_server.admin.create_api_key(bob)

@@ -132,9 +132,12 @@ def test_access_and_download(srv: LocalAvatarServer, http: requests.Session, set
     assert http.post(srv.url("/download"), json={"url": url}).status_code == 422
     assert http.get(srv.url("/access")).status_code == 422
     assert http.get(srv.url("/access"), params={"url": "http://elsewhere/x"}).status_code == 404
-    batch = http.post(srv.url("/access/batch"), json={"urls": [url, url]})
-    assert batch.status_code == 200 and len(batch.json()) == 2
-    assert http.post(srv.url("/access/batch"), json={"urls": "x"}).status_code == 422
+    # the platform's body: a bare JSON list; a URL that fails its check is left out
+    batch = http.post(srv.url("/access/batch"), json=[url, "http://elsewhere/x", url])
+    assert batch.status_code == 200 and [g["url"] for g in batch.json()] == [url, url]
+    assert http.post(srv.url("/access/batch"), json={"urls": [url]}).status_code == 422
+    bad = http.post(srv.url("/access/batch"), json=[url, 3])
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][0] == "body"
     # upload prefix on the storage origin
     prefix = http.get(srv.url("/upload_url")).json()
     assert isinstance(prefix, str) and prefix.startswith(srv.storage_base_url + "/uploads/")

@@ -239,7 +239,7 @@ def test_event_logs_most_recent_first(http: requests.Session, srv: LocalAvatarSe
     response = http.get(srv.url("/event-logs"))
     assert response.status_code == 200
     events = response.json()
-    assert [(e["verb"], e["object_type"]) for e in events][:2] == [("create", "job"), ("create", "resource_set")]
+    assert [(e["verb"], e["object_type"]) for e in events][:2] == [("create", "job"), ("create", "resource")]
     assert events[1]["object_id"] == set_name
     assert set(events[0]) == {"id", "verb", "object_id", "object_type", "created_at"}
     assert requests.get(srv.url("/event-logs")).status_code == 401
