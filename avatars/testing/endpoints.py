@@ -890,7 +890,7 @@ class Endpoints:
         return json_response(job_json(self._my_job(principal, job_name)))
 
     def _soft_delete(self, job: Job) -> None:
-        self.state.runner.cancel(job)
+        self.state.runner.cancel(job, status="cancelled" if self.state.settings.api_version >= 3 else "error")
         with self.store.lock:
             if job.deleted_at is None:
                 job.deleted_at = now()
@@ -905,7 +905,7 @@ class Endpoints:
     def cancel_job(self, request: Request, principal: Optional[Principal], job_name: str) -> Response:
         assert principal is not None
         job = self._my_job(principal, job_name)
-        if not self.state.runner.cancel(job):
+        if not self.state.runner.cancel(job, status="cancelled"):
             raise ApiError(409, {"message": f"Job {job.name} is already over (status {job.status})"})
         return json_response(job_json(job))
 

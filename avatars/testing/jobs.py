@@ -124,12 +124,16 @@ class JobRunner:
 
     # -- API used by the endpoints ---------------------------------------------
 
-    def cancel(self, job: Job) -> bool:
-        """End ``job`` as cancelled if it has not ended; True when it changed."""
+    def cancel(self, job: Job, *, status: str = "error") -> bool:
+        """End ``job`` as cancelled if it has not ended; True when it changed.
+
+        ``status`` is ``"error"`` (platform 2.90) or ``"cancelled"`` (3.x, where
+        the jobs waiting on it end ``cancelled`` too).
+        """
         with self.store.lock:
             if job.status in END_STATUSES:
                 return False
-            self._end_in_error(job, CANCELLED_MESSAGE)
+            self._end_in_error(job, CANCELLED_MESSAGE, status=status)
         self.wake()
         return True
 
@@ -166,7 +170,9 @@ class JobRunner:
                 for name in job.depends_on:
                     parent = store.jobs.get(name)
                     if parent is None or parent.status in FAILURE_STATUSES:
-                        job.status = "parent_error"
+                        job.status = (
+                            "cancelled" if parent is not None and parent.status == "cancelled" else "parent_error"
+                        )
                         job.exception = (
                             f"parent job {name} ended with status {parent.status}"
                             if parent is not None
@@ -235,9 +241,9 @@ class JobRunner:
                 return
             self._end_in_error(job, message)
 
-    def _end_in_error(self, job: Job, message: str) -> None:
-        """End ``job`` with status ``error``, then its queued children (store lock held)."""
-        job.status = "error"
+    def _end_in_error(self, job: Job, message: str, *, status: str = "error") -> None:
+        """End ``job`` with ``status`` (``error``), then its queued children (store lock held)."""
+        job.status = status
         job.exception = message
         job.finished_at = now()
         self._propagate_failures()

@@ -40,7 +40,7 @@ _USER_PROPS = {
     "email": _S,
     "role": {"type": "string", "enum": ["admin", "user"]},
 }
-_JOB_STATUS = ["queued", "created", "pending", "finished", "error", "parent_error", "lost", "orphaned", ""]
+_JOB_STATUS = ["queued", "created", "pending", "finished", "error", "parent_error", "lost", "orphaned", "cancelled", ""]
 _JOB_KINDS = list(JOB_KINDS)
 _API_KEY_PROPS = {
     "id": _UUID,

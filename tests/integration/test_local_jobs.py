@@ -252,11 +252,11 @@ def test_results_before_the_end_cancel_and_delete(client: ApiClient, avatar_serv
     assert early.value.status_code == 409 and "not finished" in str(early.value)
 
     cancelled = client.jobs.cancel_job(name)
-    assert cancelled.status is JobStatus.error and cancelled.exception == "cancelled by user"
+    assert cancelled.status is JobStatus.cancelled and cancelled.exception == "cancelled by user"
     assert cancelled.is_done and cancelled.failed
     with pytest.raises(ConflictError):  # cancelling an ended job: 409, nothing changes
         client.jobs.cancel_job(name)
-    assert client.jobs.get_job_status(name).status is JobStatus.error
+    assert client.jobs.get_job_status(name).status is JobStatus.cancelled
 
     deleted = client.jobs.delete_job(name)
     assert deleted.deleted_at is not None

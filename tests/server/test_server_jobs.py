@@ -207,15 +207,16 @@ def test_cancel_delete_bulk() -> None:
         cancelled = http.post(srv.url(f"/jobs/{running}/cancel"))
         assert cancelled.status_code == 200
         body = cancelled.json()
-        assert body["status"] == "error" and body["exception"] == "cancelled by user"
+        # 3.x: the job and the jobs waiting on it end "cancelled"
+        assert body["status"] == "cancelled" and body["exception"] == "cancelled by user"
         assert body["done"] is True
-        assert srv.wait_for_job(child, 5) == "parent_error"
+        assert srv.wait_for_job(child, 5) == "cancelled"
         # cancel an ended job: 409, unchanged
         again = http.post(srv.url(f"/jobs/{running}/cancel"))
         assert again.status_code == 409 and "already over" in again.json()["detail"]["message"]
-        assert http.get(srv.url(f"/jobs/{running}")).json()["status"] == "error"
-        deleted = http.delete(srv.url(f"/jobs/{queued}")).json()
-        assert deleted["deleted_at"] is not None and deleted["status"] == "error"
+        assert http.get(srv.url(f"/jobs/{running}")).json()["status"] == "cancelled"
+        deleted = http.delete(srv.url(f"/jobs/{queued}")).json()  # cancelled, then deleted
+        assert deleted["deleted_at"] is not None and deleted["status"] == "cancelled"
         assert queued not in [j["name"] for j in http.get(srv.url("/jobs")).json()["jobs"]]
         assert http.get(srv.url(f"/jobs/{queued}")).json()["deleted_at"] is not None
         assert http.get(srv.url(f"/results/{queued}")).status_code == 404

@@ -20,6 +20,7 @@ from avatars import (
     EventLogResponse,
     JobFlowCreateRequest,
     JobKind,
+    JobStatus,
     NotFound,
     RequestValidationError,
 )
@@ -213,3 +214,11 @@ def test_sso_calls_send_no_credentials(rsps: responses.RequestsMock, client: Api
     assert client.auth.get_authorization_code() == {"url": "https://idp.example/authorize"}
     assert client.auth.auth() == "<html>ok</html>"
     assert all("Authorization" not in call.request.headers for call in rsps.calls)
+
+
+def test_3x_job_statuses_kinds_and_fields_load(rsps: responses.RequestsMock, client: ApiClient) -> None:
+    body = p.job("j", status="cancelled", kind="regenerate", phase="cancelling", phase_done=1, phase_total=3)
+    rsps.add(responses.GET, f"{BASE}/jobs/j", json=body)
+    job = client.jobs.get_job_status("j")
+    assert job.status is JobStatus.cancelled and job.failed and job.is_terminal and job.is_done
+    assert job.kind is JobKind.regenerate
