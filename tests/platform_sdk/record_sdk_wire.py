@@ -2,7 +2,8 @@
 
 Run with the SDK's interpreter (it cannot be imported next to our package)::
 
-    /work/sdk/venv125/bin/python tests/platform_sdk/record_sdk_wire.py
+    /work/sdk/venv125/bin/python tests/platform_sdk/record_sdk_wire.py   # -> sdk_wire.json
+    /work/sdk/venv130/bin/python tests/platform_sdk/record_sdk_wire.py   # -> sdk_wire_3.json (3.x calls)
 
 (any Python 3.12 with ``pip install octopize.avatar==1.25.0``).  The fixture
 it writes is committed; ``tests/integration/test_wire_vs_sdk.py`` compares our
@@ -25,23 +26,17 @@ try:
     import avatars.base_client  # noqa: F401 - only the platform SDK has it
     from avatars import __version__ as sdk_version
     from avatars.client import ApiClient
-    from avatars.models import (
-        BulkDeleteRequest,
-        CreateApiKeyRequest,
-        CreateUser,
-        ForgottenPasswordRequest,
-        JobCreateRequest,
-        JobKind,
-        Login,
-        ResetPasswordRequest,
-    )
+    from avatars.models import BulkDeleteRequest, CreateApiKeyRequest, JobCreateRequest, JobKind
 except ImportError as exc:  # pragma: no cover
     sys.exit(f"run this with the platform SDK's Python (octopize.avatar 1.25.0): {exc}")
 
 FIXTURE = Path(__file__).resolve().parent / "sdk_wire.json"
+FIXTURE_3 = Path(__file__).resolve().parent / "sdk_wire_3.json"
 
 
 def calls(c: ApiClient) -> Dict[str, Callable[[], Any]]:
+    from avatars.models import CreateUser, ForgottenPasswordRequest, Login, ResetPasswordRequest  # 2.90 only
+
     return {
         "health.get_root": c.health.get_root,
         "health.get_health": c.health.get_health,
@@ -98,19 +93,37 @@ def calls(c: ApiClient) -> Dict[str, Callable[[], Any]]:
     }
 
 
+def calls_3(c: ApiClient) -> Dict[str, Callable[[], Any]]:
+    from avatars.models import JobFlowCreateRequest, ObjectType, Verb
+
+    return {
+        "capabilities.get_capabilities": c.capabilities.get_capabilities,
+        "jobs.create_job_flow": lambda: c.jobs.create_job_flow(JobFlowCreateRequest(set_name=UUID(wire.SET))),
+        "jobs.cancel_job": lambda: c.jobs.cancel_job("standard_1"),
+        "jobs.get_jobs(names=)": lambda: c.jobs.get_jobs(names=["standard_1", "other"]),
+        "event_logs.list_my_event_logs(filters)": lambda: c.event_logs.list_my_event_logs(
+            verb=[Verb.create, Verb.delete], object_type=[ObjectType.job], starting_after=wire.KEY, limit=10
+        ),
+    }
+
+
 def main() -> int:
+    version = tuple(int(p) for p in sdk_version.split(".")[:2])
+    labels, fixture, builder = (
+        (wire.CALLS_3, FIXTURE_3, calls_3) if version >= (1, 30) else (wire.CALLS, FIXTURE, calls)
+    )
     recorded: Dict[str, Any] = {}
     with wire.Recorder() as recorder:
         client = ApiClient(recorder.base_url, api_key=wire.API_KEY)
-        table = calls(client)
-        for label in wire.CALLS:
+        table = builder(client)
+        for label in labels:
             before = len(recorder.records)
             table[label]()
             recorded[label] = recorder.records[before:]
-    FIXTURE.write_text(
+    fixture.write_text(
         json.dumps({"sdk": f"octopize.avatar {sdk_version}", "calls": recorded}, indent=1, sort_keys=True) + "\n"
     )
-    print(f"wrote {FIXTURE} ({len(recorded)} calls)")
+    print(f"wrote {fixture} ({len(recorded)} calls)")
     return 0
 
 

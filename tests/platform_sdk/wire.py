@@ -87,6 +87,10 @@ def canned(method: str, path: str) -> Tuple[int, Any, str]:
         ("GET", "/access"): _ACCESS,
         ("POST", "/access/batch"): [_ACCESS],
         ("GET", "/upload_url"): "s3://bucket/prefix",
+        # platform API 3.x
+        ("GET", "/capabilities"): {"input_protocols": ["s3"], "database_engines": [], "connections": []},
+        ("POST", "/jobs/flow"): {"jobs": [{"name": "standard_1", "Location": "/jobs/standard_1"}]},
+        ("POST", "/jobs/standard_1/cancel"): _JOB,
     }
     if (method, path) == ("GET", f"/resources/{SET}"):
         return 200, "kind: AvatarSchema\n", "application/yaml"
@@ -206,6 +210,14 @@ CALLS = [
     "results.get_permission_to_download",
     "results.get_permissions_to_download_batch",
     "results.get_upload_url",
+]
+#: The platform API 3.x calls (recorded with SDK 1.30 into sdk_wire_3.json).
+CALLS_3 = [
+    "capabilities.get_capabilities",
+    "jobs.create_job_flow",
+    "jobs.cancel_job",
+    "jobs.get_jobs(names=)",
+    "event_logs.list_my_event_logs(filters)",
 ]
 #: Inputs shared by both sides.
 API_KEY = "wire-api-key"
