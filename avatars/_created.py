@@ -1,7 +1,9 @@
 """The platform's created-operation protocol, for any call.
 
 The platform's own client sends ``Avatars-Accept-Created: yes`` on every
-request.  A server that accepts work it has not finished answers ``201`` with
+request; ours sends it on every request to the API's origin
+(:func:`request_headers`; not to the object store, whose ``201`` answers mean
+something else).  A server that accepts work it has not finished answers ``201`` with
 a ``Location`` header; the client then GETs that location until the answer is
 no longer ``202``, and that last answer is the result of the original call.
 
@@ -28,7 +30,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from ._urls import origin_of, same_origin
+from ._urls import Origin, origin_of, same_origin
 from .auth import NoAuth
 from .errors import ApiTimeoutError, redact_url
 
@@ -45,7 +47,12 @@ POLL_INTERVAL = 0.5
 #: Without a total time budget, give up after this many polls.
 MAX_POLLS = 600
 
-__all__ = ["ACCEPT_CREATED_HEADER", "REQUEST_HEADERS", "follow"]
+__all__ = ["ACCEPT_CREATED_HEADER", "REQUEST_HEADERS", "follow", "request_headers"]
+
+
+def request_headers(api_origin: Optional[Origin], url: str) -> Dict[str, str]:
+    """The protocol's header for a request to ``url``: only on the API's origin."""
+    return dict(REQUEST_HEADERS) if same_origin(url, api_origin) else {}
 
 
 def _retry_after(response: requests.Response) -> float:
@@ -71,6 +78,9 @@ def follow(
     location = response.headers.get("Location")
     if response.status_code != 201 or not location:
         return response
+    sent = response.request.headers.get(ACCEPT_CREATED_HEADER) if response.request is not None else None
+    if sent != "yes":
+        return response  # we did not offer the protocol (another origin): a 201 is just a 201
     poll_url = urljoin(response.url or client.base_url, location)
     if origin_of(poll_url) is None:
         return response  # not a URL we can poll (e.g. a custom scheme): keep the 201 as the answer

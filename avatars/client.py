@@ -437,7 +437,7 @@ class ApiClient:
             "auth": auth if auth is not None else (self._auth if send_auth else NoAuth()),
             "json": json,
         }
-        merged_headers = {**_created.REQUEST_HEADERS, **self._extra_headers}
+        merged_headers = {**_created.request_headers(self.origin, url), **self._extra_headers}
         if headers:
             merged_headers.update(headers)
         if merged_headers:

@@ -63,3 +63,12 @@ def test_retry_after_is_read_and_bounded() -> None:
     for raw, expected in (("2", 2.0), ("0", 0.0), ("soon", _created.POLL_INTERVAL), ("99999", _created.POLL_INTERVAL)):
         response.headers["Retry-After"] = raw
         assert _created._retry_after(response) == expected
+
+
+def test_other_origins_are_not_offered_the_protocol(rsps: responses.RequestsMock, client: ApiClient) -> None:
+    """A storage or result URL on another origin: no header, and its 201 + Location is the answer."""
+    rsps.add(responses.POST, "https://store.example/bucket/obj", status=201, headers={"Location": "/bucket/obj"})
+    response = client.request("POST", "https://store.example/bucket/obj", data=b"x")
+    assert response.status_code == 201 and len(rsps.calls) == 1
+    assert "Avatars-Accept-Created" not in rsps.calls[0].request.headers
+    assert "Authorization" not in rsps.calls[0].request.headers
