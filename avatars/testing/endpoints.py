@@ -24,7 +24,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple, TypeVar
 
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
@@ -118,6 +118,22 @@ def job_json(job: Job) -> Dict[str, Any]:
 
 
 Handler = Callable[..., Response]
+
+
+class _Owned(Protocol):
+    user_id: str
+
+
+OwnedT = TypeVar("OwnedT", bound=_Owned)
+
+
+def owned(principal: Principal, table: Mapping[str, OwnedT], key: str, what: str) -> OwnedT:
+    """``table[key]`` when it belongs to the caller; else a 404 naming ``what`` (never "someone else's")."""
+    item = table.get(key)
+    if item is None or item.user_id != principal.user.id:
+        raise not_found(what)
+    return item
+
 
 #: ``POST /jobs/flow``: the order jobs are created in, and what each kind waits for.
 _FLOW_STAGES: Tuple[Tuple[str, ...], ...] = (
@@ -489,11 +505,7 @@ class Endpoints:
                 key.revoked_at = now()
 
     def _my_key(self, principal: Principal, key_id: str) -> ApiKey:
-        wanted = path_uuid(key_id, "id")
-        key = self.store.api_keys.get(wanted)
-        if key is None or key.user_id != principal.user.id:
-            raise not_found("API key")
-        return key
+        return owned(principal, self.store.api_keys, path_uuid(key_id, "id"), "API key")
 
     def list_api_keys(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
@@ -656,11 +668,7 @@ class Endpoints:
         return raw.decode("utf-8")
 
     def _my_set(self, principal: Principal, set_name: str) -> ResourceSet:
-        wanted = path_uuid(set_name, "set_name")
-        resource = self.store.resource_sets.get(wanted)
-        if resource is None or resource.user_id != principal.user.id:
-            raise not_found("Resource set")
-        return resource
+        return owned(principal, self.store.resource_sets, path_uuid(set_name, "set_name"), "Resource set")
 
     def post_resources(self, request: Request, principal: Optional[Principal], set_name: str) -> Response:
         """Append documents to an existing set (the platform: unknown set -> 404)."""
@@ -745,10 +753,7 @@ class Endpoints:
     # -- jobs ---------------------------------------------------------------------------
 
     def _my_job(self, principal: Principal, job_name: str) -> Job:
-        job = self.store.jobs.get(job_name)
-        if job is None or job.user_id != principal.user.id:
-            raise not_found("Job")
-        return job
+        return owned(principal, self.store.jobs, job_name, "Job")
 
     def _active_jobs(self, principal: Principal, *, include_deleted: bool = False) -> List[Job]:
         with self.store.lock:
@@ -816,9 +821,7 @@ class Endpoints:
         check.raise_if_errors()
         assert set_name is not None and parameters_name is not None
         with self.store.lock:
-            resource = self.store.resource_sets.get(set_name)
-            if resource is None or resource.user_id != principal.user.id:
-                raise not_found("Resource set")
+            resource = owned(principal, self.store.resource_sets, set_name, "Resource set")
             kinds = parameters_kinds(resource.text)
             kind = kinds.get(parameters_name)
             if kind is None:
@@ -858,9 +861,7 @@ class Endpoints:
         assert set_name is not None
         created: List[Job] = []
         with self.store.lock:
-            resource = self.store.resource_sets.get(set_name)
-            if resource is None or resource.user_id != principal.user.id:
-                raise not_found("Resource set")
+            resource = owned(principal, self.store.resource_sets, set_name, "Resource set")
             entries = parameters_kinds(resource.text)
             if not entries:
                 raise ApiError(400, "This resource set has no parameters document")

@@ -34,6 +34,7 @@ from avatars import (
     ValidationError,
 )
 from avatars.testing import LocalAvatarServer
+from avatars.testing.resource_sets import PARAMETERS_KINDS
 
 from .conftest import SAMPLE
 
@@ -52,12 +53,7 @@ def client(avatar_server: LocalAvatarServer, avatar_api_key: str) -> Iterator[Ap
 
 #: The parameters document kind behind each job kind but ``standard`` (contract v2: the
 #: job's kind is its parameters document's kind).
-DOCUMENT_KINDS = {
-    JobKind.privacy_metrics: "AvatarPrivacyMetricsParameters",
-    JobKind.signal_metrics: "AvatarSignalMetricsParameters",
-    JobKind.report: "AvatarReportParameters",
-    JobKind.advice: "AvatarAdviceParameters",
-}
+DOCUMENT_KINDS = {JobKind(job): doc for doc, job in PARAMETERS_KINDS.items() if job != "standard"}
 
 
 def entry(params: str, kind: JobKind) -> str:

@@ -12,6 +12,7 @@ import requests
 
 from avatars.testing import LocalAvatarServer
 from avatars.testing.admin import CreatedUser
+from avatars.testing.resource_sets import PARAMETERS_KINDS
 
 
 @pytest.fixture
@@ -70,14 +71,9 @@ def upload(http: requests.Session, srv: LocalAvatarServer, data: bytes, name: st
 
 #: The entries of :func:`make_set` that start the other job kinds (the job kind
 #: comes from the parameters document, contract v2).
-METRICS_ENTRIES = {
-    "p1-privacy": "AvatarPrivacyMetricsParameters",
-    "p1-signal": "AvatarSignalMetricsParameters",
-    "p1-report": "AvatarReportParameters",
-    "p1-advice": "AvatarAdviceParameters",
-}
 ENTRY_OF_KIND = {"standard": "p1", "privacy_metrics": "p1-privacy", "signal_metrics": "p1-signal"}
 ENTRY_OF_KIND.update({"report": "p1-report", "advice": "p1-advice"})
+METRICS_ENTRIES = {ENTRY_OF_KIND[job]: doc for doc, job in PARAMETERS_KINDS.items() if job != "standard"}
 
 
 def make_set(

@@ -8,21 +8,9 @@ from pathlib import Path
 
 from avatars import ApiClient
 
+from .conftest import FACADES
+
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "reference" / "facades.rst").read_text()
-FACADES = [
-    "auth",
-    "api_keys",
-    "capabilities",
-    "compatibility",
-    "datasets",
-    "event_logs",
-    "health",
-    "jobs",
-    "openapi",
-    "resources",
-    "results",
-    "users",
-]
 
 
 def test_every_facade_method_is_in_the_reference_with_its_endpoint() -> None:

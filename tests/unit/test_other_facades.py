@@ -30,7 +30,7 @@ from avatars import (
 )
 
 from . import _payloads as p
-from .conftest import AUTH, BASE
+from .conftest import AUTH, BASE, FACADES
 
 UTC = timezone.utc
 
@@ -308,22 +308,8 @@ def test_get_openapi_schema(rsps: responses.RequestsMock) -> None:
 def test_every_facade_method_takes_a_keyword_only_timeout(client: ApiClient) -> None:
     import inspect
 
-    facades = [
-        "api_keys",
-        "auth",
-        "capabilities",
-        "compatibility",
-        "datasets",
-        "event_logs",
-        "health",
-        "jobs",
-        "openapi",
-        "resources",
-        "results",
-        "users",
-    ]
     checked = 0
-    for attribute in facades:
+    for attribute in FACADES:
         facade = getattr(client, attribute)
         for name, method in inspect.getmembers(facade, inspect.ismethod):
             if name.startswith("_"):
