@@ -24,6 +24,7 @@ import requests
 from requests.auth import AuthBase
 from urllib3.exceptions import InsecureRequestWarning
 
+from . import _created
 from ._urls import Origin, join_url, origin_of, strip_userinfo
 from .auth import ApiKeyAuth, AuthTokens, NoAuth, TokenAuth, TokenPair, notify_token_updater, rewind
 from .config import NO_TIMEOUT, ClientConfig, Timeout, normalize_timeout
@@ -47,8 +48,10 @@ from .errors import (
 from .models import LoginResponse
 from .resources.api_keys import ApiKeys
 from .resources.auth import Auth
+from .resources.capabilities import Capabilities
 from .resources.compatibility import Compatibility
 from .resources.datasets import Datasets
+from .resources.event_logs import EventLogs
 from .resources.health import Health
 from .resources.jobs import Jobs
 from .resources.openapi import OpenApi
@@ -279,8 +282,10 @@ class ApiClient:
         # Facades: one per API group.
         self.auth = Auth(self)
         self.api_keys = ApiKeys(self)
+        self.capabilities = Capabilities(self)
         self.compatibility = Compatibility(self)
         self.datasets = Datasets(self)
+        self.event_logs = EventLogs(self)
         self.health = Health(self)
         self.jobs = Jobs(self)
         self.openapi = OpenApi(self)
@@ -484,7 +489,7 @@ class ApiClient:
             "auth": auth if auth is not None else (self._auth if send_auth else NoAuth()),
             "json": json,
         }
-        merged_headers = dict(self._extra_headers)
+        merged_headers = {**_created.request_headers(self.origin, url), **self._extra_headers}
         if headers:
             merged_headers.update(headers)
         if merged_headers:
@@ -498,6 +503,7 @@ class ApiClient:
             kwargs["proxies"] = dict(self._session.proxies)
 
         waited = 0.0
+        started = time.monotonic()
         start_position = _body_position(data)
         while True:
             response = self._send(method, url, kwargs, stream=stream, budget_s=budget_s)
@@ -511,6 +517,7 @@ class ApiClient:
             logger.info("rate limited on %s %s; retrying in %.1f s", method, redact_url(url), wait)
             time.sleep(wait)
             waited += wait
+        response = _created.follow(self, method, response, kwargs, stream=stream, budget_s=budget_s, started=started)
 
         if response.status_code >= 400:
             if response.status_code == 407:

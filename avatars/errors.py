@@ -17,6 +17,8 @@ The tree::
     |   +-- AuthenticationError (401)
     |   +-- PermissionDenied (403)
     |   +-- NotFound (404)
+    |   |   +-- EndpointUnavailableError: the connected platform's API version
+    |   |       does not have this endpoint (``required_api`` says which has)
     |   +-- ConflictError (409)
     |   +-- ValidationError (422; also ValueError)
     |   +-- RateLimitError (429)
@@ -63,6 +65,7 @@ __all__ = [
     "AuthenticationError",
     "PermissionDenied",
     "NotFound",
+    "EndpointUnavailableError",
     "ConflictError",
     "ValidationError",
     "RateLimitError",
@@ -251,6 +254,20 @@ class PermissionDenied(ApiError):
 
 class NotFound(ApiError):
     """404: the resource does not exist (or is not visible to you)."""
+
+
+class EndpointUnavailableError(NotFound):
+    """404 from the router: the connected platform's API version lacks this endpoint.
+
+    ``required_api`` names the platform API versions that have it
+    (e.g. ``">= 3.0"`` for ``POST /jobs/{job_name}/cancel``, ``"2.x"`` for
+    ``POST /login``), ``endpoint`` the call.
+    """
+
+    def __init__(self, detail: str = "", *, endpoint: str = "", required_api: str = "", **kwargs: Any) -> None:
+        self.endpoint = endpoint
+        self.required_api = required_api
+        super().__init__(detail, **kwargs)
 
 
 class ConflictError(ApiError):

@@ -60,6 +60,10 @@ __all__ = [
     "JobResponse",
     "JobResponseList",
     "JobCreateResponse",
+    "JobFlowCreateRequest",
+    "JobFlowCreateResponse",
+    "EventLogResponse",
+    "CapabilitiesResponse",
     "BulkDeleteResponse",
     "FileCredentials",
     "FileAccess",
@@ -143,6 +147,11 @@ class JobKind(_TolerantStrEnum):
     signal_metrics = "signal_metrics"
     report = "report"
     advice = "advice"
+    # platform API 3.x
+    extract = "extract"
+    schema_discovery = "schema_discovery"
+    reference = "reference"
+    regenerate = "regenerate"
 
 
 class JobStatus(_TolerantStrEnum):
@@ -157,6 +166,7 @@ class JobStatus(_TolerantStrEnum):
     parent_error = "parent_error"
     lost = "lost"
     orphaned = "orphaned"
+    cancelled = "cancelled"  #: platform API 3.x: stopped on request
     empty = ""  #: the server has no status for the job yet
 
     @property
@@ -168,7 +178,9 @@ class JobStatus(_TolerantStrEnum):
         return self is JobStatus.finished or self in _FAILURE_STATUSES
 
 
-_FAILURE_STATUSES = frozenset({JobStatus.error, JobStatus.parent_error, JobStatus.lost, JobStatus.orphaned})
+_FAILURE_STATUSES = frozenset(
+    {JobStatus.error, JobStatus.parent_error, JobStatus.lost, JobStatus.orphaned, JobStatus.cancelled}
+)
 
 
 class UserRole(_TolerantStrEnum):
@@ -209,7 +221,7 @@ class User:
     id: UUID
     organization_id: UUID
     email: str
-    role: UserRole
+    role: Optional[UserRole]  #: ``None`` when the platform sends ``null``; ``user`` when it sends nothing
 
 
 @dataclass(frozen=True)
@@ -358,6 +370,39 @@ class JobCreateResponse:
 
     name: str
     location: str
+
+
+@dataclass(frozen=True)
+class JobFlowCreateResponse:
+    """``POST /jobs/flow`` (platform API 3.x): one :class:`JobCreateResponse` per job created."""
+
+    jobs: List[JobCreateResponse]
+
+    def __iter__(self) -> Iterator[JobCreateResponse]:
+        return iter(self.jobs)
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+
+@dataclass(frozen=True)
+class EventLogResponse:
+    """One entry of the caller's audit trail (``GET /event-logs``)."""
+
+    id: UUID
+    verb: str
+    object_type: str
+    created_at: datetime
+    object_id: Optional[UUID] = None
+
+
+@dataclass(frozen=True)
+class CapabilitiesResponse:
+    """``GET /capabilities`` (platform API 3.x).  ``connections`` are kept as the platform sends them."""
+
+    input_protocols: List[str]
+    database_engines: List[str]
+    connections: List[Dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -572,29 +617,43 @@ class CreateApiKeyRequest:
 
 @dataclass(frozen=True)
 class JobCreateRequest:
-    """Body of ``POST /jobs``: run ``kind`` on the resource set ``set_name``.
+    """Body of ``POST /jobs``: run the parameters document ``parameters_name``
+    of the resource set ``set_name``.
 
-    ``depends_on`` names jobs that must end first (stored as a tuple).
+    The job's kind is the kind of that document (``AvatarParameters`` ->
+    ``standard``, ...): the platform has no ``kind`` field here.
+    ``depends_on`` holds jobs that must end first, each a job name or the
+    ``location`` of an earlier :class:`JobCreateResponse` (stored as a tuple).
     """
 
     set_name: Union[UUID, str]
     parameters_name: str
     depends_on: Sequence[str] = ()
-    kind: Union[JobKind, str] = JobKind.standard
 
     def __post_init__(self) -> None:
         _set(self, "set_name", require_uuid(self.set_name, "set_name"))
         require_text(self.parameters_name, "parameters_name")
         _set(self, "depends_on", require_text_list(self.depends_on, "depends_on"))
-        _set(self, "kind", JobKind.parse(self.kind, field_name="kind"))
 
     def to_json(self) -> Dict[str, Any]:
         return {
             "set_name": str(self.set_name),
             "parameters_name": self.parameters_name,
             "depends_on": list(self.depends_on),
-            "kind": str(self.kind),
         }
+
+
+@dataclass(frozen=True)
+class JobFlowCreateRequest:
+    """Body of ``POST /jobs/flow`` (platform API 3.x): launch every parameters document of a set."""
+
+    set_name: Union[UUID, str]
+
+    def __post_init__(self) -> None:
+        _set(self, "set_name", require_uuid(self.set_name, "set_name"))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"set_name": str(self.set_name)}
 
 
 @dataclass(frozen=True)

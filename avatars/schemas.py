@@ -58,6 +58,9 @@ __all__ = [
     "FileAccessSchema",
     "CompatibilityResponseSchema",
     "HealthMessageSchema",
+    "JobFlowCreateResponseSchema",
+    "EventLogResponseSchema",
+    "CapabilitiesResponseSchema",
     "load",
     "load_many",
     "load_results",
@@ -201,7 +204,7 @@ class UserSchema(BaseSchema):
     id = fields.UUID(required=True)
     organization_id = fields.UUID(required=True)
     email = fields.String(required=True)
-    role = TolerantEnum(models.UserRole, required=True)
+    role = TolerantEnum(models.UserRole, load_default=models.UserRole.user, allow_none=True)
 
 
 class EnvironmentSchema(BaseSchema):
@@ -336,6 +339,30 @@ class HealthMessageSchema(BaseSchema):
     __model__ = models.HealthMessage
 
     message = fields.String(required=True)
+
+
+class JobFlowCreateResponseSchema(BaseSchema):
+    __model__ = models.JobFlowCreateResponse
+
+    jobs = fields.Nested(JobCreateResponseSchema, many=True, required=True)
+
+
+class EventLogResponseSchema(BaseSchema):
+    __model__ = models.EventLogResponse
+
+    id = fields.UUID(required=True)
+    verb = fields.String(required=True)
+    object_type = fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+    object_id = fields.UUID(**_NULLABLE)
+
+
+class CapabilitiesResponseSchema(BaseSchema):
+    __model__ = models.CapabilitiesResponse
+
+    input_protocols = fields.List(fields.String(), required=True)
+    database_engines = fields.List(fields.String(), required=True)
+    connections = fields.List(fields.Dict(), required=True)
 
 
 # ``{kind: [url, ...]}``: the whole body is one mapping, so it is loaded by a

@@ -303,10 +303,14 @@ def make_jobs(client: Any, count: int) -> List[str]:
     dataset = client.datasets.create_dataset(b"id,age,city\n1,31,paris\n2,47,lyon\n3,52,nice\n", name="bench")
     document = {
         "tables": [{"name": "people", "dataset_id": str(dataset.id), "primary_key": "id"}],
-        "parameters": [{"name": "p1", "table": "people", "k": 1, "ncp": None, "seed": 7}],
+        "parameters": [
+            {"name": "p1", "table": "people", "k": 1, "ncp": None, "seed": 7},
+            {"name": "p1-advice", "table": "people", "kind": "AvatarAdviceParameters"},
+        ],
     }
     stored = client.resources.put_resources("bench-set", json.dumps(document))
-    names = [client.jobs.create_job(JobCreateRequest(stored.set_name, "p1", kind="advice")).name for _ in range(count)]
+    # the job's kind is the kind of its parameters document (advice: the cheapest stand-in job)
+    names = [client.jobs.create_job(JobCreateRequest(stored.set_name, "p1-advice")).name for _ in range(count)]
     deadline = time.monotonic() + 60
     for name in names:
         while not client.jobs.get_job_status(name).is_terminal:

@@ -10,24 +10,28 @@ load rather than when ``avatars`` is imported (marshmallow alone costs about
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple, Type, Union
 from uuid import UUID
 
 import requests
 
 from .._validate import require_text, require_uuid
-from ..errors import RequestValidationError, request_id_of, wrong_shape_error
+from ..errors import ApiError, EndpointUnavailableError, RequestValidationError, request_id_of, wrong_shape_error
 from ._base import Resource, path_part
 
 if TYPE_CHECKING:  # pragma: no cover
     import marshmallow
 
 __all__ = [
+    "API_2_ONLY",
+    "API_3_ONLY",
     "IdLike",
     "JsonResource",
     "SchemaRef",
     "name_segment",
+    "platform_endpoint",
     "id_segment",
     "require_text",
     "request_id_of",
@@ -109,3 +113,40 @@ class JsonResource(Resource):
         if not isinstance(data, kind):
             raise wrong_shape_error(endpoint, kind.__name__, data, request_id=request_id_of(response))
         return data
+
+
+#: What a FastAPI router answers for a path it does not have, or a method it lacks on a path.
+_ROUTE_MISSING = {404: {"detail": "Not Found"}, 405: {"detail": "Method Not Allowed"}}
+
+#: Which platform API versions have an endpoint that not all of them have.
+API_3_ONLY = ">= 3.0"
+API_2_ONLY = "2.x (removed in 3.0)"
+
+
+@contextmanager
+def platform_endpoint(endpoint: str, required_api: str, hint: str = "") -> Iterator[None]:
+    """Turn the router's 404 (or 405) for ``endpoint`` into an :class:`EndpointUnavailableError`.
+
+    Only the router's own answers (``{"detail": "Not Found"}``, ``{"detail":
+    "Method Not Allowed"}``) are turned: a 404 about a resource (``"Job not
+    found"``) stays a :class:`NotFound`.
+    """
+    try:
+        yield
+    except ApiError as exc:
+        missing = exc.status_code is not None and _ROUTE_MISSING.get(exc.status_code) == exc.body
+        if isinstance(exc, EndpointUnavailableError) or not missing:
+            raise
+        raise EndpointUnavailableError(
+            f"{endpoint} is not available on the connected platform: it needs platform API {required_api}"
+            + (f"; {hint}" if hint else ""),
+            endpoint=endpoint,
+            required_api=required_api,
+            status_code=exc.status_code,
+            method=exc.method,
+            url=exc.url,
+            request_id=exc.request_id,
+            body=exc.body,
+            headers=exc.headers,
+            response=exc.response,
+        ) from None

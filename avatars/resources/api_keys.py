@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, List, Optional
 
 from ..config import Timeout
+from ..errors import RequestValidationError
 from ..models import ApiKey, CreateApiKeyRequest, CreateApiKeyResponse
 from ._helpers import IdLike, JsonResource, id_segment
 
@@ -41,6 +42,26 @@ class ApiKeys(JsonResource):
     def revoke_api_key(self, id: IdLike, *, timeout: Optional[Timeout] = None) -> None:  # noqa: A002
         """``DELETE /api-keys/{id}``: revoke one key."""
         self._client.request("DELETE", f"api-keys/{id_segment(id)}", timeout=timeout)
+
+    def revoke_api_key_admin(
+        self,
+        user_id: Optional[IdLike] = None,
+        api_key_id: Optional[IdLike] = None,
+        *,
+        timeout: Optional[Timeout] = None,
+    ) -> None:
+        """``DELETE /api-keys/admin`` (admin): every key of ``user_id``, or the one key ``api_key_id``.
+
+        Exactly one of the two must be given.
+        """
+        if (user_id is None) == (api_key_id is None):
+            raise RequestValidationError("give exactly one of user_id and api_key_id", field="user_id")
+        params = (
+            {"user_id": id_segment(user_id, "user_id")}
+            if user_id is not None
+            else {"api_key_id": id_segment(api_key_id, "api_key_id")}
+        )
+        self._client.request("DELETE", "api-keys/admin", params=params, timeout=timeout)
 
     def revoke_all_api_keys(self, *, timeout: Optional[Timeout] = None) -> None:
         """``DELETE /api-keys``: revoke every key of the caller (including, possibly, the one in use)."""

@@ -6,8 +6,10 @@ Each method is one call.  Waiting for a job is not done here: poll
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
+from uuid import UUID
 
+from .._validate import require_uuid
 from ..config import Timeout
 from ..errors import RequestValidationError
 from ..models import (
@@ -15,31 +17,79 @@ from ..models import (
     BulkDeleteResponse,
     JobCreateRequest,
     JobCreateResponse,
+    JobFlowCreateRequest,
+    JobFlowCreateResponse,
     JobKind,
     JobResponse,
     JobResponseList,
 )
-from ._helpers import JsonResource, name_segment
+from ._helpers import API_3_ONLY, JsonResource, name_segment, platform_endpoint, require_text
 
 __all__ = ["Jobs"]
 
 
 #: Paths under /jobs that are routes, not job names.
-_RESERVED = ("last_set", "bulk-delete")
+_RESERVED = ("last_set", "bulk-delete", "flow")
+#: At most this many names in one ``names=`` filter (the platform answers 400 beyond).
+MAX_JOB_NAMES = 100
+
+
+def _kinds(kind: Union[JobKind, str, Sequence[Union[JobKind, str]]]) -> List[str]:
+    values = [kind] if isinstance(kind, str) else list(kind)
+    return [JobKind.parse(value, field_name="kind").value for value in values]
 
 
 class Jobs(JsonResource):
     """The job endpoints (``/jobs``)."""
 
     def get_jobs(
-        self, kind: Optional[Union[JobKind, str]] = None, *, timeout: Optional[Timeout] = None
+        self,
+        kind: Optional[Union[JobKind, str, Sequence[Union[JobKind, str]]]] = None,
+        display_name: Optional[str] = None,
+        set_name: Optional[Union[UUID, str]] = None,
+        limit: Optional[int] = None,
+        include_deleted: Optional[bool] = None,
+        names: Optional[Sequence[str]] = None,
+        *,
+        timeout: Optional[Timeout] = None,
     ) -> JobResponseList:
-        """``GET /jobs``, optionally only the jobs of one ``kind`` (``?kind=``)."""
-        params: Dict[str, str] = {}
+        """``GET /jobs``: the caller's jobs; every filter given applies, together.
+
+        ``kind`` is one kind or several (sent as ``?kind=a&kind=b``);
+        ``set_name`` one resource set; ``display_name`` every set of that
+        name; ``limit`` the most recent jobs only; ``include_deleted`` adds
+        deleted jobs.  ``names`` (platform API 3.x) keeps the jobs with one of
+        these names; a 2.90 platform ignores that filter, so the client applies
+        it to the answer as well (a name that matches no job is simply absent).
+        """
+        params: Dict[str, Any] = {}
         if kind is not None:
-            params["kind"] = JobKind.parse(kind, field_name="kind").value
+            params["kind"] = _kinds(kind)
+        if display_name is not None:
+            params["display_name"] = require_text(display_name, "display_name")
+        if set_name is not None:
+            params["set_name"] = str(require_uuid(set_name, "set_name"))
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                raise RequestValidationError(f"limit must be an integer >= 0, got {limit!r}", field="limit")
+            params["limit"] = str(limit)
+        if include_deleted is not None:
+            params["include_deleted"] = "true" if include_deleted else "false"
+        wanted: Optional[List[str]] = None
+        if names is not None:
+            if isinstance(names, str):
+                raise RequestValidationError("names must be a list of job names, not one string", field="names")
+            wanted = list(dict.fromkeys(require_text(n, "names") for n in names))
+            if len(wanted) > MAX_JOB_NAMES:
+                raise RequestValidationError(
+                    f"names holds {len(wanted)} names; at most {MAX_JOB_NAMES} per call", field="names"
+                )
+            params["names"] = wanted
         response = self._client.request("GET", "jobs", params=params or None, timeout=timeout)
         jobs: JobResponseList = self._load("JobResponseListSchema", response, "GET /jobs")
+        if wanted is not None:
+            keep = set(wanted)
+            jobs = JobResponseList([job for job in jobs.jobs if job.name in keep])
         return jobs
 
     def create_job(self, request: JobCreateRequest, *, timeout: Optional[Timeout] = None) -> JobCreateResponse:
@@ -50,6 +100,21 @@ class Jobs(JsonResource):
             )
         response = self._client.request("POST", "jobs", json=request.to_json(), timeout=timeout)
         created: JobCreateResponse = self._load("JobCreateResponseSchema", response, "POST /jobs")
+        return created
+
+    def create_job_flow(
+        self, request: Union[JobFlowCreateRequest, UUID, str], *, timeout: Optional[Timeout] = None
+    ) -> JobFlowCreateResponse:
+        """``POST /jobs/flow`` (platform API 3.x): a job for every parameters document of a set.
+
+        ``request`` is a :class:`JobFlowCreateRequest` or the set's ``set_name``.
+        Never re-sent automatically.  On a 2.90 platform:
+        :class:`~avatars.errors.EndpointUnavailableError`.
+        """
+        body = request if isinstance(request, JobFlowCreateRequest) else JobFlowCreateRequest(request)
+        with platform_endpoint("POST /jobs/flow", API_3_ONLY):
+            response = self._client.request("POST", "jobs/flow", json=body.to_json(), timeout=timeout)
+        created: JobFlowCreateResponse = self._load("JobFlowCreateResponseSchema", response, "POST /jobs/flow")
         return created
 
     def get_last_jobs(self, *, timeout: Optional[Timeout] = None) -> JobResponseList:
@@ -71,9 +136,14 @@ class Jobs(JsonResource):
         return job
 
     def cancel_job(self, job_name: str, *, timeout: Optional[Timeout] = None) -> JobResponse:
-        """``POST /jobs/{job_name}/cancel``: stop a job that has not ended (an ended job is unchanged)."""
+        """``POST /jobs/{job_name}/cancel`` (platform API 3.x): stop a job that has not ended.
+
+        An ended job: :class:`~avatars.errors.ConflictError` (409).  On a 2.90
+        platform: :class:`~avatars.errors.EndpointUnavailableError`.
+        """
         path = f"jobs/{name_segment(job_name, 'job_name', reserved=_RESERVED)}/cancel"
-        response = self._client.request("POST", path, timeout=timeout)
+        with platform_endpoint("POST /jobs/{job_name}/cancel", API_3_ONLY):
+            response = self._client.request("POST", path, timeout=timeout)
         job: JobResponse = self._load("JobResponseSchema", response, "POST /jobs/{job_name}/cancel")
         return job
 

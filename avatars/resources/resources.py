@@ -15,7 +15,7 @@ import requests
 from ..config import Timeout
 from ..errors import RequestValidationError
 from ..models import ResourceSetResponse
-from ._helpers import IdLike, JsonResource, id_segment, name_segment
+from ._helpers import IdLike, JsonResource, id_segment, name_segment, require_text
 
 __all__ = ["ResourceSets"]
 
@@ -38,9 +38,10 @@ class ResourceSets(JsonResource):
     def create_resource(
         self, set_name: IdLike, yaml_string: str, *, timeout: Optional[Timeout] = None
     ) -> ResourceSetResponse:
-        """``POST /resources/{set_name}`` with the YAML document (``Content-Type: application/yaml``).
+        """``POST /resources/{set_name}``: add the YAML documents to an existing set.
 
-        ``set_name`` must be a UUID (e.g. ``uuid.uuid4()``).
+        The platform appends (it does not replace); an unknown ``set_name`` is
+        a :class:`~avatars.errors.NotFound`.  ``set_name`` is a UUID.
         """
         path = f"resources/{id_segment(set_name, 'set_name')}"
         body = _yaml_body(yaml_string)
@@ -51,7 +52,11 @@ class ResourceSets(JsonResource):
     def put_resources(
         self, display_name: str, yaml_string: str, *, timeout: Optional[Timeout] = None
     ) -> ResourceSetResponse:
-        """``PUT /resources/{display_name}``: create or replace the set with this display name."""
+        """``PUT /resources/{display_name}``: a new set (a new ``set_name``) with these documents.
+
+        Each call creates a new version; earlier sets of that display name and
+        their jobs stay as they were.
+        """
         path = f"resources/{name_segment(display_name, 'display_name')}"
         body = _yaml_body(yaml_string)
         response = self._client.request("PUT", path, data=body, headers=_YAML_HEADERS, timeout=timeout)
@@ -67,6 +72,33 @@ class ResourceSets(JsonResource):
         segment = str(set_name) if isinstance(set_name, UUID) else name_segment(set_name, "set_name")
         response = self._client.request("GET", f"resources/{segment}", timeout=timeout)
         return _document_text(response)
+
+    def get_user_volume(
+        self,
+        volume_name: str,
+        purpose: str,
+        set_name: Optional[IdLike] = None,
+        display_name: Optional[str] = None,
+        *,
+        timeout: Optional[Timeout] = None,
+    ) -> str:
+        """``GET /resources/volume``: an ``AvatarVolume`` YAML document (text) for a set.
+
+        ``purpose`` is ``"input"`` or ``"results"``; name the set by
+        ``set_name`` (``display_name`` is deprecated by the platform).
+        """
+        if purpose not in _PURPOSES:
+            raise RequestValidationError(f"purpose must be 'input' or 'results', got {purpose!r}", field="purpose")
+        params = {"volume_name": require_text(volume_name, "volume_name"), "purpose": purpose}
+        if set_name is not None:
+            params["set_name"] = id_segment(set_name, "set_name")
+        if display_name is not None:
+            params["display_name"] = require_text(display_name, "display_name")
+        response = self._client.request("GET", "resources/volume", params=params, timeout=timeout)
+        return _document_text(response)
+
+
+_PURPOSES = ("input", "results")
 
 
 def _document_text(response: requests.Response) -> str:

@@ -79,7 +79,7 @@ class ResultFiles(JsonResource):
             raise RequestValidationError(f"urls must be a list of URLs, got {type(urls).__name__}", field="urls")
         for index, url in enumerate(urls):
             require_text(url, f"urls[{index}]")
-        body: Any = {"urls": list(urls)}
+        body: Any = list(urls)  # the platform takes a bare JSON list
         response = self._client.request("POST", "access/batch", json=body, timeout=timeout)
         return self._load_many("FileAccessSchema", response, "POST /access/batch")
 

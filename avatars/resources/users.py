@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 from ..config import Timeout
 from ..errors import RequestValidationError
 from ..models import CreateUser, CreditsInfo, FeaturesInfo, MeUser, User
-from ._helpers import IdLike, JsonResource, id_segment, require_text
+from ._helpers import API_2_ONLY, IdLike, JsonResource, id_segment, platform_endpoint, require_text
 
 __all__ = ["Users"]
 
@@ -32,7 +32,8 @@ class Users(JsonResource):
         if not isinstance(request, CreateUser):
             raise RequestValidationError(f"request must be a CreateUser, got {type(request).__name__}", field="request")
         body: Any = request.to_json()
-        response = self._client.request("POST", "users", json=body, timeout=timeout)
+        with platform_endpoint("POST /users", API_2_ONLY):
+            response = self._client.request("POST", "users", json=body, timeout=timeout)
         user: User = self._load("UserSchema", response, "POST /users")
         return user
 
@@ -62,6 +63,7 @@ class Users(JsonResource):
 
     def delete_user(self, id: IdLike, *, timeout: Optional[Timeout] = None) -> User:  # noqa: A002
         """``DELETE /users/{id}`` (admin only): the deleted user."""
-        response = self._client.request("DELETE", f"users/{id_segment(id)}", timeout=timeout)
+        with platform_endpoint("DELETE /users/{id}", API_2_ONLY):
+            response = self._client.request("DELETE", f"users/{id_segment(id)}", timeout=timeout)
         user: User = self._load("UserSchema", response, "DELETE /users/{id}")
         return user

@@ -292,6 +292,12 @@ class ServerAdmin:
     def set_latest_client_version(self, version: str) -> None:
         self._state.settings.latest_client_version = version
 
+    def set_api_version(self, version: int) -> None:
+        """Act as the platform API ``version`` (2 or 3) from the next request on."""
+        from .server import check_api_version
+
+        self._state.settings.api_version = check_api_version(version)
+
     def set_login_cookie(self, enabled: bool) -> None:
         self._state.settings.set_login_cookie = bool(enabled)
 

@@ -22,7 +22,8 @@ calls are not written to the request log and faults never apply to them.
                                             refresh_rotation?,
                                             min_client_version?,
                                             storage_credentials_lifetime?,
-                                            storage_min_part_size?}``
+                                            storage_min_part_size?,
+                                            api_version?}``
 ``POST /_admin/storage/expire``             -> ``{count}``: every credential
                                             from ``/access`` is expired now
 ``POST /_admin/rate-limits``                ``{method, path, limit, window}``
@@ -30,6 +31,9 @@ calls are not written to the request log and faults never apply to them.
 ``GET/POST/DELETE /_admin/faults``          list / ``{kind, method, path, count?,
                                             ...params}`` / clear
 ``GET/DELETE /_admin/log``                  ``?origin=api|storage`` / clear both
+``POST /_admin/operations``                 ``{method, path, polls?, origin?, count?}``:
+                                            the created-operation protocol (see
+                                            :mod:`avatars.testing.operations`)
 ``GET /_admin/stats``                       connection counters
 =========================================  =====================================
 """
@@ -152,6 +156,8 @@ class AdminHttp:
                 admin.set_storage_credentials_lifetime(float(body["storage_credentials_lifetime"]))
             if "storage_min_part_size" in body:
                 admin.set_storage_min_part_size(int(body["storage_min_part_size"]))
+            if "api_version" in body:
+                admin.set_api_version(int(body["api_version"]))
             return json_response(asdict(self.state.settings))
         if path == "/rate-limits":
             if method == "POST":
@@ -195,6 +201,17 @@ class AdminHttp:
                 return json_response({"message": "log cleared"})
         if (method, path) == ("POST", "/storage/expire"):
             return json_response({"count": admin.expire_storage_credentials()})
+        if (method, path) == ("POST", "/operations"):
+            body = self._body(request)
+            op_origin = body.get("origin")
+            self.state.operations.defer(
+                str(body.get("method", "*")),
+                str(body["path"]),
+                polls=int(body.get("polls", 1)),
+                origin=str(op_origin) if op_origin else None,
+                count=int(body.get("count", 1)),
+            )
+            return json_response({"message": "deferred"}, 201)
         if (method, path) == ("GET", "/stats"):
             return json_response(self.stats())
         return json_response({"detail": "Not Found"}, 404)

@@ -40,6 +40,7 @@ from ._http import ApiError, json_bytes, json_response
 from .auth import Principal, authenticate
 from .faults import POST_FAULTS, Fault
 from .openapi import required_fields
+from .operations import ACCEPT_CREATED_HEADER, Deferral
 from .requestlog import RequestLog, RequestRecord, auth_scheme, monotonic, redact_headers, redact_query
 from .routes import API_PREFIX, ROUTES, Route
 from .serving import ENV_ABORT, ENV_CONNECTION_ID
@@ -388,10 +389,33 @@ class ApiApp(BaseApp):
 
     def dispatch(self, request: Request) -> Response:
         route, args = self._match(request)
+        version = self.state.settings.api_version
+        if version not in route.versions:
+            if any(r.rule == route.rule and version in r.versions for r in ROUTES):
+                raise ApiError(405, "Method Not Allowed")
+            raise ApiError(404, "Not Found")
         principal: Optional[Principal] = None
         if route.auth:
             principal = authenticate(self.state, request.headers.get("Authorization"))
             if route.admin and not principal.is_admin:
                 raise ApiError(403, "Admin rights required")
         handler = self.endpoints.handler(route.endpoint)
-        return handler(request, principal, **args)
+        if request.headers.get(ACCEPT_CREATED_HEADER, "").lower() != "yes":
+            return handler(request, principal, **args)
+        try:
+            response: Response = handler(request, principal, **args)
+        except ApiError as exc:  # an operation may end in an error too
+            response = exc.response()
+        deferral = self.state.operations.take(request.method, request.path)
+        if deferral is not None:
+            response = self._accepted(request, deferral, response)
+        return response
+
+    def _accepted(self, request: Request, deferral: Deferral, response: Response) -> Response:
+        """Keep ``response`` as an operation's result; answer 201 + Location."""
+        body = response.get_data()
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ("content-length", "x-request-id")]
+        op_id = self.state.operations.create(deferral, response.status_code, headers, body)
+        origin = deferral.origin or request.host_url.rstrip("/")
+        location = f"{origin}{API_PREFIX}/operations/{op_id}"
+        return json_response({"message": "accepted", "Location": location}, 201, {"Location": location})

@@ -61,6 +61,13 @@ def build_parser(prog: str = "python -m avatars.testing") -> argparse.ArgumentPa
         help="oldest client version /check_client calls compatible (default: 0.1.0)",
     )
     parser.add_argument(
+        "--api-version",
+        type=int,
+        choices=(2, 3),
+        default=2,
+        help="act as the platform API 2.90 (default) or 3.x (no /login; /capabilities, /jobs/flow, cancel)",
+    )
+    parser.add_argument(
         "--admin-secret-file", type=Path, default=None, help="enable the /_admin HTTP API and write its secret here"
     )
     return parser
@@ -98,6 +105,7 @@ def serve_main(argv: Optional[List[str]] = None, *, prog: str = "python -m avata
         job_step_seconds=args.job_step_seconds,
         min_client_version=args.min_client_version,
         admin_secret=admin_secret,
+        api_version=args.api_version,
     )
     try:
         try:

@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple, TypeVar
 
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
@@ -42,13 +43,13 @@ from ._http import (
     read_limited_body,
     validation_error,
 )
-from ._util import iso, new_id, now, parse_version, safe_filename
+from ._util import canonical_uuid, is_uuid, iso, new_id, now, parse_version, safe_filename
 from .auth import Principal, check_password, issue_api_key, issue_tokens, logout, refresh
 from .datasets import ingest, iter_file
 from .jobs import JOB_KINDS
 from .objects import DEFAULT_BUCKET, S3Error, location, result_key
 from .openapi import build_document
-from .resource_sets import DocumentError, parse_document
+from .resource_sets import PARAMETERS_KINDS, DocumentError, document_index
 from .routes import ROUTES
 from .state import ServerState
 from .store import (
@@ -104,12 +105,12 @@ def job_json(job: Job) -> Dict[str, Any]:
     return {
         "name": job.name,
         "set_name": job.set_name,
-        "parameters_name": job.parameters_name,
+        "parameters_name": job.parameters_name or "",
         "display_name": job.display_name,
         "created_at": iso(job.created_at),
         "kind": job.kind,
         "status": job.status,
-        "exception": job.exception,
+        "exception": job.exception or "",
         "done": job.done,
         "progress": job.progress,
         "deleted_at": iso(job.deleted_at),
@@ -118,6 +119,129 @@ def job_json(job: Job) -> Dict[str, Any]:
 
 
 Handler = Callable[..., Response]
+
+
+class _Owned(Protocol):
+    user_id: str
+
+
+OwnedT = TypeVar("OwnedT", bound=_Owned)
+
+
+def owned(principal: Principal, table: Mapping[str, OwnedT], key: str, what: str) -> OwnedT:
+    """``table[key]`` when it belongs to the caller; else a 404 naming ``what`` (never "someone else's")."""
+    item = table.get(key)
+    if item is None or item.user_id != principal.user.id:
+        raise not_found(what)
+    return item
+
+
+#: ``POST /jobs/flow``: the order jobs are created in, and what each kind waits for.
+_FLOW_STAGES: Tuple[Tuple[str, ...], ...] = (
+    ("standard", "advice"),
+    ("privacy_metrics", "signal_metrics"),
+    ("report",),
+)
+_FLOW_PARENTS: Dict[str, Tuple[str, ...]] = {
+    "privacy_metrics": ("standard",),
+    "signal_metrics": ("standard",),
+    "report": ("standard", "privacy_metrics", "signal_metrics"),
+}
+#: At most this many distinct ``names=`` in one ``GET /jobs`` (3.x: more is a 400).
+MAX_JOB_NAMES = 100
+
+
+def parameters_kinds(text: str) -> Dict[str, str]:
+    """``{parameters document name: job kind}`` of a stored set (later documents win)."""
+    try:
+        index = document_index(text.encode("utf-8"))
+    except DocumentError:
+        return {}
+    return {name: PARAMETERS_KINDS[kind] for kind, name in index if kind in PARAMETERS_KINDS}
+
+
+def _flag(value: str) -> Optional[bool]:
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    return None
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    """The filters of ``GET /jobs``; every one that is set must hold."""
+
+    kinds: Tuple[str, ...] = ()
+    set_name: Optional[str] = None
+    display_name: Optional[str] = None
+    names: Tuple[str, ...] = ()
+    limit: Optional[int] = None
+    include_deleted: bool = False
+
+    def keeps(self, job: Job) -> bool:
+        return (
+            (not self.kinds or job.kind in self.kinds)
+            and (self.set_name is None or job.set_name == self.set_name)
+            and (self.display_name is None or job.display_name == self.display_name)
+            and (not self.names or job.name in self.names)
+        )
+
+
+def job_filters(request: Request, *, names_allowed: bool) -> JobFilters:
+    """Read and check the query of ``GET /jobs`` (422 items for bad values)."""
+    args = request.args
+    errors: List[Dict[str, Any]] = []
+    kinds = tuple(k for k in args.getlist("kind") if k)
+    for kind in kinds:
+        if kind not in JOB_KINDS:
+            errors.append(
+                error_item(
+                    ["query", "kind"],
+                    "value is not a valid enumeration member; permitted: " + ", ".join(repr(k) for k in JOB_KINDS),
+                    "type_error.enum",
+                )
+            )
+    set_name = args.get("set_name") or None
+    if set_name is not None:
+        if is_uuid(set_name):
+            set_name = canonical_uuid(set_name)
+        else:
+            errors.append(error_item(["query", "set_name"], "value is not a valid uuid", "type_error.uuid"))
+    limit: Optional[int] = None
+    raw_limit = args.get("limit")
+    if raw_limit not in (None, ""):
+        try:
+            limit = int(str(raw_limit))
+        except ValueError:
+            limit = -1
+        if limit < 0:
+            errors.append(error_item(["query", "limit"], "value is not a valid non-negative integer", "type_error"))
+    include_deleted = False
+    raw_deleted = args.get("include_deleted")
+    if raw_deleted not in (None, ""):
+        flag = _flag(str(raw_deleted))
+        if flag is None:
+            errors.append(
+                error_item(["query", "include_deleted"], "value could not be parsed to a boolean", "type_error.bool")
+            )
+        include_deleted = bool(flag)
+    names: Tuple[str, ...] = ()
+    if names_allowed:
+        names = tuple(dict.fromkeys(n for n in args.getlist("names") if n))
+        if len(names) > MAX_JOB_NAMES:
+            raise ApiError(400, f"at most {MAX_JOB_NAMES} distinct names per request")
+    if errors:
+        raise validation_error(errors)
+    return JobFilters(
+        kinds=kinds,
+        set_name=set_name,
+        display_name=args.get("display_name") or None,
+        names=names,
+        limit=limit,
+        include_deleted=include_deleted,
+    )
 
 
 class Endpoints:
@@ -130,6 +254,52 @@ class Endpoints:
     def handler(self, name: str) -> Handler:
         method: Handler = getattr(self, name)
         return method
+
+    def _event(self, principal: Principal, verb: str, object_type: str, object_id: Optional[str]) -> None:
+        self.state.events.add(principal.user.id, verb, object_type, object_id)
+
+    # -- 3.x and event logs -------------------------------------------------------------
+
+    def capabilities(self, request: Request, principal: Optional[Principal]) -> Response:
+        return json_response({"input_protocols": ["s3"], "database_engines": [], "connections": []})
+
+    def list_event_logs(self, request: Request, principal: Optional[Principal]) -> Response:
+        """Most recent first; on 3.x the ``verb``/``object_type``/``limit`` filters apply."""
+        assert principal is not None
+        events = self.state.events.of(principal.user.id)
+        if self.state.settings.api_version >= 3:
+            verbs = request.args.getlist("verb")
+            types = request.args.getlist("object_type")
+            events = [e for e in events if (not verbs or e.verb in verbs) and (not types or e.object_type in types)]
+            after = request.args.get("starting_after")
+            if after:
+                ids = [e.id for e in events]
+                events = events[ids.index(after) + 1 :] if after in ids else []
+            raw_limit = request.args.get("limit")
+            if raw_limit:
+                try:
+                    events = events[: max(0, int(raw_limit))]
+                except ValueError:
+                    raise validation_error(
+                        [error_item(["query", "limit"], "value is not a valid integer", "type_error.integer")]
+                    ) from None
+        return json_response([e.to_json() for e in events])
+
+    def get_operation(self, request: Request, principal: Optional[Principal], op_id: str) -> Response:
+        """The created-operation protocol (see :mod:`avatars.testing.operations`)."""
+        polled = self.state.operations.poll(op_id)
+        if polled is None:
+            raise not_found("Operation")
+        pending, operation = polled
+        if pending:
+            return json_response({"status": "pending"}, 202, {"Retry-After": "0"})
+        response = Response(operation.body, status=operation.status)
+        for key, value in operation.headers:
+            response.headers[key] = value
+        return response
+
+    def sso_not_configured(self, request: Request, principal: Optional[Principal]) -> Response:
+        raise ApiError(501, {"message": "single sign-on is not configured on this server"})
 
     # -- health ---------------------------------------------------------------
 
@@ -166,7 +336,7 @@ class Endpoints:
 
     def openapi(self, request: Request, principal: Optional[Principal]) -> Response:
         base_url = request.host_url.rstrip("/") + "/api"
-        return json_response(build_document(ROUTES, base_url))
+        return json_response(build_document(ROUTES, base_url, self.state.settings.api_version))
 
     # -- auth -----------------------------------------------------------------------
 
@@ -336,11 +506,7 @@ class Endpoints:
                 key.revoked_at = now()
 
     def _my_key(self, principal: Principal, key_id: str) -> ApiKey:
-        wanted = path_uuid(key_id, "id")
-        key = self.store.api_keys.get(wanted)
-        if key is None or key.user_id != principal.user.id:
-            raise not_found("API key")
-        return key
+        return owned(principal, self.store.api_keys, path_uuid(key_id, "id"), "API key")
 
     def list_api_keys(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
@@ -358,6 +524,7 @@ class Endpoints:
         check.raise_if_errors()
         assert name is not None and days is not None
         key, plaintext = issue_api_key(self.state, principal.user.id, name, expiration_days=days)
+        self._event(principal, "create", "api_key", key.id)
         return json_response(
             {
                 "api_key": {**api_key_json(key), "plaintext": plaintext},
@@ -376,6 +543,31 @@ class Endpoints:
             if key.revoked_at is None:
                 key.revoked_at = now()
                 self.store.save()
+        return empty_response(204)
+
+    def revoke_api_key_admin(self, request: Request, principal: Optional[Principal]) -> Response:
+        """Admin: revoke every key of ``?user_id=``, or the one key ``?api_key_id=``."""
+        assert principal is not None
+        user_id = request.args.get("user_id") or None
+        key_id = request.args.get("api_key_id") or None
+        if (user_id is None) == (key_id is None):
+            raise validation_error(
+                [error_item(["query"], "give exactly one of user_id and api_key_id", "value_error.missing")]
+            )
+        with self.store.lock:
+            if user_id is not None:
+                wanted = path_uuid(user_id, "user_id")
+                if wanted not in self.store.users:
+                    raise not_found("User")
+                self._revoke_api_keys(wanted)
+            else:
+                key = self.store.api_keys.get(path_uuid(str(key_id), "api_key_id"))
+                if key is None:
+                    raise not_found("API key")
+                if key.revoked_at is None:
+                    key.revoked_at = now()
+            self.store.save()
+        self._event(principal, "delete", "api_key", key_id)
         return empty_response(204)
 
     def revoke_all_api_keys(self, request: Request, principal: Optional[Principal]) -> Response:
@@ -473,140 +665,221 @@ class Endpoints:
         if platform_flow.is_platform_set(raw.decode("utf-8", errors="replace")):
             return platform_flow.check_set(raw)  # the platform's YAML (run by platform_flow)
         try:
-            parse_document(raw)
+            document_index(raw)
         except DocumentError as exc:
             raise validation_error(exc.errors) from None
         return raw.decode("utf-8")
 
+    def _my_set(self, principal: Principal, set_name: str) -> ResourceSet:
+        return owned(principal, self.store.resource_sets, path_uuid(set_name, "set_name"), "Resource set")
+
     def post_resources(self, request: Request, principal: Optional[Principal], set_name: str) -> Response:
+        """Append documents to an existing set (the platform: unknown set -> 404)."""
         assert principal is not None
-        wanted = path_uuid(set_name, "set_name")
         text = self._read_document(request)
-        display_name = request.args.get("display_name") or None
         with self.store.lock:
-            existing = self.store.resource_sets.get(wanted)
-            if existing is not None and existing.user_id != principal.user.id:
-                raise ApiError(409, "This set_name is already used")
-            if existing is not None:
-                existing.text = text
-                existing.updated_at = now()
-                if display_name:
-                    existing.display_name = display_name
-                resource = existing
-            else:
-                resource = ResourceSet(
-                    set_name=wanted,
-                    display_name=display_name or wanted,
-                    user_id=principal.user.id,
-                    text=text,
-                    created_at=now(),
-                    updated_at=now(),
-                )
-                self.store.resource_sets[wanted] = resource
+            resource = self._my_set(principal, set_name)
+            combined = resource.text.rstrip("\n") + "\n---\n" + text
+            try:
+                document_index(combined.encode("utf-8"))
+            except DocumentError as exc:
+                raise validation_error(exc.errors) from None
+            resource.text = combined
+            resource.updated_at = now()
             self.store.save()
+        self._event(principal, "update", "resource", resource.set_name)
         return json_response({"set_name": resource.set_name, "display_name": resource.display_name})
 
     def put_resources(self, request: Request, principal: Optional[Principal], display_name: str) -> Response:
+        """A new set (new ``set_name``) every time; earlier sets stay as they were."""
         assert principal is not None
         text = self._read_document(request)
         with self.store.lock:
-            mine = [
-                r
-                for r in self.store.resource_sets.values()
-                if r.user_id == principal.user.id and r.display_name == display_name
-            ]
-            if mine:
-                resource = max(mine, key=lambda r: r.updated_at)
-                resource.text = text
-                resource.updated_at = now()
-            else:
-                resource = ResourceSet(
-                    set_name=new_id(),
-                    display_name=display_name,
-                    user_id=principal.user.id,
-                    text=text,
-                    created_at=now(),
-                    updated_at=now(),
-                )
-                self.store.resource_sets[resource.set_name] = resource
+            resource = ResourceSet(
+                set_name=new_id(),
+                display_name=display_name,
+                user_id=principal.user.id,
+                text=text,
+                created_at=now(),
+                updated_at=now(),
+            )
+            self.store.resource_sets[resource.set_name] = resource
             self.store.save()
+        self._event(principal, "create", "resource", resource.set_name)
         return json_response({"set_name": resource.set_name, "display_name": resource.display_name})
 
     def get_resources(self, request: Request, principal: Optional[Principal], set_name: str) -> Response:
         assert principal is not None
-        wanted = path_uuid(set_name, "set_name")
-        resource = self.store.resource_sets.get(wanted)
-        if resource is None or resource.user_id != principal.user.id:
-            raise not_found("Resource set")
+        resource = self._my_set(principal, set_name)
         return Response(resource.text.encode("utf-8"), status=200, content_type="application/yaml")
+
+    def get_user_volume(self, request: Request, principal: Optional[Principal]) -> Response:
+        """An ``AvatarVolume`` document for a set's input or results (plain text YAML)."""
+        assert principal is not None
+        import yaml
+
+        args = request.args
+        errors: List[Dict[str, Any]] = []
+        volume_name = args.get("volume_name") or ""
+        purpose = args.get("purpose") or ""
+        if not volume_name:
+            errors.append(error_item(["query", "volume_name"], "field required", "value_error.missing"))
+        if purpose not in ("input", "results"):
+            errors.append(error_item(["query", "purpose"], "value is not one of 'input', 'results'", "type_error.enum"))
+        set_name = args.get("set_name") or None
+        display_name = args.get("display_name") or None
+        if set_name is None and display_name is None:
+            errors.append(error_item(["query", "set_name"], "field required", "value_error.missing"))
+        if errors:
+            raise validation_error(errors)
+        if set_name is not None:
+            resource = self._my_set(principal, set_name)
+        else:
+            with self.store.lock:
+                mine = [
+                    r
+                    for r in self.store.resource_sets.values()
+                    if r.user_id == principal.user.id and r.display_name == display_name
+                ]
+            if not mine:
+                raise not_found("Resource set")
+            resource = max(mine, key=lambda r: r.created_at)
+        base = self.state.storage_base_url
+        if purpose == "input":
+            url = f"{base}/uploads/{principal.user.id}/"
+        else:
+            url = f"{base}/results/{principal.user.id}/{resource.set_name}/"
+        document = {"kind": "AvatarVolume", "metadata": {"name": volume_name}, "spec": {"url": url}}
+        text = yaml.safe_dump(document, sort_keys=False)
+        return Response(text.encode("utf-8"), status=200, content_type="text/plain; charset=utf-8")
 
     # -- jobs ---------------------------------------------------------------------------
 
     def _my_job(self, principal: Principal, job_name: str) -> Job:
-        job = self.store.jobs.get(job_name)
-        if job is None or job.user_id != principal.user.id:
-            raise not_found("Job")
-        return job
+        return owned(principal, self.store.jobs, job_name, "Job")
 
-    def _active_jobs(self, principal: Principal) -> List[Job]:
+    def _active_jobs(self, principal: Principal, *, include_deleted: bool = False) -> List[Job]:
         with self.store.lock:
-            jobs = [j for j in self.store.jobs.values() if j.user_id == principal.user.id and j.deleted_at is None]
+            jobs = [
+                j
+                for j in self.store.jobs.values()
+                if j.user_id == principal.user.id and (include_deleted or j.deleted_at is None)
+            ]
         jobs.sort(key=lambda j: j.seq)
         return jobs
 
     def list_jobs(self, request: Request, principal: Optional[Principal]) -> Response:
+        """``GET /jobs``: every filter applies, together (see :func:`job_filters`)."""
         assert principal is not None
-        kind = request.args.get("kind") or None
-        if kind is not None and kind not in JOB_KINDS:
-            raise validation_error(
-                [
-                    error_item(
-                        ["query", "kind"],
-                        "value is not a valid enumeration member; permitted: " + ", ".join(repr(k) for k in JOB_KINDS),
-                        "type_error.enum",
-                    )
-                ]
-            )
-        jobs = self._active_jobs(principal)
-        if kind is not None:
-            jobs = [j for j in jobs if j.kind == kind]
+        wanted = job_filters(request, names_allowed=self.state.settings.api_version >= 3)
+        jobs = self._active_jobs(principal, include_deleted=wanted.include_deleted)
+        jobs = [j for j in jobs if wanted.keeps(j)]
+        if wanted.limit is not None:
+            jobs = jobs[-wanted.limit :] if wanted.limit else []
         return json_response({"jobs": [job_json(j) for j in jobs]})
 
+    def _parent_name(self, reference: str) -> str:
+        """A ``depends_on`` entry: a job name, or a ``JobCreateResponse.Location`` (``.../jobs/<name>``)."""
+        path = reference.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+        marker = "/jobs/"
+        if marker in path:
+            return path.rsplit(marker, 1)[1]
+        return reference
+
+    def _new_job(
+        self,
+        principal: Principal,
+        resource: ResourceSet,
+        parameters_name: str,
+        kind: str,
+        depends_on: List[str],
+    ) -> Job:
+        """Store a queued job (store lock held by the caller)."""
+        job = Job(
+            name=f"{kind}_{uuid.uuid4().hex[:16]}",
+            user_id=principal.user.id,
+            set_name=resource.set_name,
+            parameters_name=parameters_name,
+            display_name=resource.display_name,
+            kind=kind,
+            depends_on=list(dict.fromkeys(depends_on)),
+            status="queued",
+            created_at=now(),
+            seq=self.store.next_job_seq(),
+        )
+        self.store.jobs[job.name] = job
+        return job
+
+    def _job_location(self, request: Request, job: Job) -> str:
+        return request.host_url.rstrip("/") + f"/api/jobs/{job.name}"
+
     def create_job(self, request: Request, principal: Optional[Principal]) -> Response:
+        """``POST /jobs``: the kind comes from the parameters document; 200 ``JobCreateResponse``."""
         assert principal is not None
         data = read_json_object(request)
         check = Checker(data)
         set_name = check.uuid("set_name")
-        parameters_name = check.string("parameters_name", required=False)
-        depends_on = check.string_list("depends_on")
-        kind = check.choice("kind", JOB_KINDS, default="standard")
+        parameters_name = check.string("parameters_name", min_len=1)
+        references = check.string_list("depends_on")
+        check.raise_if_errors()
+        assert set_name is not None and parameters_name is not None
         with self.store.lock:
-            for index, parent_name in enumerate(depends_on):
+            resource = owned(principal, self.store.resource_sets, set_name, "Resource set")
+            kinds = parameters_kinds(resource.text)
+            kind = kinds.get(parameters_name)
+            if kind is None:
+                available = ", ".join(sorted(kinds)) or "none"
+                check.fail(
+                    "parameters_name",
+                    f"no parameters document named {parameters_name!r} in this set (available: {available})",
+                    "value_error.unknown_parameters",
+                )
+            parents: List[str] = []
+            for index, reference in enumerate(references):
+                parent_name = self._parent_name(reference)
                 parent = self.store.jobs.get(parent_name)
                 if parent is None or parent.user_id != principal.user.id or parent.deleted_at:
-                    check.fail(["depends_on", index], f"unknown job {parent_name!r}", "value_error.unknown_job")
+                    check.fail(["depends_on", index], f"unknown job {reference!r}", "value_error.unknown_job")
+                else:
+                    parents.append(parent.name)
             check.raise_if_errors()
-            assert set_name is not None and kind is not None
-            resource = self.store.resource_sets.get(set_name)
-            if resource is None or resource.user_id != principal.user.id:
-                raise not_found("Resource set")
-            job = Job(
-                name=f"{kind}_{uuid.uuid4().hex[:16]}",
-                user_id=principal.user.id,
-                set_name=set_name,
-                parameters_name=parameters_name or None,
-                display_name=resource.display_name,
-                kind=kind,
-                depends_on=list(dict.fromkeys(depends_on)),
-                status="queued",
-                created_at=now(),
-                seq=self.store.next_job_seq(),
-            )
-            self.store.jobs[job.name] = job
+            assert kind is not None
+            job = self._new_job(principal, resource, parameters_name, kind, parents)
             self.store.save()
         self.state.runner.wake()
-        location = request.host_url.rstrip("/") + f"/api/jobs/{job.name}"
-        return json_response({"name": job.name, "Location": location}, 201, {"Location": location})
+        self._event(principal, "create", "job", None)
+        return json_response({"name": job.name, "Location": self._job_location(request, job)})
+
+    def create_job_flow(self, request: Request, principal: Optional[Principal]) -> Response:
+        """3.x ``POST /jobs/flow``: one job per parameters document of the set, in the usual order.
+
+        ``standard`` jobs first; ``privacy_metrics``/``signal_metrics`` depend on
+        every ``standard`` job; ``report`` on all of those; ``advice`` on nothing.
+        """
+        assert principal is not None
+        data = read_json_object(request)
+        check = Checker(data)
+        set_name = check.uuid("set_name")
+        check.raise_if_errors()
+        assert set_name is not None
+        created: List[Job] = []
+        with self.store.lock:
+            resource = owned(principal, self.store.resource_sets, set_name, "Resource set")
+            entries = parameters_kinds(resource.text)
+            if not entries:
+                raise ApiError(400, "This resource set has no parameters document")
+            by_kind: Dict[str, List[str]] = {}
+            for stage in _FLOW_STAGES:
+                for name, kind in entries.items():
+                    if kind not in stage:
+                        continue
+                    parents = [p for k in _FLOW_PARENTS.get(kind, ()) for p in by_kind.get(k, [])]
+                    job = self._new_job(principal, resource, name, kind, parents)
+                    by_kind.setdefault(kind, []).append(job.name)
+                    created.append(job)
+            self.store.save()
+        self.state.runner.wake()
+        return json_response({"jobs": [{"name": j.name, "Location": self._job_location(request, j)} for j in created]})
 
     def last_set_jobs(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
@@ -621,7 +894,7 @@ class Endpoints:
         return json_response(job_json(self._my_job(principal, job_name)))
 
     def _soft_delete(self, job: Job) -> None:
-        self.state.runner.cancel(job)
+        self.state.runner.cancel(job, status="cancelled" if self.state.settings.api_version >= 3 else "error")
         with self.store.lock:
             if job.deleted_at is None:
                 job.deleted_at = now()
@@ -636,7 +909,8 @@ class Endpoints:
     def cancel_job(self, request: Request, principal: Optional[Principal], job_name: str) -> Response:
         assert principal is not None
         job = self._my_job(principal, job_name)
-        self.state.runner.cancel(job)
+        if not self.state.runner.cancel(job, status="cancelled"):
+            raise ApiError(409, {"message": f"Job {job.name} is already over (status {job.status})"})
         return json_response(job_json(job))
 
     def bulk_delete_jobs(self, request: Request, principal: Optional[Principal]) -> Response:

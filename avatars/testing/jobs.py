@@ -125,12 +125,16 @@ class JobRunner:
 
     # -- API used by the endpoints ---------------------------------------------
 
-    def cancel(self, job: Job) -> bool:
-        """End ``job`` as cancelled if it has not ended; True when it changed."""
+    def cancel(self, job: Job, *, status: str = "error") -> bool:
+        """End ``job`` as cancelled if it has not ended; True when it changed.
+
+        ``status`` is ``"error"`` (platform 2.90) or ``"cancelled"`` (3.x, where
+        the jobs waiting on it end ``cancelled`` too).
+        """
         with self.store.lock:
             if job.status in END_STATUSES:
                 return False
-            self._end_in_error(job, CANCELLED_MESSAGE)
+            self._end_in_error(job, CANCELLED_MESSAGE, status=status)
         self.wake()
         return True
 
@@ -167,7 +171,9 @@ class JobRunner:
                 for name in job.depends_on:
                     parent = store.jobs.get(name)
                     if parent is None or parent.status in FAILURE_STATUSES:
-                        job.status = "parent_error"
+                        job.status = (
+                            "cancelled" if parent is not None and parent.status == "cancelled" else "parent_error"
+                        )
                         job.exception = (
                             f"parent job {name} ended with status {parent.status}"
                             if parent is not None
@@ -236,9 +242,9 @@ class JobRunner:
                 return
             self._end_in_error(job, message)
 
-    def _end_in_error(self, job: Job, message: str) -> None:
-        """End ``job`` with status ``error``, then its queued children (store lock held)."""
-        job.status = "error"
+    def _end_in_error(self, job: Job, message: str, *, status: str = "error") -> None:
+        """End ``job`` with ``status`` (``error``), then its queued children (store lock held)."""
+        job.status = status
         job.exception = message
         job.finished_at = now()
         self._propagate_failures()
@@ -288,8 +294,11 @@ class JobRunner:
             raise JobFailure(f"resource set {job.set_name} no longer exists")
         try:
             return parse_document(text.encode("utf-8"))
-        except DocumentError as exc:  # pragma: no cover - validated at upload
-            raise JobFailure(f"invalid resource set: {exc}") from None
+        except DocumentError:
+            raise JobFailure(
+                "the local stand-in runs only the older single-mapping documents "
+                "(tables/parameters); this set holds resource documents"
+            ) from None
 
     def _entries(self, job: Job, doc: ResourceDocument) -> List[ParametersSpec]:
         if job.parameters_name:
@@ -300,6 +309,17 @@ class JobRunner:
                     f"parameters {job.parameters_name!r} not found in resource set "
                     f"{job.display_name!r} (available: {names})"
                 )
+            if entry.kind != "AvatarParameters":
+                # a metrics/report/advice entry measures the avatarizations of its table
+                measured = [
+                    p
+                    for p in doc.parameters
+                    if p.kind == "AvatarParameters"
+                    and (p.name == entry.measures if entry.measures else p.table == entry.table)
+                ]
+                if not measured:
+                    raise JobFailure(f"parameters {entry.name!r}: no AvatarParameters entry for table {entry.table!r}")
+                return measured
             return [entry]
         if not doc.parameters:
             raise JobFailure(f"resource set {job.display_name!r} has no parameters entry")

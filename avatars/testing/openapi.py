@@ -14,6 +14,8 @@ from typing import Any, Dict, List, Optional
 from .._version import __version__
 from .jobs import JOB_KINDS
 
+#: The platform API release each mode of the local server follows.
+PLATFORM_API_VERSIONS = {2: "2.90.0", 3: "3.17.2"}
 _S = {"type": "string"}
 _UUID = {"type": "string", "format": "uuid"}
 _DT = {"type": "string", "format": "date-time"}
@@ -38,7 +40,7 @@ _USER_PROPS = {
     "email": _S,
     "role": {"type": "string", "enum": ["admin", "user"]},
 }
-_JOB_STATUS = ["queued", "created", "pending", "finished", "error", "parent_error", "lost", "orphaned", ""]
+_JOB_STATUS = ["queued", "created", "pending", "finished", "error", "parent_error", "lost", "orphaned", "cancelled", ""]
 _JOB_KINDS = list(JOB_KINDS)
 _API_KEY_PROPS = {
     "id": _UUID,
@@ -126,7 +128,7 @@ SCHEMAS: Dict[str, Dict[str, Any]] = {
         {
             "name": _S,
             "set_name": _UUID,
-            "parameters_name": _nullable(_S),
+            "parameters_name": _S,
             "display_name": _S,
             "created_at": _DT,
             "kind": {"type": "string", "enum": _JOB_KINDS},
@@ -136,17 +138,30 @@ SCHEMAS: Dict[str, Dict[str, Any]] = {
             "progress": _nullable({"type": "number"}),
             "deleted_at": _nullable(_DT),
         },
-        ["name", "set_name", "display_name", "created_at", "kind", "status", "exception", "done"],
+        ["name", "set_name", "parameters_name", "display_name", "created_at", "kind", "status", "exception", "done"],
     ),
     "JobResponseList": _obj({"jobs": {"type": "array", "items": _ref("JobResponse")}}, ["jobs"]),
     "CreateJob": _obj(
         {
             "set_name": _UUID,
-            "parameters_name": _nullable(_S),
+            "parameters_name": _S,
             "depends_on": {"type": "array", "items": _S},
-            "kind": {"type": "string", "enum": _JOB_KINDS},
         },
-        ["set_name"],
+        ["set_name", "parameters_name"],
+    ),
+    "JobFlowCreateRequest": _obj({"set_name": _UUID}, ["set_name"]),
+    "JobFlowCreateResponse": _obj({"jobs": {"type": "array", "items": _ref("JobCreateResponse")}}, ["jobs"]),
+    "EventLogResponse": _obj(
+        {"id": _UUID, "verb": _S, "object_id": _nullable(_UUID), "object_type": _S, "created_at": _DT},
+        ["id", "verb", "object_type", "created_at"],
+    ),
+    "CapabilitiesResponse": _obj(
+        {
+            "input_protocols": {"type": "array", "items": _S},
+            "database_engines": {"type": "array", "items": _S},
+            "connections": {"type": "array", "items": {"type": "object"}},
+        },
+        ["input_protocols", "database_engines", "connections"],
     ),
     "JobCreateResponse": _obj({"name": _S, "Location": _S}, ["name", "Location"]),
     "BulkDeleteRequest": _obj({"job_names": {"type": "array", "items": _S, "maxItems": 100}}, ["job_names"]),
@@ -195,10 +210,13 @@ def _content(model: str) -> Dict[str, Any]:
     return {"application/json": {"schema": _schema_for(model)}}
 
 
-def build_document(routes: List[Any], base_url: str) -> Dict[str, Any]:
-    """The OpenAPI document for ``routes`` (:class:`~avatars.testing.routes.Route`)."""
+def build_document(routes: List[Any], base_url: str, api_version: int = 2) -> Dict[str, Any]:
+    """The OpenAPI document for the ``routes`` (:class:`~avatars.testing.routes.Route`)
+    that the platform API ``api_version`` has."""
     paths: Dict[str, Dict[str, Any]] = {}
     for route in routes:
+        if api_version not in route.versions:
+            continue
         path = _PATH_PARAM_RE.sub(r"{\1}", route.rule)
         item = paths.setdefault(path, {})
         params = [
@@ -248,6 +266,7 @@ def build_document(routes: List[Any], base_url: str) -> Dict[str, Any]:
         "info": {
             "title": "Avatar API (avatars.testing local server)",
             "version": __version__,
+            "x-platform-api-version": PLATFORM_API_VERSIONS.get(api_version, str(api_version)),
             "description": "The local test server of the avatars client. Its jobs use a "
             "local stand-in, not the Avatar platform's avatarization method.",
         },

@@ -20,7 +20,7 @@ Fixtures (each test gets a fresh server unless it asks for the session one):
     a fresh API key (plaintext) of ``avatar_user``.
 ``avatar_client``
     an :class:`~avatars.ApiClient` logged in as ``avatar_user`` (bearer tokens,
-    refreshed automatically).
+    refreshed automatically; an API key on a 3.x server).
 ``avatar_api_key_client``
     an :class:`~avatars.ApiClient` using ``avatar_api_key``.
 ``avatar_manager``
@@ -34,6 +34,9 @@ Fixtures (each test gets a fresh server unless it asks for the session one):
     no server at all: a :class:`~avatars.testing.MockedPlatform`, the
     platform's endpoints registered on a ``responses`` mock (needs
     ``responses``); ``avatar_responses.client()`` is a client on it.
+
+``pytest --avatar-api-version 3`` makes every server of these fixtures act as
+a 3.x platform (a marker's ``api_version=`` still wins for its test).
 
 Importing this module is cheap: the server (werkzeug) is imported only when a
 fixture is used; without the ``server`` extra, a test using these fixtures
@@ -61,6 +64,17 @@ DEFAULT_PASSWORD = "avatars-test-password"
 DEFAULT_EMAIL = "avatar-user@example.com"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("avatars")
+    group.addoption(
+        "--avatar-api-version",
+        type=int,
+        choices=(2, 3),
+        default=2,
+        help="platform API major version the local Avatar server fixtures act as (default: 2)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -69,7 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _server_options(request: pytest.FixtureRequest) -> Dict[str, Any]:
-    options: Dict[str, Any] = {"job_step_seconds": 0.01}
+    options: Dict[str, Any] = {"job_step_seconds": 0.01, "api_version": _api_version(request.config)}
     marker = request.node.get_closest_marker("avatar_server")
     if marker is not None:
         if marker.args:
@@ -102,10 +116,15 @@ def avatar_server(request: pytest.FixtureRequest) -> Iterator[LocalAvatarServer]
         yield server
 
 
+def _api_version(config: pytest.Config) -> int:
+    value: Any = config.getoption("avatar_api_version", default=2)
+    return int(value)
+
+
 @pytest.fixture(scope="session")
-def avatar_session_server() -> Iterator[LocalAvatarServer]:
+def avatar_session_server(request: pytest.FixtureRequest) -> Iterator[LocalAvatarServer]:
     """One local Avatar server for the whole test session."""
-    with _server_class()(job_step_seconds=0.01) as server:
+    with _server_class()(job_step_seconds=0.01, api_version=_api_version(request.config)) as server:
         yield server
 
 
@@ -136,9 +155,15 @@ def avatar_api_key(avatar_server: LocalAvatarServer, avatar_user: CreatedUser) -
 
 @pytest.fixture
 def avatar_client(avatar_server: LocalAvatarServer, avatar_user: CreatedUser) -> Iterator[ApiClient]:
-    """An ``ApiClient`` logged in as ``avatar_user`` on ``avatar_server``."""
+    """An ``ApiClient`` logged in as ``avatar_user`` on ``avatar_server``
+    (with an API key of that user on a 3.x server, which has no ``/login``)."""
     from ..client import ApiClient
 
+    if avatar_server.api_version >= 3:
+        key = avatar_server.admin.create_api_key(avatar_user)
+        with ApiClient(config=_config(avatar_server, api_key=key)) as client:
+            yield client
+        return
     with ApiClient(config=_config(avatar_server)) as client:
         assert avatar_user.password is not None
         client.authenticate(avatar_user.email, avatar_user.password)

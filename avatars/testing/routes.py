@@ -4,6 +4,13 @@
 the method of :class:`avatars.testing.endpoints.Endpoints` that answers it.
 ``response_model`` names a schema of :mod:`avatars.testing.openapi` (``"[X]"``:
 a list of X), used for the OpenAPI document and by the ``wrong_schema`` fault.
+``versions`` lists the platform API major versions that have the route (the
+server acts as 2.90 or as 3.x, ``Settings.api_version``): on the others it
+answers 404 as that platform would.
+
+Fixed paths (``/resources/volume``, ``/api-keys/admin``, ``/jobs/flow``) come
+before the rows with a variable segment at the same place, so that
+``{set_name}`` or ``{key_id}`` never swallow them.
 """
 
 from __future__ import annotations
@@ -28,6 +35,11 @@ class Route:
     status: int = 200
     query: Tuple[str, ...] = ()
     form: Tuple[str, ...] = ()
+    versions: Tuple[int, ...] = (2, 3)
+
+
+V2_ONLY = (2,)
+V3_ONLY = (3,)
 
 
 ROUTES: List[Route] = [
@@ -56,6 +68,7 @@ ROUTES: List[Route] = [
         response_model="LoginResponse",
         request_model="form",
         form=("username", "password", "scope", "grant_type", "client_id", "client_secret"),
+        versions=V2_ONLY,
     ),
     Route(
         "/refresh",
@@ -68,8 +81,17 @@ ROUTES: List[Route] = [
         request_model="form",
         form=("token",),
         query=("token",),
+        versions=V2_ONLY,
     ),
-    Route("/logout", ("POST",), "logout", "Log out (revokes this session)", "auth", response_model="Message"),
+    Route(
+        "/logout",
+        ("POST",),
+        "logout",
+        "Log out (revokes this session)",
+        "auth",
+        response_model="Message",
+        versions=V2_ONLY,
+    ),
     Route(
         "/login/forgotten_password",
         ("POST",),
@@ -79,6 +101,7 @@ ROUTES: List[Route] = [
         auth=False,
         response_model="Message",
         request_model="ForgottenPasswordRequest",
+        versions=V2_ONLY,
     ),
     Route(
         "/login/reset_password",
@@ -89,6 +112,44 @@ ROUTES: List[Route] = [
         auth=False,
         response_model="Message",
         request_model="ResetPasswordRequest",
+        versions=V2_ONLY,
+    ),
+    Route("/login/sso", ("GET",), "sso_not_configured", "Single sign-on, step 1", "auth", auth=False, versions=V2_ONLY),
+    Route(
+        "/login/sso/auth",
+        ("GET",),
+        "sso_not_configured",
+        "Single sign-on, step 2",
+        "auth",
+        auth=False,
+        versions=V2_ONLY,
+    ),
+    Route(
+        "/capabilities",
+        ("GET",),
+        "capabilities",
+        "What this deployment can do",
+        "capabilities",
+        response_model="CapabilitiesResponse",
+        versions=V3_ONLY,
+    ),
+    Route(
+        "/event-logs",
+        ("GET",),
+        "list_event_logs",
+        "My audit trail, most recent first",
+        "event-logs",
+        response_model="[EventLogResponse]",
+        query=("verb", "object_type", "created_from", "created_before", "starting_after", "limit"),
+    ),
+    Route(
+        "/operations/<op_id>",
+        ("GET",),
+        "get_operation",
+        "An accepted operation: 202 while pending, then the result of the original call",
+        "operations",
+        auth=False,
+        response_model="any",
     ),
     # users
     Route(
@@ -103,6 +164,7 @@ ROUTES: List[Route] = [
         admin=True,
         response_model="User",
         request_model="CreateUser",
+        versions=V2_ONLY,
     ),
     Route("/users/me", ("GET",), "me", "The current user", "users", response_model="MeUser"),
     Route(
@@ -130,6 +192,7 @@ ROUTES: List[Route] = [
         "users",
         admin=True,
         response_model="User",
+        versions=V2_ONLY,
     ),
     # api keys
     Route("/api-keys", ("GET",), "list_api_keys", "My API keys", "api-keys", response_model="[ApiKey]"),
@@ -143,6 +206,16 @@ ROUTES: List[Route] = [
         request_model="CreateApiKey",
     ),
     Route("/api-keys", ("DELETE",), "revoke_all_api_keys", "Revoke all my API keys", "api-keys", status=204),
+    Route(
+        "/api-keys/admin",
+        ("DELETE",),
+        "revoke_api_key_admin",
+        "Revoke the API keys of a user, or one key (admin)",
+        "api-keys",
+        admin=True,
+        status=204,
+        query=("user_id", "api_key_id"),
+    ),
     Route("/api-keys/<key_id>", ("GET",), "get_api_key", "One of my API keys", "api-keys", response_model="ApiKey"),
     Route("/api-keys/<key_id>", ("DELETE",), "revoke_api_key", "Revoke one of my API keys", "api-keys", status=204),
     # datasets
@@ -170,20 +243,28 @@ ROUTES: List[Route] = [
     ),
     # resource sets
     Route(
+        "/resources/volume",
+        ("GET",),
+        "get_user_volume",
+        "An AvatarVolume document for a set's input or results",
+        "resources",
+        response_model="str",
+        query=("volume_name", "purpose", "set_name", "display_name"),
+    ),
+    Route(
         "/resources/<set_name>",
         ("POST",),
         "post_resources",
-        "Create or replace the resource set with this set_name",
+        "Add documents to an existing resource set",
         "resources",
         response_model="ResourceSetResponse",
         request_model="yaml",
-        query=("display_name",),
     ),
     Route(
         "/resources/<display_name>",
         ("PUT",),
         "put_resources",
-        "Create or replace the resource set with this display name",
+        "Create a new version of the resource set with this display name",
         "resources",
         response_model="ResourceSetResponse",
         request_model="yaml",
@@ -197,7 +278,15 @@ ROUTES: List[Route] = [
         response_model="yaml",
     ),
     # jobs
-    Route("/jobs", ("GET",), "list_jobs", "My jobs", "jobs", response_model="JobResponseList", query=("kind",)),
+    Route(
+        "/jobs",
+        ("GET",),
+        "list_jobs",
+        "My jobs; every filter applies",
+        "jobs",
+        response_model="JobResponseList",
+        query=("kind", "display_name", "set_name", "limit", "include_deleted", "names"),
+    ),
     Route(
         "/jobs",
         ("POST",),
@@ -206,7 +295,16 @@ ROUTES: List[Route] = [
         "jobs",
         response_model="JobCreateResponse",
         request_model="CreateJob",
-        status=201,
+    ),
+    Route(
+        "/jobs/flow",
+        ("POST",),
+        "create_job_flow",
+        "Create a job for every parameters document of a set",
+        "jobs",
+        response_model="JobFlowCreateResponse",
+        request_model="JobFlowCreateRequest",
+        versions=V3_ONLY,
     ),
     Route(
         "/jobs/last_set",
@@ -227,7 +325,15 @@ ROUTES: List[Route] = [
     ),
     Route("/jobs/<job_name>", ("GET",), "get_job", "A job", "jobs", response_model="JobResponse"),
     Route("/jobs/<job_name>", ("DELETE",), "delete_job", "Delete (soft) a job", "jobs", response_model="JobResponse"),
-    Route("/jobs/<job_name>/cancel", ("POST",), "cancel_job", "Cancel a job", "jobs", response_model="JobResponse"),
+    Route(
+        "/jobs/<job_name>/cancel",
+        ("POST",),
+        "cancel_job",
+        "Cancel a job",
+        "jobs",
+        response_model="JobResponse",
+        versions=V3_ONLY,
+    ),
     # results and files
     Route(
         "/results/<job_name>",

@@ -18,6 +18,11 @@ servers with HTTP/1.1 keep-alive (see :mod:`avatars.testing.serving`). Pass an
 and a CA loaded gives mutual TLS); the storage origin uses the same context
 unless ``storage_ssl_context`` says otherwise.
 
+``api_version=3`` makes the API act as a 3.x platform (no ``/login``,
+``/refresh`` or user admin; ``/capabilities``, ``POST /jobs/flow``,
+``POST /jobs/{name}/cancel`` and the ``names=`` filter); the default, 2, is
+the 2.90 baseline.  ``server.admin.set_api_version()`` switches at run time.
+
 ``stop()`` (also on leaving the ``with`` block) shuts both listeners down,
 closes every open connection, joins every connection and job thread and, in
 memory mode, deletes the temporary file directory. It is idempotent.
@@ -40,6 +45,7 @@ from .app import ApiApp
 from .avatarize import DEFAULT_MAX_ROWS
 from .faults import FaultRegistry
 from .jobs import JobRunner
+from .operations import OperationRegistry
 from .requestlog import RequestLog
 from .serving import KeepAliveServer
 from .state import ServerState, Settings
@@ -47,6 +53,16 @@ from .storage import STORAGE_PREFIX, MountedStore, StorageApp
 from .store import Store
 
 logger = logging.getLogger(__name__)
+
+
+SUPPORTED_API_VERSIONS = (2, 3)
+
+
+def check_api_version(value: int) -> int:
+    """The platform API major version to act as: 2 (2.90, the baseline) or 3 (3.x)."""
+    if value not in SUPPORTED_API_VERSIONS:
+        raise ValueError(f"api_version must be one of {SUPPORTED_API_VERSIONS}, got {value!r}")
+    return value
 
 
 class _Same:
@@ -79,6 +95,7 @@ class LocalAvatarServer:
         latest_client_version: str = __version__,
         admin_secret: Optional[str] = None,
         connection_timeout: float = 120.0,
+        api_version: int = 2,
     ) -> None:
         self.host = host
         self._port = port
@@ -94,6 +111,7 @@ class LocalAvatarServer:
             refresh_rotation=refresh_rotation,
             min_client_version=min_client_version,
             latest_client_version=latest_client_version,
+            api_version=check_api_version(api_version),
         )
         self._job_options: Dict[str, Any] = {
             "workers": job_workers,
@@ -184,6 +202,11 @@ class LocalAvatarServer:
         self.stop()
 
     @property
+    def api_version(self) -> int:
+        """The platform API major version this server acts as (2 or 3)."""
+        return self._settings.api_version
+
+    @property
     def running(self) -> bool:
         return self._started and not self._stopped
 
@@ -242,6 +265,11 @@ class LocalAvatarServer:
     @property
     def faults(self) -> FaultRegistry:
         return self._require().faults
+
+    @property
+    def operations(self) -> OperationRegistry:
+        """Deferrals of the created-operation protocol (see :mod:`avatars.testing.operations`)."""
+        return self._require().operations
 
     @property
     def log(self) -> RequestLog:

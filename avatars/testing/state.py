@@ -10,8 +10,10 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, Optional
 
 from .._version import __version__
+from .events import EventLog
 from .faults import FaultRegistry, RateLimits
 from .jobs import JobRunner
+from .operations import OperationRegistry
 from .requestlog import RequestLog
 from .store import Store
 
@@ -30,6 +32,8 @@ class Settings:
     storage_credentials_lifetime: float = 3600.0
     #: the smallest part but the last of a multipart upload (S3: 5 MiB)
     storage_min_part_size: int = 5 * 1024 * 1024
+    #: The platform's major API version the server acts as: 2 (2.90) or 3 (3.x).
+    api_version: int = 2
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ class ServerState:
     api_log: RequestLog = field(default_factory=lambda: RequestLog("api"))
     storage_log: RequestLog = field(default_factory=lambda: RequestLog("storage"))
     file_access: FileAccessRegistry = field(default_factory=FileAccessRegistry)
+    events: EventLog = field(default_factory=EventLog)
+    operations: OperationRegistry = field(default_factory=OperationRegistry)
     stop_event: threading.Event = field(default_factory=threading.Event)
     reset_tokens: Dict[str, str] = field(default_factory=dict)
     admin_secret: Optional[str] = None

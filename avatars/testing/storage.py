@@ -62,7 +62,6 @@ from xml.sax.saxutils import escape
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
-
 from .app import BaseApp
 from .objects import (
     CHUNK,

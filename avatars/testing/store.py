@@ -51,7 +51,8 @@ DEFAULT_ENVIRONMENT = {
     "max_allowed_lines_per_dataset": 20_000_000,
 }
 
-FAILURE_STATUSES = frozenset({"error", "parent_error", "lost", "orphaned"})
+#: ``cancelled``: platform API 3.x (a 2.90 server ends a cancelled job in ``error``).
+FAILURE_STATUSES = frozenset({"error", "parent_error", "lost", "orphaned", "cancelled"})
 END_STATUSES = FAILURE_STATUSES | {"finished"}
 
 

@@ -19,7 +19,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-API_KEY_PREFIX = "avk_"
+#: The platform's API key shape: ``octopize_apikey.<uuid>.<secret>``, 96 characters
+#: (the platform SDK 1.30 warns about any other length).
+API_KEY_PREFIX = "octopize_apikey."
 _PBKDF2_ITERATIONS = 20_000
 
 
@@ -72,7 +74,7 @@ def new_refresh_token() -> str:
 
 
 def new_api_key() -> str:
-    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return f"{API_KEY_PREFIX}{uuid.uuid4()}.{secrets.token_urlsafe(32)}"
 
 
 def new_secret() -> str:

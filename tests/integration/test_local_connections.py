@@ -20,10 +20,8 @@ import pytest
 from avatars import (
     ApiClient,
     JobCreateRequest,
-    JobKind,
     NotFound,
     PermissionDenied,
-    ValidationError,
 )
 from avatars.testing import LocalAvatarServer
 
@@ -51,7 +49,7 @@ def test_50_sequential_calls_use_one_connection(avatar_server: LocalAvatarServer
                 with pytest.raises(NotFound):  # error answers keep the connection too
                     c.datasets.get_dataset(uuid.uuid4())
             elif step == 4:
-                with pytest.raises(ValidationError):
+                with pytest.raises(NotFound):  # an unknown set
                     c.jobs.create_job(JobCreateRequest(uuid.uuid4(), "p", depends_on=["nope"]))
             elif step == 5:
                 c.datasets.download_dataset(dataset.id, io.BytesIO())  # a streamed body, read to the end
@@ -164,7 +162,7 @@ def test_download_url_on_the_storage_origin_carries_no_credentials(
         "parameters": [{"name": "p", "table": "t", "k": 3}],
     }
     set_name = bearer.resources.put_resources("s", json.dumps(document)).set_name
-    job = bearer.jobs.create_job(JobCreateRequest(set_name, "p", kind=JobKind.standard))
+    job = bearer.jobs.create_job(JobCreateRequest(set_name, "p"))
     assert avatar_server.wait_for_job(job.name, timeout=20) == "finished"
     url = bearer.results.get_results(job.name)["shuffled"][0]
     assert avatar_server.log.last("GET", f"/api/results/{job.name}").had_cookie  # the jar holds the cookie

@@ -34,6 +34,7 @@ from avatars import (
     ValidationError,
 )
 from avatars.testing import LocalAvatarServer
+from avatars.testing.resource_sets import PARAMETERS_KINDS
 
 from .conftest import SAMPLE
 
@@ -50,13 +51,28 @@ def client(avatar_server: LocalAvatarServer, avatar_api_key: str) -> Iterator[Ap
         yield c
 
 
+#: The parameters document kind behind each job kind but ``standard`` (contract v2: the
+#: job's kind is its parameters document's kind).
+DOCUMENT_KINDS = {JobKind(job): doc for doc, job in PARAMETERS_KINDS.items() if job != "standard"}
+
+
+def entry(params: str, kind: JobKind) -> str:
+    return params if kind is JobKind.standard else f"{params}.{kind.value}"
+
+
 def resource_document(dataset_id: Any) -> Dict[str, Any]:
+    parameters: List[Dict[str, Any]] = [
+        {"name": "main", "table": "patients", "k": 5, "seed": 42},
+        {"name": "huge_k", "table": "patients", "k": 10_000, "seed": 1},
+    ]
+    for params in ("main", "huge_k"):
+        for kind, document_kind in DOCUMENT_KINDS.items():
+            parameters.append(
+                {"name": entry(params, kind), "table": "patients", "kind": document_kind, "parameters": params}
+            )
     return {
         "tables": [{"name": "patients", "dataset_id": str(dataset_id), "primary_key": "patient_id"}],
-        "parameters": [
-            {"name": "main", "table": "patients", "k": 5, "seed": 42},
-            {"name": "huge_k", "table": "patients", "k": 10_000, "seed": 1},
-        ],
+        "parameters": parameters,
     }
 
 
@@ -68,7 +84,7 @@ def make_set(client: ApiClient, display_name: str = "patients-run") -> uuid.UUID
 
 
 def submit(client: ApiClient, set_name: Any, params: str, kind: JobKind, depends_on: List[str] = ()) -> str:  # type: ignore[assignment]
-    return client.jobs.create_job(JobCreateRequest(set_name, params, depends_on=depends_on, kind=kind)).name
+    return client.jobs.create_job(JobCreateRequest(set_name, entry(params, kind), depends_on=depends_on)).name
 
 
 def wait_done(client: ApiClient, name: str, timeout: float = 20.0) -> JobResponse:
@@ -93,12 +109,21 @@ def fetch(client: ApiClient, url: str) -> bytes:
 def test_resource_sets_create_put_get(client: ApiClient, avatar_server: LocalAvatarServer) -> None:
     dataset = client.datasets.create_dataset(SAMPLE)
     text = json.dumps(resource_document(dataset.id))
-    set_name = uuid.uuid4()
-    created = client.resources.create_resource(set_name, text)
-    assert created.set_name == set_name
+    set_name = client.resources.put_resources("first", text).set_name
+    # two of the stand-in's single mappings do not make one document: refused, the set unchanged
+    with pytest.raises(ValidationError):
+        client.resources.create_resource(set_name, text)
     record = avatar_server.log.last("POST", f"/api/resources/{set_name}")
     assert record.header("Content-Type") == "application/yaml"
     assert client.resources.get_resources(set_name) == text
+    # platform documents are appended
+    documents = "kind: AvatarSchema\nmetadata: {name: s}\n---\nkind: AvatarParameters\nmetadata: {name: p}\n"
+    on_platform_set = client.resources.put_resources("docs", documents).set_name
+    added = client.resources.create_resource(on_platform_set, "kind: AvatarAdviceParameters\nmetadata: {name: a}\n")
+    assert added.set_name == on_platform_set and added.display_name == "docs"
+    assert client.resources.get_resources(on_platform_set).endswith(
+        "kind: AvatarAdviceParameters\nmetadata: {name: a}\n"
+    )
 
     yaml_text = (
         "tables:\n"
@@ -106,9 +131,12 @@ def test_resource_sets_create_put_get(client: ApiClient, avatar_server: LocalAva
         "parameters:\n  - name: only\n    table: patients\n    k: 3\n"
     )
     first = client.resources.put_resources("my set", yaml_text)
-    again = client.resources.put_resources("my set", text)  # same display name: replaced in place
-    assert again.set_name == first.set_name and again.display_name == "my set"
-    assert client.resources.get_resources(first.set_name) == text
+    again = client.resources.put_resources("my set", text)  # same display name: a new version
+    assert again.set_name != first.set_name and again.display_name == "my set"
+    assert client.resources.get_resources(first.set_name) == yaml_text
+    assert client.resources.get_resources(again.set_name) == text
+    with pytest.raises(NotFound):
+        client.resources.create_resource(uuid.uuid4(), text)  # POST adds to an existing set only
 
     with pytest.raises(ValidationError) as bad:
         client.resources.put_resources("broken", json.dumps({"tables": "nope"}))
@@ -128,7 +156,7 @@ def test_a_whole_run_through_the_raw_facades(
     client: ApiClient, avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
     set_name = make_set(client)
-    standard = client.jobs.create_job(JobCreateRequest(set_name, "main", kind=JobKind.standard))
+    standard = client.jobs.create_job(JobCreateRequest(set_name, "main"))
     assert standard.location.endswith(f"/api/jobs/{standard.name}")
     privacy = submit(client, set_name, "main", JobKind.privacy_metrics, [standard.name])
     signal = submit(client, set_name, "main", JobKind.signal_metrics, [standard.name])
@@ -211,7 +239,7 @@ def test_metrics_without_a_standard_job_fail_readably(client: ApiClient) -> None
 # --------------------------------------------------------------------------- job lifecycle
 
 
-@pytest.mark.avatar_server(job_step_seconds=0.5)
+@pytest.mark.avatar_server(job_step_seconds=0.5, api_version=3)
 def test_results_before_the_end_cancel_and_delete(client: ApiClient, avatar_server: LocalAvatarServer) -> None:
     set_name = make_set(client)
     name = submit(client, set_name, "main", JobKind.standard)
@@ -220,9 +248,11 @@ def test_results_before_the_end_cancel_and_delete(client: ApiClient, avatar_serv
     assert early.value.status_code == 409 and "not finished" in str(early.value)
 
     cancelled = client.jobs.cancel_job(name)
-    assert cancelled.status is JobStatus.error and cancelled.exception == "cancelled by user"
+    assert cancelled.status is JobStatus.cancelled and cancelled.exception == "cancelled by user"
     assert cancelled.is_terminal and cancelled.failed
-    assert client.jobs.cancel_job(name).status is JobStatus.error  # cancelling an ended job changes nothing
+    with pytest.raises(ConflictError):  # cancelling an ended job: 409, nothing changes
+        client.jobs.cancel_job(name)
+    assert client.jobs.get_job_status(name).status is JobStatus.cancelled
 
     deleted = client.jobs.delete_job(name)
     assert deleted.deleted_at is not None
@@ -257,8 +287,9 @@ def test_job_creation_errors(client: ApiClient, avatar_server: LocalAvatarServer
     with pytest.raises(ValidationError) as info:
         client.jobs.create_job(JobCreateRequest(set_name, "main", depends_on=["standard_nope"]))
     assert info.value.fields == ["body.depends_on.0"] and "standard_nope" in str(info.value)
-    with pytest.raises(RequestValidationError):
-        JobCreateRequest(set_name, "main", kind="teleport")
+    with pytest.raises(ValidationError) as unknown:
+        client.jobs.create_job(JobCreateRequest(set_name, "teleport"))
+    assert unknown.value.fields == ["body.parameters_name"] and "main.advice" in str(unknown.value)
     with pytest.raises(RequestValidationError):
         client.jobs.get_jobs(kind="teleport")
     assert avatar_server.store.jobs == {}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from avatars import ApiClient, ClientConfig, Manager
@@ -39,3 +43,26 @@ def test_marker_configures_the_server(avatar_server: LocalAvatarServer) -> None:
 def test_each_test_gets_a_fresh_server(avatar_server: LocalAvatarServer) -> None:
     assert avatar_server.count() == 0
     assert avatar_server.admin.find_user("avatar-user@example.com") is None
+
+
+@pytest.mark.avatar_server(api_version=3)
+def test_marker_api_version_3_and_avatar_client_uses_a_key(
+    avatar_server: LocalAvatarServer, avatar_client: ApiClient
+) -> None:
+    assert avatar_server.api_version == 3
+    assert avatar_client.users.get_me().email  # no /login on 3.x: the fixture uses an API key
+    assert avatar_client.auth_tokens is None
+    assert avatar_client.capabilities.get_capabilities().input_protocols
+
+
+def test_the_command_line_option_sets_the_api_version(tmp_path: Path) -> None:
+    (tmp_path / "test_version.py").write_text(
+        "def test_version(avatar_server, avatar_session_server):\n"
+        "    assert avatar_server.api_version == 3\n"
+        "    assert avatar_session_server.api_version == 3\n"
+    )
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)]
+    with_option = subprocess.run([*command, "--avatar-api-version", "3"], cwd=tmp_path, capture_output=True, text=True)
+    assert with_option.returncode == 0, with_option.stdout
+    default = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert default.returncode == 1 and "1 failed" in default.stdout

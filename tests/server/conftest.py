@@ -12,6 +12,7 @@ import requests
 
 from avatars.testing import LocalAvatarServer
 from avatars.testing.admin import CreatedUser
+from avatars.testing.resource_sets import PARAMETERS_KINDS
 
 
 @pytest.fixture
@@ -68,6 +69,13 @@ def upload(http: requests.Session, srv: LocalAvatarServer, data: bytes, name: st
     return result
 
 
+#: The entries of :func:`make_set` that start the other job kinds (the job kind
+#: comes from the parameters document, contract v2).
+ENTRY_OF_KIND = {"standard": "p1", "privacy_metrics": "p1-privacy", "signal_metrics": "p1-signal"}
+ENTRY_OF_KIND.update({"report": "p1-report", "advice": "p1-advice"})
+METRICS_ENTRIES = {ENTRY_OF_KIND[job]: doc for doc, job in PARAMETERS_KINDS.items() if job != "standard"}
+
+
 def make_set(
     http: requests.Session,
     srv: LocalAvatarServer,
@@ -79,7 +87,11 @@ def make_set(
 ) -> str:
     doc = {
         "tables": [{"name": "people", "dataset_id": dataset_id, "primary_key": "id"}],
-        "parameters": parameters or [{"name": "p1", "table": "people", "k": k, "ncp": None, "seed": 7}],
+        "parameters": parameters
+        or [
+            {"name": "p1", "table": "people", "k": k, "ncp": None, "seed": 7},
+            *({"name": name, "table": "people", "kind": kind} for name, kind in METRICS_ENTRIES.items()),
+        ],
     }
     response = http.put(
         srv.url(f"/resources/{display_name}"), data=json.dumps(doc), headers={"Content-Type": "application/yaml"}
@@ -95,18 +107,18 @@ def create_job(
     set_name: str,
     kind: str,
     depends_on: Optional[List[str]] = None,
-    parameters_name: str = "p1",
+    parameters_name: Optional[str] = None,
 ) -> str:
+    """A job of ``kind``: the entry of :func:`make_set` with that kind, unless ``parameters_name`` is given."""
     response = http.post(
         srv.url("/jobs"),
         json={
             "set_name": set_name,
-            "parameters_name": parameters_name,
+            "parameters_name": parameters_name or ENTRY_OF_KIND[kind],
             "depends_on": depends_on or [],
-            "kind": kind,
         },
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     name: str = response.json()["name"]
     return name
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import uuid
 from typing import Iterator
@@ -108,58 +107,3 @@ def test_csv_counter(content: bytes, lines: int, dims: int) -> None:
         for start in range(0, len(content), split):
             counter.feed(content[start : start + split])
         assert counter.result() == (lines, dims), split
-
-
-def test_resource_sets(srv: LocalAvatarServer, http: requests.Session) -> None:
-    dataset_id = upload(http, srv, people_csv(20))["id"]
-    yaml_text = (
-        "tables:\n"
-        f"  - name: people\n    dataset_id: {dataset_id}\n    primary_key: id\n"
-        "parameters:\n"
-        "  - name: p1\n    table: people\n    k: 3\n"
-    )
-    set_name = str(uuid.uuid4())
-    posted = http.post(
-        srv.url(f"/resources/{set_name}"),
-        data=yaml_text,
-        params={"display_name": "mine"},
-        headers={"Content-Type": "application/yaml"},
-    )
-    assert posted.status_code == 200
-    assert posted.json() == {"set_name": set_name, "display_name": "mine"}
-    got = http.get(srv.url(f"/resources/{set_name}"))
-    assert got.status_code == 200
-    assert got.headers["Content-Type"].startswith("application/yaml")
-    assert got.text == yaml_text
-    # PUT by display name: creates, then replaces the same set
-    doc = {
-        "tables": [{"name": "people", "dataset_id": dataset_id}],
-        "parameters": [{"name": "p1", "table": "people", "k": 2}],
-    }
-    created = http.put(srv.url("/resources/by-name"), data=json.dumps(doc)).json()
-    assert created["display_name"] == "by-name"
-    uuid.UUID(created["set_name"])
-    doc["parameters"][0]["k"] = 4
-    replaced = http.put(srv.url("/resources/by-name"), data=json.dumps(doc)).json()
-    assert replaced["set_name"] == created["set_name"]
-    assert json.loads(http.get(srv.url(f"/resources/{created['set_name']}")).text) == doc
-    # errors
-    assert http.get(srv.url(f"/resources/{uuid.uuid4()}")).status_code == 404
-    assert http.get(srv.url("/resources/not-a-uuid")).status_code == 422
-    assert http.post(srv.url("/resources/not-a-uuid"), data=yaml_text).status_code == 422
-    malformed = [
-        "just a string",
-        "tables: [\n",
-        json.dumps({"tables": [{"name": "t"}], "parameters": []}),
-        json.dumps({"tables": [], "parameters": [{"name": "p", "table": "t", "k": "five"}]}),
-        json.dumps({"parameters": []}),
-        json.dumps({"tables": [{"name": "t", "dataset_id": "nope"}], "parameters": []}),
-        json.dumps({"tables": [], "parameters": [{"name": "p", "table": "t", "k": 1, "seed": 1.5}]}),
-    ]
-    for text in malformed:
-        response = http.put(srv.url("/resources/bad"), data=text)
-        assert response.status_code == 422, text
-        item = response.json()["detail"][0]
-        assert item["loc"][0] == "body" and item["msg"] and item["type"]
-    bad_k = http.put(srv.url("/resources/bad"), data=malformed[3]).json()["detail"][0]
-    assert bad_k["loc"] == ["body", "parameters", 0, "k"]

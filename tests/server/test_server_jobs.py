@@ -23,16 +23,17 @@ def set_name(srv: LocalAvatarServer, http: requests.Session) -> str:
 
 
 def test_full_chain(srv: LocalAvatarServer, http: requests.Session, set_name: str) -> None:
-    created = http.post(
-        srv.url("/jobs"), json={"set_name": set_name, "parameters_name": "p1", "depends_on": [], "kind": "standard"}
-    )
-    assert created.status_code == 201
+    created = http.post(srv.url("/jobs"), json={"set_name": set_name, "parameters_name": "p1", "depends_on": []})
+    # the platform: JobCreateResponse in the body of a 200, no Location header
+    assert created.status_code == 200 and "Location" not in created.headers
     standard = created.json()["name"]
-    assert created.json()["Location"] == created.headers["Location"]
-    assert created.headers["Location"].endswith(f"/api/jobs/{standard}")
-    privacy = create_job(http, srv, set_name, "privacy_metrics", [standard])
+    location = created.json()["Location"]
+    assert location.endswith(f"/api/jobs/{standard}")
+    # depends_on by Location value (what the platform SDK's job launcher sends) or by name
+    privacy = create_job(http, srv, set_name, "privacy_metrics", [location])
     signal = create_job(http, srv, set_name, "signal_metrics", [standard])
     report = create_job(http, srv, set_name, "report", [privacy, signal])
+    assert http.get(srv.url(f"/jobs/{privacy}")).json()["depends_on"] == [standard]
     advice = create_job(http, srv, set_name, "advice")
 
     first = http.get(srv.url(f"/jobs/{report}")).json()
@@ -178,12 +179,10 @@ def test_unknown_dataset_and_bad_csv(srv: LocalAvatarServer, http: requests.Sess
     fine = make_set(http, srv, upload(http, srv, people_csv(20))["id"], display_name="fine")
     lonely = wait_job(http, srv, create_job(http, srv, fine, "privacy_metrics"))
     assert lonely["status"] == "error" and "standard job" in lonely["exception"]
-    missing = wait_job(http, srv, create_job(http, srv, fine, "standard", parameters_name="zz"))
-    assert missing["status"] == "error" and "'zz'" in missing["exception"]
 
 
 def test_cancel_delete_bulk() -> None:
-    with LocalAvatarServer(job_step_seconds=0.5, job_steps=20, job_workers=1) as srv:
+    with LocalAvatarServer(job_step_seconds=0.5, job_steps=20, job_workers=1, api_version=3) as srv:
         user = srv.admin.create_user("carol@example.com", "pw")
         http = key_session(srv.admin.create_api_key(user))
         set_name = make_set(http, srv, upload(http, srv, people_csv(30))["id"])
@@ -193,13 +192,16 @@ def test_cancel_delete_bulk() -> None:
         cancelled = http.post(srv.url(f"/jobs/{running}/cancel"))
         assert cancelled.status_code == 200
         body = cancelled.json()
-        assert body["status"] == "error" and body["exception"] == "cancelled by user"
+        # 3.x: the job and the jobs waiting on it end "cancelled"
+        assert body["status"] == "cancelled" and body["exception"] == "cancelled by user"
         assert body["done"] is True
-        assert srv.wait_for_job(child, 5) == "parent_error"
-        # cancel an ended job: unchanged
-        assert http.post(srv.url(f"/jobs/{running}/cancel")).json()["status"] == "error"
-        deleted = http.delete(srv.url(f"/jobs/{queued}")).json()
-        assert deleted["deleted_at"] is not None and deleted["status"] == "error"
+        assert srv.wait_for_job(child, 5) == "cancelled"
+        # cancel an ended job: 409, unchanged
+        again = http.post(srv.url(f"/jobs/{running}/cancel"))
+        assert again.status_code == 409 and "already over" in again.json()["detail"]["message"]
+        assert http.get(srv.url(f"/jobs/{running}")).json()["status"] == "cancelled"
+        deleted = http.delete(srv.url(f"/jobs/{queued}")).json()  # cancelled, then deleted
+        assert deleted["deleted_at"] is not None and deleted["status"] == "cancelled"
         assert queued not in [j["name"] for j in http.get(srv.url("/jobs")).json()["jobs"]]
         assert http.get(srv.url(f"/jobs/{queued}")).json()["deleted_at"] is not None
         assert http.get(srv.url(f"/results/{queued}")).status_code == 404
@@ -218,23 +220,28 @@ def test_job_validation(srv: LocalAvatarServer, http: requests.Session, set_name
     cases = [
         {},
         {"set_name": "not-a-uuid"},
-        {"set_name": set_name, "kind": "magic"},
-        {"set_name": set_name, "depends_on": "x"},
-        {"set_name": set_name, "depends_on": ["no-such-job"]},
+        {"set_name": set_name},  # parameters_name is required
+        {"set_name": set_name, "parameters_name": "p1", "depends_on": "x"},
+        {"set_name": set_name, "parameters_name": "p1", "depends_on": ["no-such-job"]},
+        {"set_name": set_name, "parameters_name": "p1", "depends_on": ["http://h/api/jobs/no-such-job"]},
         {"set_name": set_name, "parameters_name": 3},
+        {"set_name": set_name, "parameters_name": "no-such-parameters"},
     ]
     for payload in cases:
         response = http.post(srv.url("/jobs"), json=payload)
         assert response.status_code == 422, payload
         assert isinstance(response.json()["detail"], list)
-    assert http.post(srv.url("/jobs"), json={"set_name": str(uuid.uuid4())}).status_code == 404
+    unknown = http.post(srv.url("/jobs"), json={"set_name": set_name, "parameters_name": "zz"}).json()
+    assert unknown["detail"][0]["loc"] == ["body", "parameters_name"] and "p1-advice" in unknown["detail"][0]["msg"]
+    missing_set = {"set_name": str(uuid.uuid4()), "parameters_name": "p1"}
+    assert http.post(srv.url("/jobs"), json=missing_set).status_code == 404
     assert http.post(srv.url("/jobs"), data=json.dumps([1])).status_code == 422
     assert http.get(srv.url("/jobs/nope")).status_code == 404
     assert http.get(srv.url("/results/nope")).status_code == 404
-    # parameters_name omitted: every entry
-    job = wait_job(http, srv, http.post(srv.url("/jobs"), json={"set_name": set_name}).json()["name"])
-    assert job["kind"] == "standard" and job["status"] == "finished"
-    assert job["parameters_name"] is None
+    # a "kind" in the body (retired) is ignored: the kind comes from the parameters document
+    sent = {"set_name": set_name, "parameters_name": "p1-advice", "kind": "standard"}
+    job = wait_job(http, srv, http.post(srv.url("/jobs"), json=sent).json()["name"])
+    assert job["kind"] == "advice" and job["status"] == "finished" and job["parameters_name"] == "p1-advice"
 
 
 def test_progress_rises() -> None:

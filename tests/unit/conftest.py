@@ -12,6 +12,21 @@ from avatars import ApiClient
 BASE = "https://avatar.test/api"
 #: The header that the ``client`` fixture's API key puts on every request.
 AUTH = {"Authorization": "api-key-v1 key-1"}
+#: Every facade attribute of ApiClient.
+FACADES = (
+    "auth",
+    "api_keys",
+    "capabilities",
+    "compatibility",
+    "datasets",
+    "event_logs",
+    "health",
+    "jobs",
+    "openapi",
+    "resources",
+    "results",
+    "users",
+)
 
 
 @pytest.fixture

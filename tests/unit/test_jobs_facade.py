@@ -90,18 +90,15 @@ def test_create_job(rsps: responses.RequestsMock, client: ApiClient) -> None:
     rsps.add(
         responses.POST,
         f"{BASE}/jobs",
-        status=201,
         json={"name": "job-9", "Location": f"{BASE}/jobs/job-9"},
-        headers={"Location": f"{BASE}/jobs/job-9"},
         match=[
             matchers.json_params_matcher(
-                {"set_name": str(set_name), "parameters_name": "p1", "depends_on": ["job-1"], "kind": "signal_metrics"},
-                strict_match=True,
+                {"set_name": str(set_name), "parameters_name": "p1", "depends_on": ["job-1"]}, strict_match=True
             ),
-            matchers.header_matcher({**AUTH, "Content-Type": "application/json"}),
+            matchers.header_matcher({**AUTH, "Content-Type": "application/json", "Avatars-Accept-Created": "yes"}),
         ],
     )
-    created = client.jobs.create_job(JobCreateRequest(set_name, "p1", ["job-1"], JobKind.signal_metrics))
+    created = client.jobs.create_job(JobCreateRequest(set_name, "p1", ["job-1"]))
     assert created.name == "job-9" and created.location == f"{BASE}/jobs/job-9"
     assert len(rsps.calls) == 1
 

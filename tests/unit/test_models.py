@@ -241,16 +241,13 @@ def test_create_api_key_request_invalid(name: Any, days: Any, field: str) -> Non
 
 def test_job_create_request() -> None:
     set_name = uuid4()
-    request = JobCreateRequest(str(set_name), "params", ["parent-1"], "privacy_metrics")
-    assert request.set_name == set_name and request.kind is JobKind.privacy_metrics
+    request = JobCreateRequest(str(set_name), "params", ["parent-1"])
+    assert request.set_name == set_name
     assert request.depends_on == ("parent-1",)
-    assert request.to_json() == {
-        "set_name": str(set_name),
-        "parameters_name": "params",
-        "depends_on": ["parent-1"],
-        "kind": "privacy_metrics",
-    }
-    assert JobCreateRequest(set_name, "p").to_json()["kind"] == "standard"
+    # no "kind": the platform takes the job's kind from the parameters document
+    assert request.to_json() == {"set_name": str(set_name), "parameters_name": "params", "depends_on": ["parent-1"]}
+    with pytest.raises(TypeError):
+        JobCreateRequest(set_name, "p", kind="standard")  # type: ignore[call-arg]
     assert JobCreateRequest(set_name, "p").to_json()["depends_on"] == []
 
 
@@ -264,8 +261,6 @@ def test_job_create_request() -> None:
         ({"depends_on": "parent-1"}, "depends_on"),
         ({"depends_on": ["ok", ""]}, "depends_on"),
         ({"depends_on": [1]}, "depends_on"),
-        ({"kind": "standart"}, "kind"),
-        ({"kind": JobKind("future_kind")}, "kind"),
     ],
 )
 def test_job_create_request_invalid(kwargs: Dict[str, Any], field: str) -> None:

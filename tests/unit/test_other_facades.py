@@ -30,7 +30,7 @@ from avatars import (
 )
 
 from . import _payloads as p
-from .conftest import AUTH, BASE
+from .conftest import AUTH, BASE, FACADES
 
 UTC = timezone.utc
 
@@ -308,9 +308,8 @@ def test_get_openapi_schema(rsps: responses.RequestsMock) -> None:
 def test_every_facade_method_takes_a_keyword_only_timeout(client: ApiClient) -> None:
     import inspect
 
-    facades = ["api_keys", "compatibility", "datasets", "health", "jobs", "openapi", "resources", "results", "users"]
     checked = 0
-    for attribute in facades:
+    for attribute in FACADES:
         facade = getattr(client, attribute)
         for name, method in inspect.getmembers(facade, inspect.ismethod):
             if name.startswith("_"):
@@ -321,5 +320,6 @@ def test_every_facade_method_takes_a_keyword_only_timeout(client: ApiClient) -> 
             first_line = (method.__doc__ or "").splitlines()[0]
             assert any(f"``{verb} " in first_line for verb in ("GET", "POST", "PUT", "DELETE")), name
             checked += 1
-    # jobs 7, results 6, users 7, api_keys 5, datasets 5, resources 3, health 3, compatibility 1, openapi 1
-    assert checked == 38
+    # jobs 8, results 6, users 7, api_keys 6, auth 7, datasets 5, resources 4, health 3, compatibility 1,
+    # openapi 1, event_logs 1, capabilities 1
+    assert checked == 50

@@ -71,7 +71,8 @@ def test_get_permissions_batch(rsps: responses.RequestsMock, client: ApiClient) 
         responses.POST,
         f"{BASE}/access/batch",
         json=[p.file_access(u) for u in urls],
-        match=[matchers.json_params_matcher({"urls": urls}, strict_match=True), matchers.header_matcher(AUTH)],
+        # the platform takes a bare JSON list
+        match=[matchers.body_matcher(json.dumps(urls)), matchers.header_matcher(AUTH)],
     )
     accesses = client.results.get_permissions_to_download_batch(urls)
     assert [a.url for a in accesses] == urls

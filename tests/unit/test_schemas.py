@@ -21,8 +21,8 @@ UTC = timezone.utc
 
 # (schema, payload builder, endpoint, required wire fields, nullable wire fields)
 CASES: List[Tuple[Type[marshmallow.Schema], Callable[..., Dict[str, Any]], str, List[str], List[str]]] = [
-    (s.UserSchema, p.user, "GET /users/{id}", ["id", "organization_id", "email", "role"], []),
-    (s.MeUserSchema, p.me, "GET /users/me", ["id", "organization_id", "email", "role", "environment"], []),
+    (s.UserSchema, p.user, "GET /users/{id}", ["id", "organization_id", "email"], []),
+    (s.MeUserSchema, p.me, "GET /users/me", ["id", "organization_id", "email", "environment"], []),
     (s.CreditsInfoSchema, p.credits_info, "GET /users/credits_info", ["is_credit_enabled"], ["credits"]),
     (s.FeaturesInfoSchema, p.features_info, "GET /users/features_info", ["feature_scopes"], []),
     (
@@ -275,7 +275,7 @@ WRONG = [
     (s.JobResponseListSchema, lambda: {"jobs": [p.job()]}, "jobs", {"job-1": p.job()}),
     (s.UserSchema, p.user, "id", "123"),
     (s.UserSchema, p.user, "email", ["ada@example.com"]),
-    (s.UserSchema, p.user, "role", None),
+    (s.UserSchema, p.user, "role", 3),
     (s.CreditsInfoSchema, p.credits_info, "credits", "42"),
     (s.CreditsInfoSchema, p.credits_info, "credits", 4.5),
     (s.CreditsInfoSchema, p.credits_info, "credits", True),
@@ -410,3 +410,31 @@ def test_ten_thousand_jobs_load() -> None:
     assert len(jobs) == 10_000
     assert jobs.jobs[9_999].name == "job-9999" and jobs.jobs[9_999].succeeded
     assert jobs.jobs[0].status is m.JobStatus.pending
+
+
+@pytest.mark.parametrize("schema, build", [(s.UserSchema, p.user), (s.MeUserSchema, p.me)])
+def test_role_is_optional_and_nullable_as_on_the_platform(schema: Any, build: Callable[..., Dict[str, Any]]) -> None:
+    """The platform's models: ``role: UserRole | None = UserRole.user``."""
+    payload = build()
+    payload["role"] = None
+    assert load(schema, payload).role is None
+    del payload["role"]
+    assert load(schema, payload).role is m.UserRole.user
+
+
+def test_new_schemas_load_and_tolerate_unknown_fields() -> None:
+    event = load(
+        s.EventLogResponseSchema,
+        {"id": p.JOB_SET, "verb": "create", "object_type": "job", "created_at": "2026-11-27T10:00:00Z", "x": 1},
+    )
+    assert event.object_id is None and event.verb == "create" and event.created_at.tzinfo is not None
+    flow = load(s.JobFlowCreateResponseSchema, {"jobs": [p.job_created(), p.job_created()], "extra": True})
+    assert len(flow) == 2 and flow.jobs[0].location
+    caps = load(
+        s.CapabilitiesResponseSchema,
+        {"input_protocols": ["s3"], "database_engines": [], "connections": [{"name": "c", "new": 1}], "more": 2},
+    )
+    assert caps.connections == [{"name": "c", "new": 1}]
+    with pytest.raises(SchemaError) as info:
+        load(s.CapabilitiesResponseSchema, {"input_protocols": ["s3"], "connections": []})
+    assert "database_engines" in str(info.value)

@@ -1,0 +1,494 @@
+"""The platform's own SDK (``octopize.avatar``) against ``avatars serve``.
+
+Run with the interpreter that has the SDK installed, NOT ours: both packages
+are imported as ``avatars``, so they cannot share an environment.  Our server
+runs as a subprocess from another interpreter (``--server-python``, one with
+``avatars[server]`` installed)::
+
+    /work/sdk/venv125/bin/python tests/platform_sdk/run_platform_sdk.py \\
+        --server-python .venv/bin/python
+
+(``tox -e platform-sdk`` does the same with fresh environments.)  With the
+1.30 SDK (platform API 3.17; ``tox -e platform-sdk-3``) the server acts as a
+3.x platform and the 3.x additions are called instead.  Every
+endpoint of the contract's table is called through the SDK's ``ApiClient``
+with an API key, plus the bearer path: a plain ``POST /login`` form (the
+1.25.0 SDK's own ``authenticate()`` sends a masked password), an access token
+that expires, and the SDK's own refresh.  Each check prints one line; the exit
+status is the number of failed checks (0: all passed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import httpx
+
+try:
+    from avatars import __version__ as sdk_version
+    from avatars.client import ApiClient
+    from avatars.models import BulkDeleteRequest, CreateApiKeyRequest, JobCreateRequest, JobKind
+except ImportError as exc:  # pragma: no cover - run with the wrong interpreter
+    sys.exit(f"run this script with the platform SDK's Python (octopize.avatar), not ours: {exc}")
+
+try:
+    import avatars.base_client  # noqa: F401 - only the platform SDK has it
+except ImportError:  # pragma: no cover
+    sys.exit("this interpreter imports our avatars package, not the platform SDK's")
+
+ADMIN_HEADER = "X-Avatar-Admin-Secret"
+
+DOCUMENTS = """\
+kind: AvatarMetadata
+metadata:
+  name: avatar-metadata
+spec:
+  display_name: sdk-check
+---
+kind: AvatarSchema
+metadata:
+  name: patients
+spec:
+  tables:
+  - name: patients
+    data:
+      file: patients.csv
+---
+kind: AvatarParameters
+metadata:
+  name: standard
+spec:
+  schema: patients
+  avatarization:
+    patients:
+      k: 5
+---
+kind: AvatarPrivacyMetricsParameters
+metadata:
+  name: privacy_metrics
+spec:
+  schema: patients
+---
+kind: AvatarSignalMetricsParameters
+metadata:
+  name: signal_metrics
+spec:
+  schema: patients
+---
+kind: AvatarReportParameters
+metadata:
+  name: report
+spec:
+  report_type: basic
+"""
+ADVICE = """\
+kind: AvatarAdviceParameters
+metadata:
+  name: advice
+spec:
+  schema: patients
+"""
+
+
+class Checks:
+    def __init__(self) -> None:
+        self.failed: List[str] = []
+        self.passed = 0
+
+    def run(self, label: str, call: Callable[[], Any]) -> Any:
+        try:
+            result = call()
+        except Exception as exc:
+            self.failed.append(label)
+            print(f"FAIL  {label}: {type(exc).__name__}: {exc}")
+            if os.environ.get("SDK_CHECK_TRACEBACK"):
+                traceback.print_exc()
+            return None
+        self.passed += 1
+        print(f"ok    {label}")
+        return result
+
+    def raises(self, label: str, needle: str, call: Callable[[], Any]) -> None:
+        """The call must fail with ``needle`` in the SDK's message (an error envelope it read)."""
+
+        def check() -> None:
+            try:
+                call()
+            except Exception as exc:
+                if needle not in str(exc):
+                    raise AssertionError(f"expected {needle!r} in the error, got: {exc}") from None
+                return
+            raise AssertionError("expected an error, the call succeeded")
+
+        self.run(label, check)
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)
+
+
+def start_server(server_python: str, workdir: Path, api_version: int) -> Dict[str, str]:
+    secret_file = workdir / "admin-secret"
+    command = [
+        server_python,
+        "-m",
+        "avatars.testing",
+        "--job-step-seconds",
+        "0.01" if api_version == 2 else "1",
+        "--admin-secret-file",
+        str(secret_file),
+        "--api-version",
+        str(api_version),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    info: Dict[str, str] = {}
+    assert process.stdout is not None
+    for line in process.stdout:
+        match = re.match(r"\s+(base URL|storage URL|username|password|API key):\s+(\S+)", line)
+        if match:
+            info[match.group(1)] = match.group(2)
+        if line.startswith("Press Ctrl-C"):
+            break
+    if "base URL" not in info:
+        process.kill()
+        sys.exit(f"avatars serve did not start: {info}")
+    info["admin secret"] = secret_file.read_text().strip()
+    info["pid"] = str(process.pid)
+    SERVERS.append(process)
+    return info
+
+
+SERVERS: List[subprocess.Popen[str]] = []
+
+
+def admin(info: Dict[str, str], path: str, body: Dict[str, Any]) -> Dict[str, Any]:
+    origin = info["base URL"].rsplit("/api", 1)[0]
+    response = httpx.post(f"{origin}/_admin{path}", json=body, headers={ADMIN_HEADER: info["admin secret"]})
+    response.raise_for_status()
+    data: Dict[str, Any] = response.json()
+    return data
+
+
+def run_290(info: Dict[str, str], checks: Checks) -> None:
+    from avatars.models import CreateUser  # SDK 1.25 (platform API 2.90) only
+
+    base = info["base URL"]
+    client = ApiClient(base, api_key=info["API key"])
+    run = checks.run
+
+    # health, compatibility, openapi
+    run("health.get_root", lambda: expect("message" in client.health.get_root(), "no message"))
+    run("health.get_health", lambda: expect(client.health.get_health()["message"] == "ok", "not ok"))
+    run("health.get_health_db", lambda: expect(client.health.get_health_db()["message"] == "ok", "not ok"))
+    run(
+        "compatibility.is_client_compatible",
+        lambda: expect(client.compatibility.is_client_compatible().status.value == "compatible", "not compatible"),
+    )
+    run(
+        "openapi.get_openapi_schema",
+        lambda: expect("/jobs" in client.openapi.get_openapi_schema()["paths"], "no /jobs in the document"),
+    )
+
+    # users
+    me = run("users.get_me", client.users.get_me)
+    run("users.get_credits_info", lambda: client.users.get_credits_info())
+    run("users.get_features_info", lambda: client.users.get_features_info())
+    if me is not None:
+        run("users.find_users(email=)", lambda: expect(client.users.find_users(email=me.email)[0].id == me.id, "?"))
+        run("users.get_user", lambda: expect(client.users.get_user(str(me.id)).email == me.email, "wrong user"))
+
+    # api keys
+    keys = run("api_keys.list_api_keys", client.api_keys.list_api_keys)
+    created = run(
+        "api_keys.create_api_key",
+        lambda: client.api_keys.create_api_key(CreateApiKeyRequest(name="sdk", expiration_days=30)),
+    )
+    if created is not None:
+        key_id = created["api_key"]["id"]
+        run("api_keys.get_api_key", lambda: expect(client.api_keys.get_api_key(key_id).name == "sdk", "wrong key"))
+        run("api_keys.revoke_api_key", lambda: client.api_keys.revoke_api_key(key_id))
+        run(
+            "api_keys.get_api_key after revoke",
+            lambda: expect(client.api_keys.get_api_key(key_id).revoked_at is not None, "not revoked"),
+        )
+    expect(keys is None or len(keys) >= 1, "no key listed")
+
+    # admin: create and delete a user, revoke another user's keys
+    root = admin(info, "/users", {"email": "root@example.com", "password": "root-pw", "role": "admin"})
+    root_key = admin(info, "/api-keys", {"user": root["id"], "name": "root"})["plaintext"]
+    root_client = ApiClient(base, api_key=root_key)
+    bob = run("users.create_user (admin)", lambda: root_client.users.create_user(CreateUser(email="bob@example.com")))
+    if bob is not None:
+        bob_key = admin(info, "/api-keys", {"user": str(bob.id), "name": "bob"})
+        run(
+            "api_keys.revoke_api_key_admin(api_key_id=)",
+            lambda: root_client.api_keys.revoke_api_key_admin(api_key_id=bob_key["id"]),
+        )
+        checks.raises(
+            "a revoked key is refused",
+            "not authenticated",
+            lambda: ApiClient(base, api_key=bob_key["plaintext"]).users.get_me(),
+        )
+        run(
+            "api_keys.revoke_api_key_admin(user_id=)",
+            lambda: root_client.api_keys.revoke_api_key_admin(user_id=str(bob.id)),
+        )
+        run("users.delete_user (admin)", lambda: expect(root_client.users.delete_user(str(bob.id)).id == bob.id, "?"))
+
+    # resource sets: versioned PUT, POST appends, GET, volume
+    first = run("resources.put_resources", lambda: client.resources.put_resources("sdk-set", DOCUMENTS))
+    second = run("resources.put_resources again", lambda: client.resources.put_resources("sdk-set", DOCUMENTS))
+    if first is None or second is None:
+        return
+    run("PUT creates a new version", lambda: expect(first.set_name != second.set_name, "same set_name"))
+    run(
+        "resources.create_resource (appends)",
+        lambda: expect(client.resources.create_resource(str(first.set_name), ADVICE).set_name == first.set_name, "?"),
+    )
+    run(
+        "resources.get_resources",
+        lambda: expect("AvatarAdviceParameters" in client.resources.get_resources(str(first.set_name)), "not added"),
+    )
+    checks.raises(
+        "resources.create_resource on an unknown set",
+        "404",
+        lambda: client.resources.create_resource(str(uuid.uuid4()), ADVICE),
+    )
+    run(
+        "resources.get_user_volume",
+        lambda: expect(
+            "AvatarVolume" in client.resources.get_user_volume("in", "input", set_name=str(first.set_name)), "?"
+        ),
+    )
+
+    # jobs: kind from the parameters document, depends_on by Location, real filters
+    standard = run(
+        "jobs.create_job",
+        lambda: client.jobs.create_job(JobCreateRequest(set_name=first.set_name, parameters_name="standard")),
+    )
+    if standard is None:
+        return
+    privacy = run(
+        "jobs.create_job depends_on=[Location]",
+        lambda: client.jobs.create_job(
+            JobCreateRequest(set_name=first.set_name, parameters_name="privacy_metrics", depends_on=[standard.Location])
+        ),
+    )
+    other = run(
+        "jobs.create_job on the other set",
+        lambda: client.jobs.create_job(JobCreateRequest(set_name=second.set_name, parameters_name="standard")),
+    )
+    checks.raises(
+        "jobs.create_job unknown parameters_name",
+        "parameters_name",
+        lambda: client.jobs.create_job(JobCreateRequest(set_name=first.set_name, parameters_name="nope")),
+    )
+    run(
+        "job kind comes from the document",
+        lambda: expect(client.jobs.get_job_status(privacy.name).kind == JobKind.privacy_metrics, "wrong kind"),
+    )
+    run(
+        "jobs.get_jobs(set_name=) keeps one set",
+        lambda: expect(
+            {j.name for j in client.jobs.get_jobs(set_name=str(first.set_name)).jobs} == {standard.name, privacy.name},
+            "the filter leaks another set's jobs",
+        ),
+    )
+    run(
+        "jobs.get_jobs(kind=[..], display_name=, limit=)",
+        lambda: expect(
+            [j.name for j in client.jobs.get_jobs(kind=[JobKind.standard], display_name="sdk-set", limit=1).jobs]
+            == [other.name],
+            "filters do not combine",
+        ),
+    )
+    run("jobs.get_last_jobs", lambda: expect(len(client.jobs.get_last_jobs().jobs) >= 1, "no jobs"))
+    deadline = time.monotonic() + 30
+    while client.jobs.get_job_status(standard.name).status.value not in ("finished", "error"):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    status = run("jobs.get_job_status", lambda: client.jobs.get_job_status(standard.name))
+    if status is not None and status.status.value == "finished":
+        run("results.get_results", lambda: client.results.get_results(standard.name))
+    else:
+        # the local stand-in does not execute resource documents (yet): an error envelope, read by the SDK
+        checks.raises(
+            "results.get_results (job not finished)", "409", lambda: client.results.get_results(standard.name)
+        )
+    run("jobs.delete_job", lambda: expect(client.jobs.delete_job(other.name).deleted_at is not None, "not deleted"))
+    run(
+        "jobs.get_jobs(include_deleted=True)",
+        lambda: expect(
+            other.name in [j.name for j in client.jobs.get_jobs(include_deleted=True).jobs], "deleted job missing"
+        ),
+    )
+    run(
+        "jobs.bulk_delete_jobs",
+        lambda: expect(
+            client.jobs.bulk_delete_jobs(BulkDeleteRequest(job_names=[privacy.name, "nope"])).failed_jobs == ["nope"],
+            "?",
+        ),
+    )
+
+    # results and storage
+    run("results.get_upload_url", lambda: expect(isinstance(client.results.get_upload_url(), str), "not a string"))
+    checks.raises(
+        "results.get_permission_to_download (unknown file)",
+        "404",
+        lambda: client.results.get_permission_to_download(info["storage URL"] + "/nothing"),
+    )
+    run(
+        "results.get_permissions_to_download_batch (unknown files left out)",
+        lambda: expect(
+            client.results.get_permissions_to_download_batch([info["storage URL"] + "/nothing"]) == [], "not left out"
+        ),
+    )
+
+    # event logs
+    run("event_logs.list_my_event_logs", lambda: expect(len(client.event_logs.list_my_event_logs()) >= 1, "empty"))
+
+    # the created-operation protocol, as the SDK speaks it
+    admin(info, "/operations", {"method": "GET", "path": "/api/users/me", "polls": 2})
+    run("created operation: 201 + Location, 202, then the answer", lambda: client.users.get_me())
+
+    # auth: a plain POST /login form, an access token that expires, the SDK's refresh
+    run_bearer(info, checks)
+
+
+def run_bearer(info: Dict[str, str], checks: Checks) -> None:
+    from avatars.models import (  # SDK 1.25 (platform API 2.90) only
+        ForgottenPasswordRequest,
+        Login,
+        LoginResponse,
+        ResetPasswordRequest,
+    )
+
+    base = info["base URL"]
+    admin(info, "/settings", {"access_token_lifetime": 1})
+    form = {"username": info["username"], "password": info["password"], "grant_type": "password", "scope": ""}
+    login = checks.run("POST /login (plain form)", lambda: httpx.post(f"{base}/login", data=form).raise_for_status())
+    admin(info, "/settings", {"access_token_lifetime": 3600})
+    if login is None:
+        return
+    tokens = LoginResponse(**login.json())
+    client = ApiClient(base)
+    client._update_auth_tokens(tokens)  # what authenticate() does after its (buggy) login
+    checks.run("bearer: users.get_me", client.users.get_me)
+    time.sleep(1.2)  # let the 1 s access token expire (setup, not an assertion on time)
+    checks.run("bearer: expired token refreshed by the SDK, call retried", client.users.get_me)
+    checks.run(
+        "auth.refresh",
+        lambda: expect(client.auth.refresh(client.auth_tokens.refresh).access_token, "no token"),  # type: ignore[union-attr]
+    )
+    checks.run(
+        "auth.forgotten_password",
+        lambda: client.auth.forgotten_password(ForgottenPasswordRequest(email=info["username"])),
+    )
+    checks.raises(
+        "auth.reset_password (wrong token)",
+        "400",
+        lambda: client.auth.reset_password(
+            ResetPasswordRequest(
+                email=info["username"], new_password="x", new_password_repeated="x", token=uuid.uuid4()
+            )
+        ),
+    )
+    checks.raises("auth.get_authorization_code (no SSO here)", "501", client.auth.get_authorization_code)
+    checks.raises("auth.auth (no SSO here)", "501", client.auth.auth)
+    checks.run("auth.logout", client.auth.logout)
+    checks.raises(
+        "auth.login (the SDK's model masks the password)",
+        "401",
+        lambda: client.auth.login(Login(username=info["username"], password=info["password"])),
+    )
+    # last: revoke every key of the demo user (the key in use included)
+    keyed = ApiClient(base, api_key=info["API key"])
+    checks.run("api_keys.revoke_all_api_keys", keyed.api_keys.revoke_all_api_keys)
+    checks.raises("the revoked key is refused", "not authenticated", keyed.users.get_me)
+
+
+def run_3x(info: Dict[str, str], checks: Checks) -> None:
+    """SDK 1.30 (platform API 3.17) against ``avatars serve --api-version 3``: the 3.x additions."""
+    from avatars.models import JobFlowCreateRequest  # only in SDK >= 1.30
+
+    base = info["base URL"]
+    client = ApiClient(base, api_key=info["API key"])
+    run = checks.run
+    run(
+        "3.x capabilities.get_capabilities", lambda: expect(client.capabilities.get_capabilities().input_protocols, "?")
+    )
+    run("3.x users.get_me with an API key", client.users.get_me)
+    checks.raises(
+        "3.x has no /login", "404", lambda: httpx.post(f"{base}/login", data={"username": "u"}).raise_for_status()
+    )
+    stored = run(
+        "3.x resources.put_resources", lambda: client.resources.put_resources("flow", DOCUMENTS + "---\n" + ADVICE)
+    )
+    if stored is None:
+        return
+    flow = run(
+        "3.x jobs.create_job_flow",
+        lambda: client.jobs.create_job_flow(JobFlowCreateRequest(set_name=stored.set_name)),
+    )
+    if flow is None:
+        return
+    names = [j.name for j in flow.jobs]
+    run("3.x one job per parameters document", lambda: expect(len(names) == 5, f"{len(names)} jobs"))
+    run(
+        "3.x jobs.get_jobs(names=)",
+        lambda: expect(
+            sorted(j.name for j in client.jobs.get_jobs(names=names[:2] + ["none"]).jobs) == sorted(names[:2]), "?"
+        ),
+    )
+    report = next(n for n in names if n.startswith("report_"))  # queued behind its parents (1 s steps)
+    run("3.x jobs.cancel_job", lambda: expect(client.jobs.cancel_job(report).done, "not ended"))
+    checks.raises("3.x cancel an ended job", "409", lambda: client.jobs.cancel_job(report))
+    run(
+        "3.x event_logs.list_my_event_logs(limit=)",
+        lambda: expect(len(client.event_logs.list_my_event_logs(limit=1)) == 1, "limit ignored"),
+    )
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server-python", required=True, help="a Python with avatars[server] installed")
+    args = parser.parse_args(argv)
+    checks = Checks()
+    print(f"platform SDK {sdk_version} against avatars serve ({args.server_python})")
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            if tuple(int(p) for p in sdk_version.split(".")[:2]) >= (1, 30):
+                info = start_server(args.server_python, Path(workdir), 3)
+                print(f"server (as platform 3.x): {info['base URL']}")
+                run_3x(info, checks)
+            else:
+                info = start_server(args.server_python, Path(workdir), 2)
+                print(f"server: {info['base URL']}")
+                run_290(info, checks)
+    finally:
+        for process in SERVERS:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    print(json.dumps({"passed": checks.passed, "failed": checks.failed}))
+    return len(checks.failed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
