@@ -46,6 +46,7 @@ from .errors import (
     ConfigurationError,
     CredentialsRequiredError,
     RateLimitError,
+    RequestValidationError,
     ResponseDecodeError,
     _text_excerpt,
     error_from_response,
@@ -407,6 +408,7 @@ class ApiClient:
         }
         merged_headers = dict(self._extra_headers)
         if headers:
+            _check_headers(headers)
             merged_headers.update(headers)
         if merged_headers:
             kwargs["headers"] = merged_headers
@@ -662,6 +664,25 @@ def _check_complete(response: requests.Response, method: str, url: str) -> None:
             method=method,
             url=url,
         )
+
+
+def _check_headers(headers: Mapping[str, Any]) -> None:
+    """Refuse header names/values that cannot go on the wire (the value is not echoed)."""
+    for name, value in headers.items():
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise RequestValidationError("header names and values must be strings", field="headers")
+        if (
+            not name
+            or any(ord(c) <= 32 or ord(c) == 127 or c == ":" for c in name)
+            or any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in text)
+        ):
+            raise RequestValidationError(
+                f"header {name!r} has an invalid name or a value with control characters; nothing was sent"
+                if name.isprintable()
+                else "a header name holds control characters; nothing was sent",
+                field="headers",
+            )
 
 
 def _watch_after_headers(deadline: Deadline, response: requests.Response) -> None:

@@ -131,6 +131,32 @@ def test_verify_auth_blocks_unauthenticated_calls_before_sending(rsps: responses
         client.request("GET", "jobs")
     assert info.value.status_code is None
     assert len(rsps.calls) == 0
+    # Distinguishable from a 401 the server sent.
+    assert isinstance(info.value, avatars.errors.CredentialsRequiredError)
+    assert info.value.request_sent is False
+
+
+def test_a_401_from_the_server_is_not_credentials_required(rsps: responses.RequestsMock) -> None:
+    rsps.add(responses.GET, f"{BASE}/jobs", json={"detail": "Not authenticated"}, status=401)
+    with pytest.raises(AuthenticationError) as info:
+        ApiClient(BASE, api_key="k").request("GET", "jobs")
+    assert not isinstance(info.value, avatars.errors.CredentialsRequiredError)
+    assert info.value.request_sent is True and info.value.status_code == 401
+
+
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "bad\x00value"])
+def test_an_invalid_header_value_is_a_client_side_error(rsps: responses.RequestsMock, value: str) -> None:
+    with pytest.raises(avatars.errors.RequestValidationError) as info:
+        ApiClient(BASE, api_key="k").request("GET", "jobs", headers={"X-Trace": value})
+    assert "Injected" not in str(info.value)
+    assert len(rsps.calls) == 0
+
+
+def test_nan_in_json_is_a_client_side_error(rsps: responses.RequestsMock) -> None:
+    with pytest.raises(avatars.errors.RequestValidationError) as info:
+        ApiClient(BASE, api_key="k").request("POST", "jobs", json={"x": float("nan")})
+    assert info.value.field == "json"
+    assert len(rsps.calls) == 0
 
 
 def test_verify_auth_false_sends_anyway(rsps: responses.RequestsMock) -> None:
