@@ -25,6 +25,7 @@ from urllib3.exceptions import InsecureRequestWarning
 
 from ._bounded import DEFAULT_MAX_RESPONSE_BYTES, read_bounded
 from ._deadline import DEFAULT_TOTAL_TIMEOUT, Deadline, check_total_timeout, current_deadline
+from ._fork import reset_in_child, reset_session_pools
 from ._resend import RedirectGuard, rewind
 from ._transport_errors import host_of, map_transport_error, proxy_auth_error
 from ._urls import Origin, join_url, origin_of
@@ -205,6 +206,8 @@ class ApiClient:
             self._session: requests.Session = AvatarSession(self.base_url, timeout=self.timeout)
         else:
             self._session = http_client
+            # A child process must not share the injected session's pooled connections either.
+            reset_in_child(self._session, reset_session_pools)
         self._extra_headers = self._headers_for_injected_session()
 
         self._verify_override: Optional[Union[bool, str]] = config.should_verify_ssl
@@ -335,7 +338,10 @@ class ApiClient:
         return login.access_token, login.refresh_token
 
     def _install_auth(self) -> None:
-        if isinstance(self._session, AvatarSession):
+        # Every call passes its strategy explicitly; the slot of a session the
+        # client owns is kept in step for code that uses client.session directly
+        # (an injected session's own auth is the caller's and left alone).
+        if self._owns_session:
             self._session.auth = self._auth
 
     # ------------------------------------------------------------------ the one road for HTTP
@@ -605,7 +611,7 @@ class ApiClient:
         return None if verify is True or verify is None else verify
 
     def _headers_for_injected_session(self) -> dict[str, str]:
-        if isinstance(self._session, AvatarSession):
+        if self._owns_session:
             return {}
         ua = user_agent()
         raw = self._session.headers.get("User-Agent")

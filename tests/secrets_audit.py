@@ -168,6 +168,8 @@ class SecretsAudit:
         for exc in self.errors:
             yield f"{type(exc).__name__} str", _safe(str, exc)
             yield f"{type(exc).__name__} repr", _safe(repr, exc)
+            for text in reachable_texts(exc):
+                yield f"{type(exc).__name__} reachable", text
         for obj in self.holders:
             yield f"{type(obj).__name__} repr", _safe(repr, obj)
             yield f"{type(obj).__name__} str", _safe(str, obj)
@@ -191,6 +193,31 @@ class SecretsAudit:
                     if len(found) >= limit:
                         return found
         return found
+
+
+def reachable_texts(exc: BaseException, limit: int = 50) -> List[str]:
+    """What an error object keeps reachable, as text: its ``__context__`` and
+    ``__cause__`` chain, its ``response`` and ``request``, and the headers and
+    body of every request of those responses and of their history."""
+    texts: List[str] = []
+    seen: Set[int] = set()
+    todo: List[Any] = [exc]
+    while todo and len(seen) < limit:
+        item = todo.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, BaseException):
+            texts.append(_safe(repr, item))
+            todo += [item.__context__, item.__cause__, getattr(item, "response", None), getattr(item, "request", None)]
+            todo += [a for a in item.args if isinstance(a, BaseException)]
+        elif hasattr(item, "history") and hasattr(item, "status_code"):  # a requests.Response
+            todo += [getattr(item, "request", None), *list(getattr(item, "history", []) or [])]
+        elif hasattr(item, "headers") and hasattr(item, "body"):  # a requests.PreparedRequest
+            texts.append(_safe(repr, dict(item.headers or {})))
+            body = item.body
+            texts.append(body.decode("latin-1") if isinstance(body, bytes) else _safe(repr, body))
+    return texts
 
 
 def _safe(fn: Callable[[Any], str], obj: Any) -> str:

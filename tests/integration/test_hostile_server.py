@@ -29,6 +29,7 @@ from avatars.errors import (
 )
 
 from ..hostile import HostileServer, Pause, Received, Step, answer, gzip_bomb, json_answer, trickle
+from ..secrets_audit import reachable_texts
 
 pytestmark = pytest.mark.integration
 
@@ -121,34 +122,11 @@ def test_a_token_with_a_control_character_from_set_tokens_is_a_typed_error() -> 
     assert REFRESH not in str(info.value)
 
 
-def _reachable_texts(exc: BaseException) -> List[str]:
-    """What an error object keeps reachable: its chain, its response, the
-    requests of the response and of its history."""
-    texts: List[str] = []
-    seen: set = set()
-    todo: List[Any] = [exc]
-    while todo:
-        item = todo.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, BaseException):
-            texts.append(repr(item))
-            todo += [item.__context__, item.__cause__, getattr(item, "response", None), getattr(item, "request", None)]
-            todo += [a for a in item.args if isinstance(a, BaseException)]
-        elif hasattr(item, "history") and hasattr(item, "status_code"):  # a Response
-            todo += [item.request, *item.history]
-        elif hasattr(item, "headers") and hasattr(item, "body"):  # a PreparedRequest
-            texts.append(repr(dict(item.headers)))
-            texts.append(repr(item.body))
-    return texts
-
-
 def test_a_rejected_login_keeps_no_password_in_the_error() -> None:
     with HostileServer(lambda r: [json_answer('{"detail": "bad credentials"}', 401)]) as srv:
         with ApiClient(srv.base_url) as client, pytest.raises(AuthenticationError) as info:
             client.authenticate("user@example.com", PASSWORD)
-    texts = " ".join(_reachable_texts(info.value))
+    texts = " ".join(reachable_texts(info.value))
     assert "pa55word" not in texts
     assert info.value.response is not None and info.value.response.request.body is None
 
@@ -159,7 +137,7 @@ def test_a_transport_error_keeps_no_credentials_reachable() -> None:
         with ApiClient(srv.base_url, api_key=key, timeout=(2, 5)) as client, pytest.raises(AvatarError) as info:
             client.request("POST", "jobs", json={"x": 1})
     assert info.value.__context__ is None
-    assert key not in " ".join(_reachable_texts(info.value))
+    assert key not in " ".join(reachable_texts(info.value))
 
 
 def test_a_rejected_refresh_keeps_no_token_reachable() -> None:
@@ -170,7 +148,7 @@ def test_a_rejected_refresh_keeps_no_token_reachable() -> None:
         client.set_tokens({"access_token": "access-token-0123456789", "refresh_token": REFRESH})
         with pytest.raises(AuthenticationError) as info:
             client.request("GET", "users/me")
-    texts = " ".join(_reachable_texts(info.value))
+    texts = " ".join(reachable_texts(info.value))
     assert "access-token-0123456789" not in texts
     assert REFRESH not in texts
 
