@@ -561,6 +561,9 @@ class ApiClient:
                     _bind(deadline, response)
             else:
                 read_bounded(response, self.max_response_bytes)
+                if deadline.expired:
+                    # urllib3 1.26 reads a shut-down socket as a short body.
+                    raise deadline.error(method, url)
                 _check_complete(response, method, url)
         except AvatarError as exc:
             failure = exc
