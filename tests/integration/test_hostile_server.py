@@ -353,3 +353,23 @@ def test_a_dns_failure_has_a_clean_message() -> None:
     message = str(info.value)
     assert "could not resolve the host name 'nonexistent.invalid'" in message
     assert "urllib3" not in message and "object at 0x" not in message and "Connection" not in message
+
+
+def test_a_per_phase_timeout_error_says_how_long_the_call_waited_and_how_often() -> None:
+    """timeout=0.5 with the default retries: four attempts; the message says so."""
+    with HostileServer(lambda r: [Pause(5), json_answer("{}")], connection_limit=6) as srv:
+        with ApiClient(srv.base_url, api_key="k" * 20, timeout=0.5) as client, pytest.raises(ApiTimeoutError) as info:
+            client.request("GET", "jobs")
+    assert info.value.attempts == len(srv.requests) == 4
+    assert info.value.waited is not None and info.value.waited > 0
+    message = str(info.value)
+    assert "0.5 s per attempt" in message and "in all, 4 attempts" in message
+
+
+def test_an_injected_session_takes_the_same_redirect_rule(elsewhere: HostileServer) -> None:
+    import requests
+
+    with _redirecting(elsewhere.origin, 307) as srv, requests.Session() as session:
+        with ApiClient(srv.base_url, http_client=session) as client, pytest.raises(RedirectRefusedError):
+            client.authenticate("user@example.com", PASSWORD)
+    assert elsewhere.requests == []
