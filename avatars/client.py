@@ -499,37 +499,27 @@ class ApiClient:
     @staticmethod
     def decode_json(response: requests.Response) -> Any:
         """The JSON of ``response``; a readable :class:`ResponseDecodeError` otherwise."""
-        method = method_of(response)
-        request_id = request_id_of(response)
         content = response.content
-        if not content:
-            raise ResponseDecodeError(
-                f"empty body where JSON was expected ({response.status_code})",
-                method=method,
+
+        def failure(problem: str) -> ResponseDecodeError:
+            return ResponseDecodeError(
+                problem,
+                method=method_of(response),
                 url=response.url,
                 status_code=response.status_code,
-                request_id=request_id,
+                request_id=request_id_of(response),
             )
+
+        if not content:
+            raise failure(f"empty body where JSON was expected ({response.status_code})")
         try:
             return _json.loads(content)
         except RecursionError:
-            raise ResponseDecodeError(
-                f"the JSON of the response is nested too deeply to decode ({response.status_code})",
-                method=method,
-                url=response.url,
-                status_code=response.status_code,
-                request_id=request_id,
-            ) from None
+            raise failure(f"the JSON of the response is nested too deeply to decode ({response.status_code})") from None
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
             excerpt = _text_excerpt(content[:2000].decode("utf-8", errors="replace"))
-            raise ResponseDecodeError(
-                f"the response is not valid JSON ({response.status_code}, {kind}): {excerpt!r}",
-                method=method,
-                url=response.url,
-                status_code=response.status_code,
-                request_id=request_id,
-            ) from None
+            raise failure(f"the response is not valid JSON ({response.status_code}, {kind}): {excerpt!r}") from None
 
     def _send(
         self,
