@@ -240,8 +240,12 @@ class _WatchedPoolMixin:
     """Tells the current call's deadline which connection serves it."""
 
     def _get_conn(self, timeout: Any = None) -> Any:
-        conn = super()._get_conn(timeout)  # type: ignore[misc]
         deadline = _CURRENT.get()
+        if deadline is not None:
+            # With pool_block, a thread waits for a free connection: not beyond the budget.
+            left = max(deadline.remaining(), 0.001)
+            timeout = left if timeout is None else min(timeout, left)
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
         if deadline is not None and conn is not None:
             deadline.attach(conn)
         return conn

@@ -142,6 +142,8 @@ def map_transport_error(
         )
     if _find(exc, ConnectionRefusedError):
         return ApiConnectionError(f"connection to {host} refused (is the server running?)", method=method, url=url)
+    if _find(exc, u3.EmptyPoolError):
+        return _timeout_error(f"no free connection to {host} in time (the pool is full)", method, url, None, deadline)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return _timeout_error(f"connecting to {host} timed out", method, url, timeout, deadline)
     if isinstance(exc, requests.exceptions.Timeout) or _find(exc, u3.ReadTimeoutError, socket.timeout):

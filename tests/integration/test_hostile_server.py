@@ -373,3 +373,38 @@ def test_an_injected_session_takes_the_same_redirect_rule(elsewhere: HostileServ
         with ApiClient(srv.base_url, http_client=session) as client, pytest.raises(RedirectRefusedError):
             client.authenticate("user@example.com", PASSWORD)
     assert elsewhere.requests == []
+
+
+def test_waiting_for_a_free_pooled_connection_is_bounded_by_the_budget() -> None:
+    """One pooled connection, held by a slow call: a second thread waits for it
+    only as long as its own budget allows."""
+    from avatars.session import AvatarSession
+
+    release = threading.Event()
+
+    def handler(r: Received) -> Sequence[Step]:
+        if r.path.endswith("/slow"):
+            release.wait(10)
+        return [json_answer("{}")]
+
+    with HostileServer(handler) as srv, ApiClient(srv.base_url, api_key="k" * 20, timeout=(2, 15)) as client:
+        client._session = AvatarSession(srv.base_url, pool_maxsize=1)
+        slow = threading.Thread(target=lambda: client.request("GET", "slow"))
+        slow.start()
+        # Without the bound, the second call would wait for the slow one: let
+        # that end after a while, so a regression fails instead of hanging.
+        unblock = threading.Timer(5.0, release.set)
+        unblock.start()
+        try:
+            for _ in range(500):
+                if srv.requests:
+                    break
+                time.sleep(0.01)
+            with pytest.raises(ApiTimeoutError) as info:
+                client.request("GET", "fast", total_timeout=0.5)
+        finally:
+            release.set()
+            unblock.cancel()
+            slow.join(10)
+    assert "no free connection" in str(info.value) or "total budget" in str(info.value)
+    assert [r.path for r in srv.requests] == ["/api/slow"]
