@@ -155,7 +155,9 @@ def map_transport_error(
             f"the connection to {host} was closed before an answer arrived", method=method, url=url
         )
     if isinstance(exc, requests.exceptions.RetryError):
-        return ApiConnectionError(f"gave up on {host} after retries", method=method, url=url)
+        last = _find(exc, u3.ResponseError)  # "too many 503 error responses"
+        detail = f": {' '.join(str(last).split())[:200]}" if last is not None else ""
+        return ApiConnectionError(f"gave up on {host} after retries{detail}", method=method, url=url)
     reason = _find(exc, OSError)
     detail = f": {type(reason).__name__}" if reason is not None and reason is not exc else ""
     return ApiConnectionError(f"could not reach {host}{detail}", method=method, url=url)
