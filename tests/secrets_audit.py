@@ -19,6 +19,7 @@ result unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
@@ -83,7 +84,7 @@ class SecretsAudit:
             logger.setLevel(logging.DEBUG)
             logger.addHandler(self._handler)
 
-        from avatars import auth, client, config, errors, models
+        from avatars import auth, client, config, errors, models, schemas
         from avatars.resources import auth as auth_facade
 
         def holder(result: Any, obj: Any, *args: Any, **kwargs: Any) -> None:
@@ -119,9 +120,34 @@ class SecretsAudit:
         self._wrap(client.ApiClient, "__init__", holder)
         self._wrap(config.ClientConfig, "__init__", fields("api_key"))
         self._wrap(auth_facade.Auth, "login", login)
-        self._wrap(models.LoginResponse, "__init__", fields("access_token", "refresh_token"))
-        self._wrap(models.FileCredentials, "__init__", fields("access_key_id", "secret_access_key"))
-        self._wrap(models.ApiKeyWithPlaintext, "__init__", fields("plaintext"))
+        # The library's seam for loaded objects: every response object comes out
+        # of schemas.load / load_many (the fast path builds dataclasses without
+        # calling their __init__, so the models themselves are not wrapped).
+        secret_fields: Dict[type, Tuple[str, ...]] = {
+            models.LoginResponse: ("access_token", "refresh_token"),
+            models.FileCredentials: ("access_key_id", "secret_access_key"),
+            models.ApiKeyWithPlaintext: ("plaintext",),
+        }
+
+        def walk(obj: Any, depth: int = 0) -> None:
+            if depth > 4 or obj is None:
+                return
+            if isinstance(obj, (list, tuple)):
+                for item in obj:
+                    walk(item, depth + 1)
+                return
+            names = secret_fields.get(type(obj))
+            if names is not None:
+                fields(*names)(None, obj)
+            if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+                for f in dataclasses.fields(obj):
+                    walk(getattr(obj, f.name, None), depth + 1)
+
+        def loaded(result: Any, *args: Any, **kwargs: Any) -> None:
+            walk(result)
+
+        self._wrap(schemas, "load", loaded)
+        self._wrap(schemas, "load_many", loaded)
         try:
             from avatars.testing import admin as server_admin
         except ImportError:  # the server extra is not installed
