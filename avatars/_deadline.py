@@ -179,6 +179,8 @@ class _Watchdog:
         self._thread: Optional[threading.Thread] = None
         self._pid = os.getpid()
         self._fork_safe = False
+        #: When the watchdog thread will wake up by itself (inf: it is not waiting).
+        self._wake_at = float("inf")
 
     def add(self, deadline: Deadline) -> None:
         if not self._fork_safe:
@@ -189,7 +191,7 @@ class _Watchdog:
             self._ensure_thread()
             self._live[id(deadline)] = deadline
             heapq.heappush(self._heap, (deadline.end, id(deadline), deadline))
-            if self._heap[0][2] is deadline:
+            if deadline.end < self._wake_at:  # only wake the watchdog when it would sleep too long
                 self._cond.notify()
 
     def remove(self, deadline: Deadline) -> None:
@@ -211,12 +213,11 @@ class _Watchdog:
             with self._cond:
                 while self._heap and self._live.get(self._heap[0][1]) is not self._heap[0][2]:
                     heapq.heappop(self._heap)
-                if not self._heap:
-                    self._cond.wait(30.0)
-                    continue
-                wait = self._heap[0][0] - time.monotonic()
+                wait = self._heap[0][0] - time.monotonic() if self._heap else 30.0
                 if wait > 0:
+                    self._wake_at = time.monotonic() + wait
                     self._cond.wait(wait)
+                    self._wake_at = float("inf")
                     continue
                 while self._heap and self._heap[0][0] <= time.monotonic():
                     _, key, deadline = heapq.heappop(self._heap)
@@ -226,6 +227,7 @@ class _Watchdog:
                 deadline.fire()
 
     def reset_after_fork(self) -> None:
+        self._wake_at = float("inf")
         self._cond = threading.Condition()
         self._heap = []
         self._live = {}
