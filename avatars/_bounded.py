@@ -87,6 +87,11 @@ def read_bounded(
     holder: Any = response
     if holder._content_consumed or holder._content is not False:
         return response.content
+    declared = response.headers.get("Content-Length", "")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("", "identity") and declared.isdigit() and (max_bytes is None or int(declared) <= max_bytes):
+        # Not compressed, and the declared length fits: urllib3 reads no more than it.
+        return response.content
     content = b"".join(iter_decoded(response, max_bytes=max_bytes, max_ratio=max_ratio))
     holder._content = content
     holder._content_consumed = True
