@@ -35,6 +35,7 @@ from .auth import NoAuth
 from .errors import ApiTimeoutError, redact_url
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._deadline import Deadline
     from .client import ApiClient
 
 logger = logging.getLogger(__name__)
@@ -71,8 +72,8 @@ def follow(
     kwargs: Dict[str, Any],
     *,
     stream: bool,
-    budget_s: Optional[float],
-    started: float,
+    deadline: Deadline,
+    keep_for_body: bool,
 ) -> requests.Response:
     """The final answer of a call whose first answer is ``response`` (itself unless it is 201 + Location)."""
     location = response.headers.get("Location")
@@ -95,29 +96,27 @@ def follow(
     logger.debug("%s %s: accepted (201), polling %s", method, redact_url(response.url), redact_url(poll_url))
     polls = 0
     while True:
-        remaining: Optional[float] = None
-        if budget_s is not None:
-            remaining = budget_s - (time.monotonic() - started)
-            if remaining <= 0:
-                raise ApiTimeoutError(
-                    f"the operation accepted by {method} was still pending at {redact_url(poll_url)} "
-                    f"when the call's time budget ({budget_s:g} s) ran out",
-                    method="GET",
-                    url=poll_url,
-                )
-        polled = client._send("GET", poll_url, poll_kwargs, stream=stream, budget_s=remaining)
+        if deadline.remaining() <= 0:
+            raise ApiTimeoutError(
+                f"the operation accepted by {method} was still pending at {redact_url(poll_url)} "
+                f"when the call's time budget ({deadline.seconds:g} s) ran out",
+                method="GET",
+                url=poll_url,
+            )
+        polled = client._send(
+            "GET", poll_url, poll_kwargs, stream=stream, deadline=deadline, keep_for_body=keep_for_body
+        )
         polls += 1
         if polled.status_code != 202:
             return polled
         wait = _retry_after(polled)
         polled.close()
-        if budget_s is None and polls >= MAX_POLLS:
+        if polls >= MAX_POLLS:
             raise ApiTimeoutError(
                 f"the operation accepted by {method} was still pending after {polls} polls of {redact_url(poll_url)}",
                 method="GET",
                 url=poll_url,
             )
-        if budget_s is not None:
-            wait = min(wait, max(0.0, budget_s - (time.monotonic() - started)))
+        wait = min(wait, deadline.remaining())
         if wait > 0:
             time.sleep(wait)

@@ -31,11 +31,30 @@ import requests
 from requests.auth import AuthBase
 from requests.cookies import extract_cookies_to_jar
 
+from ._deadline import current_deadline
+from ._fork import reset_in_child
+from ._resend import rewind, rewind_prepared
 from ._urls import Origin, origin_of, same_origin
 from .config import check_api_key
 from .errors import AuthenticationError, AvatarError, ConfigurationError, RequestNotRetryableError, error_from_response
 
-__all__ = ["ApiKeyAuth", "TokenAuth", "AuthTokens", "NoAuth", "jwt_expiry"]
+__all__ = [
+    "ApiKeyAuth",
+    "TokenAuth",
+    "AuthTokens",
+    "NoAuth",
+    "jwt_expiry",
+    "check_token",
+    "rewind",
+    "AUTH_ACTION_ATTR",
+    "AUTH_ACTION_REFRESHED",
+]
+
+#: The attribute an auth strategy sets on a response to record what it did
+#: (the client reads it instead of guessing from ``response.history``).
+AUTH_ACTION_ATTR = "avatars_auth_action"
+#: :data:`AUTH_ACTION_ATTR` value: the tokens were refreshed and the request re-sent.
+AUTH_ACTION_REFRESHED = "refreshed-and-resent"
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +77,21 @@ def _resolve_origin(origin: Union[str, Origin, None]) -> Optional[Origin]:
 
 def _origin_text(origin: Optional[Origin]) -> Optional[str]:
     return None if origin is None else f"{origin[0]}://{origin[1]}:{origin[2]}"
+
+
+def check_token(value: object, what: str) -> str:
+    """A token usable in a header: a non-empty string of visible characters.
+
+    Raises :class:`AuthenticationError` whose message never holds the token
+    (requests would raise a builtin ``ValueError`` quoting the whole header).
+    """
+    if not isinstance(value, str) or not value:
+        raise AuthenticationError(f"the {what} is missing or not a string")
+    if any(ord(c) < 33 or ord(c) == 127 for c in value) or not value.isascii():
+        raise AuthenticationError(
+            f"the {what} contains white space, control or non-ASCII characters and cannot be sent in a header"
+        )
+    return value
 
 
 def _mask(secret: Optional[str]) -> str:
@@ -133,9 +167,9 @@ class AuthTokens:
             refresh = getattr(login_response, "refresh_token", None)
         if not isinstance(access, str) or not access:
             raise AuthenticationError("the login response has no access token")
-        self.access = access
+        self.access = check_token(access, "access token")
         if refresh:
-            self.refresh = refresh
+            self.refresh = check_token(refresh, "refresh token")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, AuthTokens) and (self.access, self.refresh) == (other.access, other.refresh)
@@ -221,6 +255,9 @@ class TokenAuth(AuthBase):
             if not isinstance(access_token, str) or not access_token:
                 raise ConfigurationError("access token is empty")
             self.tokens = AuthTokens(access_token, refresh_token)
+        check_token(self.tokens.access, "access token")
+        if self.tokens.refresh is not None:
+            check_token(self.tokens.refresh, "refresh token")
         if refresher is None and refresh_url is not None:
             refresher = _PlainRefresher(refresh_url)
         self._refresher = refresher
@@ -232,6 +269,12 @@ class TokenAuth(AuthBase):
         self._failed_refresh: Optional[str] = None
         #: Number of refreshes this object performed (handy in tests and metrics).
         self.refresh_count = 0
+        reset_in_child(self, TokenAuth._after_fork)
+
+    def _after_fork(self) -> None:
+        # A child forked while another thread refreshed would wait forever on
+        # the inherited (held) lock.
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ requests API
 
@@ -280,7 +323,12 @@ class TokenAuth(AuthBase):
         _ = r.content
         r.close()
         self._refresh(used)
-        if not _rewind_body(request):
+        if self._expiring_soon(self.tokens.access):
+            # Refreshed by another thread a while ago and about to expire
+            # already (short-lived tokens, many threads): re-send with a token
+            # that is valid now.
+            self._refresh(self.tokens.access)
+        if not rewind_prepared(request):
             raise RequestNotRetryableError(
                 "the access token expired and was refreshed, but this request's body is a "
                 "stream that cannot be rewound, so it was not re-sent; call again with a "
@@ -304,9 +352,16 @@ class TokenAuth(AuthBase):
         connection = r.connection
         if connection is None:  # pragma: no cover - requests always sets it
             return r
+        deadline = current_deadline()
+        if deadline is not None:
+            # The re-send spends the call's budget (the refresh already did).
+            deadline.attempts += 1
+            if "timeout" in kwargs:
+                kwargs["timeout"] = deadline.cap(kwargs["timeout"])
         new = connection.send(prep, **kwargs)
         new.history.append(r)
         new.request = prep
+        setattr(new, AUTH_ACTION_ATTR, AUTH_ACTION_REFRESHED)
         return new
 
     # ------------------------------------------------------------------ refreshing
@@ -351,6 +406,9 @@ class TokenAuth(AuthBase):
                 ) from None
             if not access:
                 raise AuthenticationError("the refresh response carried no access token")
+            check_token(access, "access token from the refresh")
+            if new_refresh:
+                check_token(new_refresh, "refresh token from the refresh")
             self.tokens.access = access
             if new_refresh:
                 self.tokens.refresh = new_refresh
@@ -386,22 +444,5 @@ class _PlainRefresher:
         return f"_PlainRefresher({self.refresh_url!r})"
 
 
-def _rewind_body(request: requests.PreparedRequest) -> bool:
-    """Put a prepared request's body back where it started (``requests``
-    records that position); False when that is impossible."""
-    return rewind(request.body, getattr(request, "_body_position", None))
-
-
-def rewind(body: Any, position: Any) -> bool:
-    """Can ``body`` be sent again?  In-memory bodies can; a stream is seeked back
-    to ``position`` (an int recorded before sending); anything else cannot."""
-    if body is None or isinstance(body, (bytes, str, dict, list, tuple)):
-        return True
-    seek = getattr(body, "seek", None)
-    if not isinstance(position, int) or seek is None:
-        return False
-    try:
-        seek(position)
-    except (OSError, ValueError):
-        return False
-    return True
+#: Kept for callers of the old private name; the rule lives in :mod:`avatars._resend`.
+_rewind_body = rewind_prepared

@@ -12,33 +12,44 @@ from __future__ import annotations
 
 import json as _json
 import logging
-import re
-import socket
-import threading
+import math
 import time
 import warnings
 from types import TracebackType
 from typing import Any, Callable, Mapping, Optional, Type, Union
 
 import requests
+import urllib3
 from requests.auth import AuthBase
 from urllib3.exceptions import InsecureRequestWarning
 
 from . import _created
-from ._urls import Origin, join_url, origin_of, strip_userinfo
-from .auth import ApiKeyAuth, AuthTokens, NoAuth, TokenAuth, TokenPair, notify_token_updater, rewind
+from ._bounded import DEFAULT_MAX_RESPONSE_BYTES, read_bounded
+from ._deadline import DEFAULT_TOTAL_TIMEOUT, Deadline, check_total_timeout, current_deadline
+from ._fork import reset_in_child, reset_session_pools
+from ._resend import RedirectGuard, rewind
+from ._transport_errors import host_of, map_transport_error, proxy_auth_error
+from ._urls import Origin, join_url, origin_of
+from .auth import (
+    AUTH_ACTION_ATTR,
+    AUTH_ACTION_REFRESHED,
+    ApiKeyAuth,
+    AuthTokens,
+    NoAuth,
+    TokenAuth,
+    TokenPair,
+    notify_token_updater,
+)
 from .config import NO_TIMEOUT, ClientConfig, Timeout, normalize_timeout
 from .errors import (
     ApiConnectionError,
-    ApiTimeoutError,
     AuthenticationError,
     AvatarError,
     ConfigurationError,
-    ProxyError,
+    CredentialsRequiredError,
     RateLimitError,
+    RequestValidationError,
     ResponseDecodeError,
-    TLSError,
-    TransportError,
     _text_excerpt,
     error_from_response,
     method_of,
@@ -58,95 +69,21 @@ from .resources.openapi import OpenApi
 from .resources.resources import ResourceSets
 from .resources.results import ResultFiles
 from .resources.users import Users
-from .session import CALL_DEADLINE, AvatarSession, user_agent
+from .session import AvatarSession, user_agent
 
-__all__ = ["ApiClient", "AuthTokens", "InsecureTLSWarning"]
+__all__ = ["ApiClient", "AuthTokens", "InsecureTLSWarning", "MIN_RATE_LIMIT_WAIT", "MAX_RATE_LIMIT_RETRIES"]
+
+#: With ``rate_limit_wait``, each wait lasts at least this long, whatever the
+#: ``Retry-After`` says (0, negative, a past date), and a call waits at most
+#: :data:`MAX_RATE_LIMIT_RETRIES` times.
+MIN_RATE_LIMIT_WAIT = 0.5
+MAX_RATE_LIMIT_RETRIES = 10
 
 logger = logging.getLogger(__name__)
 
 
 class InsecureTLSWarning(UserWarning):
     """TLS certificate verification was turned off for a client."""
-
-
-def _describe_timeout(timeout: Any) -> str:
-    if isinstance(timeout, tuple):
-        return f"connect {timeout[0]:g} s, read {timeout[1]:g} s"
-    if timeout is None:
-        return "no timeout"
-    return f"{timeout:g} s"
-
-
-class _Deadline:
-    """A total time budget for one call: closes the connection when it runs out.
-
-    Connect and read timeouts bound each wait, not the whole call: a server
-    that trickles one byte a second never trips a 60 s read timeout.  The
-    watchdog shuts the socket down at the deadline; the read then fails and
-    the call raises :class:`~avatars.errors.ApiTimeoutError`.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.start = time.monotonic()
-        self.expired = False
-        self.bound = False
-        self._timer: Optional[threading.Timer] = None
-
-    def remaining(self) -> float:
-        return max(0.0, self.seconds - (time.monotonic() - self.start))
-
-    def cap(self, timeout: Any) -> Any:
-        left = max(self.remaining(), 0.001)
-        if timeout is None:
-            return (left, left)
-        if isinstance(timeout, tuple):
-            return (min(timeout[0], left), min(timeout[1], left))
-        return min(float(timeout), left)
-
-    def watch(self, response: requests.Response) -> None:
-        raw = response.raw
-        conn = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
-        sock = getattr(conn, "sock", None)
-        if sock is None:
-            return
-
-        def fire() -> None:
-            self.expired = True
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-        self._timer = threading.Timer(self.remaining(), fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-
-    def bind(self, response: requests.Response) -> None:
-        """Keep watching while the caller streams the body; stop when the
-        connection is released (body fully read) or the response closed."""
-        self.bound = True
-        holder: Any = response
-        holder._avatars_deadline = self
-        for owner, name in ((response, "close"), (response.raw, "release_conn")):
-            original = getattr(owner, name, None)
-            if original is None:
-                continue
-
-            def stop(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                self.cancel()
-                return _original(*args, **kwargs)
-
-            setattr(owner, name, stop)
-
-    def error(self, method: str, url: str) -> ApiTimeoutError:
-        return ApiTimeoutError(
-            f"the call did not complete within its total budget of {self.seconds:g} s", method=method, url=url
-        )
 
 
 class ApiClient:
@@ -174,10 +111,20 @@ class ApiClient:
     :param config: a :class:`ClientConfig` instead of the four values above
         (then nothing is read from the environment).
     :param total_timeout: a budget in seconds for each whole call (connect,
-        send, wait, and read the answer), on top of the per-phase timeout.
+        send, wait for and read the answer, retries, rate-limit waits and a
+        token refresh made inside the call), on top of the per-phase timeout.
+        Default: ``config.total_timeout`` (300 s).  Always finite.  For a
+        ``stream=True`` call, a budget set here (or per call) also covers
+        reading the streamed body; the default budget ends when the headers
+        have arrived (the read timeout still bounds each wait).
     :param rate_limit_wait: when set, a 429 answer is retried after its
-        ``Retry-After``, as long as the waits add up to at most this many
-        seconds; otherwise (the default) a 429 raises :class:`RateLimitError`.
+        ``Retry-After`` (at least :data:`MIN_RATE_LIMIT_WAIT` s, at most
+        :data:`MAX_RATE_LIMIT_RETRIES` times), as long as the waits add up to
+        at most this many seconds and fit the total budget; otherwise (the
+        default) a 429 raises :class:`RateLimitError`.
+    :param max_response_bytes: the largest answer, after decompression, a
+        call reads into memory (default 64 MiB); beyond it, or at a
+        decompression ratio above 200:1, :class:`ResponseTooLargeError`.
     :param token_updater: called with :class:`AuthTokens` after :meth:`authenticate`
         and after each refresh, to persist them.
 
@@ -202,6 +149,7 @@ class ApiClient:
         total_timeout: Optional[float] = None,
         rate_limit_wait: Optional[float] = None,
         token_updater: Optional[Callable[[AuthTokens], None]] = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         #: An API key read from AVATAR_API_KEY gives way to an explicit login.
         self._api_key_from_env = config is None and api_key is None
@@ -231,10 +179,17 @@ class ApiClient:
             )
         if http_client is not None and not isinstance(http_client, requests.Session):
             raise ConfigurationError(f"http_client must be a requests.Session, got {type(http_client).__name__}")
-        if total_timeout is not None and (isinstance(total_timeout, bool) or total_timeout <= 0):
-            raise ConfigurationError("total_timeout must be a positive number of seconds")
-        if rate_limit_wait is not None and (isinstance(rate_limit_wait, bool) or rate_limit_wait < 0):
-            raise ConfigurationError("rate_limit_wait must be a non-negative number of seconds")
+        if rate_limit_wait is not None and (
+            isinstance(rate_limit_wait, bool)
+            or not isinstance(rate_limit_wait, (int, float))
+            or not math.isfinite(rate_limit_wait)
+            or rate_limit_wait < 0
+        ):
+            raise ConfigurationError(
+                f"rate_limit_wait must be a finite, non-negative number of seconds, got {rate_limit_wait!r}"
+            )
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes <= 0:
+            raise ConfigurationError("max_response_bytes must be a positive whole number of bytes")
 
         self._config = config
         self._api_key_from_env = self._api_key_from_env and config.api_key is not None
@@ -242,8 +197,13 @@ class ApiClient:
         self.origin: Optional[Origin] = origin_of(self.base_url)
         self.timeout: Timeout = config.timeout
         self.verify_auth: bool = bool(verify_auth)
-        self.total_timeout = total_timeout
+        #: The whole-call budget of every call, in seconds (always finite).
+        budget = config.total_timeout if total_timeout is None else check_total_timeout(total_timeout)
+        self.total_timeout: float = DEFAULT_TOTAL_TIMEOUT if budget is None else budget
+        #: True when the budget was chosen by the caller (it then covers streamed bodies too).
+        self._budget_explicit = budget is not None
         self.rate_limit_wait = rate_limit_wait
+        self.max_response_bytes = max_response_bytes
         self._token_updater = token_updater
         self._closed = False
 
@@ -252,11 +212,13 @@ class ApiClient:
             self._session: requests.Session = AvatarSession(self.base_url, timeout=self.timeout)
         else:
             self._session = http_client
+            # A child process must not share the injected session's pooled connections either.
+            reset_in_child(self._session, reset_session_pools)
         self._extra_headers = self._headers_for_injected_session()
 
         self._verify_override: Optional[Union[bool, str]] = config.should_verify_ssl
         if self._verify_override is False:
-            host = _host(self.base_url)
+            host = host_of(self.base_url)
             warnings.warn(
                 InsecureTLSWarning(
                     f"TLS certificate verification is OFF for {self.base_url}: anyone on the "
@@ -433,7 +395,10 @@ class ApiClient:
         return login.access_token, login.refresh_token
 
     def _install_auth(self) -> None:
-        if isinstance(self._session, AvatarSession):
+        # Every call passes its strategy explicitly; the slot of a session the
+        # client owns is kept in step for code that uses client.session directly
+        # (an injected session's own auth is the caller's and left alone).
+        if self._owns_session:
             self._session.auth = self._auth
 
     # ------------------------------------------------------------------ the one road for HTTP
@@ -457,6 +422,7 @@ class ApiClient:
         allow_redirects: bool = True,
         total_timeout: Optional[float] = None,
         auth: Optional[AuthBase] = None,
+        secret_body: Optional[bool] = None,
     ) -> requests.Response:
         """Send one request and return the response, or raise a typed error.
 
@@ -467,19 +433,31 @@ class ApiClient:
         matching :class:`~avatars.errors.ApiError`; a transport failure a
         :class:`~avatars.errors.TransportError`.  With ``stream=True`` the
         caller must read or close the response.
+
+        ``secret_body=True`` says the body holds a secret (e.g. storage
+        credentials): no redirect to another origin is followed for it, whatever
+        the code (:class:`~avatars.errors.RedirectRefusedError`).  By default a
+        call sent without credentials (``send_auth=False``) that has a body is
+        treated so (login, refresh, password reset).  Any body is refused a
+        307/308 redirect to another origin.  ``total_timeout`` bounds this one
+        call (default: the client's).
         """
         if self._closed:
             raise ConfigurationError("this client is closed")
         method = method.upper()
         url = self.url_for(path)
         if auth is None and auth_required and send_auth and self.verify_auth and self._auth is None:
-            raise AuthenticationError(
+            raise CredentialsRequiredError(
                 "this call needs credentials and the client has none: pass api_key=... "
-                "or call authenticate(username, password) first (or verify_auth=False)",
+                "or call authenticate(username, password) first (or verify_auth=False); nothing was sent",
                 method=method,
                 url=url,
             )
-        budget_s = total_timeout if total_timeout is not None else self.total_timeout
+        budget_s = self.total_timeout if total_timeout is None else check_total_timeout(total_timeout)
+        if secret_body is None:
+            # A body sent without the API's credentials on a call that needs
+            # none is a credential exchange (login form, refresh token, reset).
+            secret_body = not send_auth and (data is not None or json is not None)
         kwargs: dict[str, Any] = {
             "params": params,
             "data": data,
@@ -488,9 +466,12 @@ class ApiClient:
             # None leaves the session's own auth in charge (ours, or an injected session's).
             "auth": auth if auth is not None else (self._auth if send_auth else NoAuth()),
             "json": json,
+            # requests lets a call's hooks replace the session's: keep those first.
+            "hooks": {"response": [*self._session.hooks.get("response", []), RedirectGuard(secret=bool(secret_body))]},
         }
         merged_headers = {**_created.request_headers(self.origin, url), **self._extra_headers}
         if headers:
+            _check_headers(headers)
             merged_headers.update(headers)
         if merged_headers:
             kwargs["headers"] = merged_headers
@@ -502,29 +483,27 @@ class ApiClient:
             # would otherwise let override them (psf/requests#2018).
             kwargs["proxies"] = dict(self._session.proxies)
 
-        waited = 0.0
-        started = time.monotonic()
-        start_position = _body_position(data)
-        while True:
-            response = self._send(method, url, kwargs, stream=stream, budget_s=budget_s)
-            if response.status_code != 429 or self.rate_limit_wait is None:
-                break
-            error = error_from_response(response, method=method)
-            assert isinstance(error, RateLimitError)
-            wait = error.retry_after if error.retry_after is not None else 1.0
-            if waited + wait > self.rate_limit_wait or not rewind(data, start_position):
-                raise error
-            logger.info("rate limited on %s %s; retrying in %.1f s", method, redact_url(url), wait)
-            time.sleep(wait)
-            waited += wait
-        response = _created.follow(self, method, response, kwargs, stream=stream, budget_s=budget_s, started=started)
+        # One deadline for the whole call; a call made inside another one (a
+        # token refresh from a 401 hook) spends the outer call's budget.
+        outer = current_deadline()
+        deadline = outer if outer is not None else Deadline(budget_s)
+        if outer is not None and budget_s < outer.remaining():
+            deadline = Deadline(budget_s)
+            deadline.attempts = outer.attempts
+        keep_for_body = stream and (self._budget_explicit or total_timeout is not None)
+        response = self._send_with_rate_limit(method, url, kwargs, data, deadline, stream, keep_for_body)
+        response = _created.follow(
+            self, method, response, kwargs, stream=stream, deadline=deadline, keep_for_body=keep_for_body
+        )
 
         if response.status_code >= 400:
             if response.status_code == 407:
                 response.close()
-                raise _proxy_auth_error(method, url)
+                raise proxy_auth_error(method, url)
             error = error_from_response(response, method=method)
-            if isinstance(error, AuthenticationError) and response.history:
+            if isinstance(error, AuthenticationError) and getattr(response, AUTH_ACTION_ATTR, None) == (
+                AUTH_ACTION_REFRESHED
+            ):
                 error = AuthenticationError(
                     f"{error.detail} (still rejected after refreshing the access token)",
                     status_code=error.status_code,
@@ -538,6 +517,40 @@ class ApiClient:
             raise error
         return response
 
+    def _send_with_rate_limit(
+        self,
+        method: str,
+        url: str,
+        kwargs: dict[str, Any],
+        data: Any,
+        deadline: Deadline,
+        stream: bool,
+        keep_for_body: bool,
+    ) -> requests.Response:
+        """:meth:`_send`, waiting and re-sending on a 429 when ``rate_limit_wait`` allows."""
+        waited = 0.0
+        waits = 0
+        start_position = _body_position(data)
+        while True:
+            response = self._send(method, url, kwargs, stream=stream, deadline=deadline, keep_for_body=keep_for_body)
+            if response.status_code != 429 or self.rate_limit_wait is None:
+                return response
+            error = error_from_response(response, method=method)
+            assert isinstance(error, RateLimitError)
+            wait = max(MIN_RATE_LIMIT_WAIT, error.retry_after if error.retry_after is not None else 1.0)
+            if (
+                waits >= MAX_RATE_LIMIT_RETRIES
+                or waited + wait > self.rate_limit_wait
+                or wait >= deadline.remaining()
+                or not rewind(data, start_position)
+            ):
+                raise error
+            logger.info("rate limited on %s %s; retrying in %.1f s", method, redact_url(url), wait)
+            time.sleep(wait)
+            waited += wait
+            waits += 1
+            deadline.attempts += 1
+
     def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         """:meth:`request`, then the decoded JSON body (or :class:`ResponseDecodeError`)."""
         response = self.request(method, path, **kwargs)
@@ -546,75 +559,82 @@ class ApiClient:
     @staticmethod
     def decode_json(response: requests.Response) -> Any:
         """The JSON of ``response``; a readable :class:`ResponseDecodeError` otherwise."""
-        method = method_of(response)
-        request_id = request_id_of(response)
         content = response.content
-        if not content:
-            raise ResponseDecodeError(
-                f"empty body where JSON was expected ({response.status_code})",
-                method=method,
+
+        def failure(problem: str) -> ResponseDecodeError:
+            return ResponseDecodeError(
+                problem,
+                method=method_of(response),
                 url=response.url,
                 status_code=response.status_code,
-                request_id=request_id,
+                request_id=request_id_of(response),
             )
+
+        if not content:
+            raise failure(f"empty body where JSON was expected ({response.status_code})")
         try:
             return _json.loads(content)
+        except RecursionError:
+            raise failure(f"the JSON of the response is nested too deeply to decode ({response.status_code})") from None
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
             excerpt = _text_excerpt(content[:2000].decode("utf-8", errors="replace"))
-            raise ResponseDecodeError(
-                f"the response is not valid JSON ({response.status_code}, {kind}): {excerpt!r}",
-                method=method,
-                url=response.url,
-                status_code=response.status_code,
-                request_id=request_id,
-            ) from None
+            raise failure(f"the response is not valid JSON ({response.status_code}, {kind}): {excerpt!r}") from None
 
     def _send(
-        self, method: str, url: str, kwargs: dict[str, Any], *, stream: bool, budget_s: Optional[float]
+        self,
+        method: str,
+        url: str,
+        kwargs: dict[str, Any],
+        *,
+        stream: bool,
+        deadline: Deadline,
+        keep_for_body: bool,
     ) -> requests.Response:
         started = time.monotonic()
-        deadline = _Deadline(budget_s) if budget_s is not None else None
         send_kwargs = dict(kwargs)
-        if deadline is not None:
-            send_kwargs["timeout"] = deadline.cap(send_kwargs["timeout"])
-            send_kwargs["stream"] = True
-        else:
-            send_kwargs["stream"] = stream
-        if send_kwargs["timeout"] is None and isinstance(self._session, AvatarSession):
-            send_kwargs["timeout"] = NO_TIMEOUT  # None would mean "the default" there
-        budget_token = CALL_DEADLINE.set(deadline.start + deadline.seconds) if deadline is not None else None
+        send_kwargs["timeout"] = deadline.cap(send_kwargs["timeout"])
+        send_kwargs["stream"] = True
+        owner = current_deadline() is not deadline
+        if owner:
+            deadline.arm()
+        token = deadline.enter()
+        failure: Optional[AvatarError] = None
+        keep = False
+        response: Optional[requests.Response] = None
         try:
-            try:
-                response = self._session.request(method, url, **send_kwargs)
-                if deadline is not None:
-                    deadline.watch(response)
-                    if stream and response.status_code < 400:
-                        # The caller reads the body: the budget covers that too,
-                        # until the body is fully read or the response closed.
-                        deadline.bind(response)
-                    else:
-                        _ = response.content
-            finally:
-                if budget_token is not None:
-                    CALL_DEADLINE.reset(budget_token)
-                if deadline is not None and not deadline.bound:
-                    deadline.cancel()
-        except AvatarError:
-            raise
-        except requests.exceptions.RequestException as exc:
-            if deadline is not None and (deadline.expired or deadline.remaining() <= 0):
-                failure: TransportError = deadline.error(method, url)
+            response = self._session.request(method, url, **send_kwargs)
+            _watch_after_headers(deadline, response)
+            if stream and response.status_code < 400:
+                keep = keep_for_body
+                if keep:
+                    _bind(deadline, response)
             else:
-                failure = _map_transport_error(exc, method, url, kwargs.get("timeout"))
+                read_bounded(response, self.max_response_bytes)
+                if deadline.expired:
+                    # urllib3 1.26 reads a shut-down socket as a short body.
+                    raise deadline.error(method, url)
+                _check_complete(response, method, url)
+        except AvatarError as exc:
+            failure = exc
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            failure = map_transport_error(exc, method, url, kwargs.get("timeout"), deadline)
+        finally:
+            Deadline.leave(token)
+            if owner and not keep:
+                deadline.disarm()
+        if failure is not None:
+            if response is not None:
+                response.close()
             # The call's one DEBUG line, for a call that got no answer.
             logger.debug("%s %s -> %s in %.0f ms", method, redact_url(url), type(failure).__name__, _ms_since(started))
-            raise failure from None
-        if deadline is not None and deadline.expired:
+            # Raised outside the except block: the error keeps no __context__
+            # (requests' exceptions hold the prepared request, credentials included).
+            raise failure
+        assert response is not None
+        if deadline.expired and not keep:
             response.close()
             raise deadline.error(method, url)
-        if not send_kwargs["stream"] or (deadline is not None and not deadline.bound):
-            _check_complete(response, method, url)
         if logger.isEnabledFor(logging.DEBUG):
             rid = request_id_of(response)
             logger.debug(
@@ -646,7 +666,7 @@ class ApiClient:
         return None if verify is True or verify is None else verify
 
     def _headers_for_injected_session(self) -> dict[str, str]:
-        if isinstance(self._session, AvatarSession):
+        if self._owns_session:
             return {}
         ua = user_agent()
         raw = self._session.headers.get("User-Agent")
@@ -704,10 +724,56 @@ def _check_complete(response: requests.Response, method: str, url: str) -> None:
     received = len(response.content)
     if received < int(declared):
         raise ApiConnectionError(
-            f"the connection to {_host(url)} broke while reading the answer (received {received} of {declared} bytes)",
+            f"the connection to {host_of(url)} broke while reading the answer "
+            f"(received {received} of {declared} bytes)",
             method=method,
             url=url,
         )
+
+
+def _check_headers(headers: Mapping[str, Any]) -> None:
+    """Refuse header names/values that cannot go on the wire (the value is not echoed)."""
+    for name, value in headers.items():
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise RequestValidationError("header names and values must be strings", field="headers")
+        if (
+            not name
+            or any(ord(c) <= 32 or ord(c) == 127 or c == ":" for c in name)
+            or any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in text)
+        ):
+            raise RequestValidationError(
+                f"header {name!r} has an invalid name or a value with control characters; nothing was sent"
+                if name.isprintable()
+                else "a header name holds control characters; nothing was sent",
+                field="headers",
+            )
+
+
+def _watch_after_headers(deadline: Deadline, response: requests.Response) -> None:
+    """Attach the answer's connection to the deadline (for adapters whose pools
+    do not tell it themselves, e.g. an injected session's)."""
+    raw = response.raw
+    conn = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+    if conn is not None and getattr(conn, "_avatars_deadline", None) is not deadline:
+        deadline.attach(conn)
+
+
+def _bind(deadline: Deadline, response: requests.Response) -> None:
+    """Keep the budget on while the caller streams the body; stop when the
+    connection is released (body fully read) or the response closed."""
+    holder: Any = response
+    holder._avatars_deadline = deadline  # read by transfer.py for its messages
+    for owner, name in ((response, "close"), (response.raw, "release_conn")):
+        original = getattr(owner, name, None)
+        if original is None:
+            continue
+
+        def stop(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            deadline.disarm()
+            return _original(*args, **kwargs)
+
+        setattr(owner, name, stop)
 
 
 def _body_position(data: Any) -> Optional[int]:
@@ -718,99 +784,3 @@ def _body_position(data: Any) -> Optional[int]:
         return int(tell())
     except (OSError, ValueError):
         return None
-
-
-def _map_transport_error(
-    exc: requests.exceptions.RequestException, method: str, url: str, timeout: Any
-) -> TransportError:
-    text = strip_userinfo(str(exc))
-    host = _host(url)
-    if isinstance(exc, requests.exceptions.SSLError):
-        reason = _ssl_reason(text)
-        return TLSError(f"TLS error talking to {host}: {reason}", method=method, url=url)
-    if isinstance(exc, requests.exceptions.ProxyError):
-        if _PROXY_407.search(text):
-            return _proxy_auth_error(method, url)
-        return ProxyError(f"could not go through the proxy: {_short(text)}", method=method, url=url)
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return ApiTimeoutError(f"connecting to {host} timed out ({_describe_timeout(timeout)})", method=method, url=url)
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return ApiTimeoutError(f"{host} did not answer in time ({_describe_timeout(timeout)})", method=method, url=url)
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return ApiConnectionError(f"the connection to {host} broke while reading the answer", method=method, url=url)
-    if isinstance(exc, requests.exceptions.ContentDecodingError):
-        return ResponseDecodeError(f"could not decode the compressed answer from {host}", method=method, url=url)
-    if isinstance(exc, requests.exceptions.RetryError):
-        return ApiConnectionError(f"gave up on {host} after retries: {_short(text)}", method=method, url=url)
-    if isinstance(
-        exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
-    ):
-        return ApiConnectionError(f"invalid URL: {_short(text)}", method=method, url=url)
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        cause = getattr(exc.args[0] if exc.args else None, "reason", None)
-        if "timed out" in text.lower() or "timeout" in type(cause).__name__.lower():
-            waited = _describe_timeout(timeout)
-            return ApiTimeoutError(f"{host} did not answer in time ({waited})", method=method, url=url)
-        if "refused" in text.lower():
-            return ApiConnectionError(f"connection to {host} refused (is the server running?)", method=method, url=url)
-        if "reset" in text.lower() or "aborted" in text.lower() or "remote end closed" in text.lower():
-            return ApiConnectionError(
-                f"the connection to {host} was closed before an answer arrived", method=method, url=url
-            )
-        return ApiConnectionError(f"could not reach {host}: {_short(text)}", method=method, url=url)
-    return TransportError(f"request failed: {_short(text)}", method=method, url=url)
-
-
-def _host(url: str) -> str:
-    """The host of ``url``, for messages."""
-    return (origin_of(url) or ("", "?", 0))[1]
-
-
-def _proxy_auth_error(method: str, url: str) -> ProxyError:
-    """407 from an HTTP proxy (an answer) or a CONNECT tunnel (an exception): one message."""
-    return ProxyError(
-        "the proxy requires authentication (407 Proxy Authentication Required): check the proxy user and password",
-        method=method,
-        url=url,
-    )
-
-
-#: urllib3's CONNECT failure ("Tunnel connection failed: 407 Proxy Authentication Required").
-_PROXY_407 = re.compile(r"(failed: 407\b|\b407 Proxy Authentication)", re.IGNORECASE)
-
-
-def _short(text: str, limit: int = 300) -> str:
-    """One line; urllib3's "XConnectionPool(...): Max retries exceeded ... (Caused by E)" reduced to E."""
-    text = " ".join(text.split())
-    marker = "(Caused by "
-    if marker in text:
-        text = text[text.index(marker) + len(marker) :].rstrip(")")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _ssl_reason(text: str) -> str:
-    lowered = text.lower()
-    if "certificate verify failed" in lowered:
-        detail = "certificate verify failed"
-        for marker in (
-            "unable to get local issuer certificate",
-            "self-signed certificate",
-            "self signed certificate",
-            "hostname mismatch",
-            "certificate has expired",
-            "ip address mismatch",
-        ):
-            if marker in lowered:
-                detail += f" ({marker})"
-                break
-        return detail + "; pass should_verify_ssl='/path/to/ca.pem' (or set REQUESTS_CA_BUNDLE) for a private CA"
-    if "certificate required" in lowered or "alert certificate required" in lowered:
-        return "the server requires a client certificate (set cert= on your session)"
-    if "eof occurred in violation of protocol" in lowered or "unexpected eof" in lowered:
-        return (
-            "the server closed the connection during the TLS handshake "
-            "(does it require a client certificate? set cert= on your session)"
-        )
-    if "wrong version number" in lowered or "record layer failure" in lowered:
-        return "the server does not speak TLS on this port (should the URL be http://?)"
-    return _short(text)

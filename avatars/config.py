@@ -25,12 +25,23 @@ reads, plus the username and password:
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+
+
+def check_total_timeout(value: object, *, name: str = "total_timeout") -> float:
+    """A usable whole-call budget: a finite, positive number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{name} must be a finite, positive number of seconds, got {value!r}")
+    return float(value)
+
 
 __all__ = [
     "ClientConfig",
@@ -115,8 +126,14 @@ def normalize_base_url(url: object, *, name: str = "base_url") -> str:
         raise ConfigurationError(f"{name} must not contain spaces")
     path = parts.path.rstrip("/")
     if not path.endswith("/api"):
+        segments = path.split("/")
+        if "api" in segments:
+            # ".../api/v2" or ".../api/jobs": the API root is the path up to /api.
+            suggested = "/".join(segments[: segments.index("api") + 1])
+        else:
+            suggested = f"{path}/api"
         raise ConfigurationError(
-            f"{name} must end with /api, got {value!r}; did you mean {parts.scheme}://{parts.netloc}{path}/api ?"
+            f"{name} must end with /api, got {value!r}; did you mean {parts.scheme}://{parts.netloc}{suggested} ?"
         )
     del port
     return f"{parts.scheme}://{parts.netloc}{path}"
@@ -129,14 +146,17 @@ def normalize_timeout(value: object, *, name: str = "timeout") -> Optional[Timeo
     if isinstance(value, bool):
         raise ConfigurationError(f"{name} must be seconds or (connect, read), not a bool")
     if isinstance(value, (int, float)):
-        if value <= 0:
-            raise ConfigurationError(f"{name} must be positive, got {value!r}")
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigurationError(
+                f"{name} must be a finite, positive number of seconds, got {value!r} "
+                "(pass avatars.NO_TIMEOUT to wait without a per-phase timeout)"
+            )
         return float(value)
     if isinstance(value, (tuple, list)) and len(value) == 2:
         connect, read = value
         for part in (connect, read):
-            if isinstance(part, bool) or not isinstance(part, (int, float)) or part <= 0:
-                raise ConfigurationError(f"{name} parts must be positive seconds, got {value!r}")
+            if isinstance(part, bool) or not isinstance(part, (int, float)) or not math.isfinite(part) or part <= 0:
+                raise ConfigurationError(f"{name} parts must be finite, positive seconds, got {value!r}")
         return (float(connect), float(read))
     raise ConfigurationError(f"{name} must be seconds or a (connect, read) pair, got {value!r}")
 
@@ -212,6 +232,9 @@ class ClientConfig:
     #: Used by ``authenticate()`` when called without a username/password.
     username: Optional[str] = None
     password: Optional[str] = field(default=None, repr=False)
+    #: The whole-call budget in seconds; ``None`` means the library's default
+    #: (``avatars._deadline.DEFAULT_TOTAL_TIMEOUT``, 300 s).  Always finite.
+    total_timeout: Optional[float] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
@@ -225,6 +248,8 @@ class ClientConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigurationError(f"{name} must be a non-empty string")
+        if self.total_timeout is not None:
+            object.__setattr__(self, "total_timeout", check_total_timeout(self.total_timeout))
 
     def __repr__(self) -> str:
         key = "'***'" if self.api_key else "None"
@@ -232,7 +257,7 @@ class ClientConfig:
         return (
             f"ClientConfig(base_url={self.base_url!r}, timeout={self.timeout!r}, "
             f"should_verify_ssl={self.should_verify_ssl!r}, api_key={key}, "
-            f"username={self.username!r}, password={password})"
+            f"username={self.username!r}, password={password}, total_timeout={self.total_timeout!r})"
         )
 
     def credentials(self, username: Optional[str], password: Optional[str]) -> Tuple[str, str]:

@@ -15,6 +15,7 @@ The tree::
     +-- ApiError: the server answered with an error status
     |   +-- BadRequestError (400 and other 4xx without a class of their own)
     |   +-- AuthenticationError (401)
+    |   |   +-- CredentialsRequiredError: raised before sending (no credentials)
     |   +-- PermissionDenied (403)
     |   +-- NotFound (404)
     |   |   +-- EndpointUnavailableError: the connected platform's API version
@@ -29,6 +30,8 @@ The tree::
     |   |   +-- TLSError
     |   |   +-- ProxyError (a proxy refused the request, e.g. 407)
     |   +-- ResponseDecodeError: the body is not the JSON it should be
+    |   |   +-- ResponseTooLargeError: the (decoded) body exceeds its bound
+    |   +-- RedirectRefusedError: a redirect the library will not follow
     +-- SchemaError: the JSON does not match the expected schema
     +-- RequestNotRetryableError: tokens were refreshed but the request body
     |   could not be re-sent; retry the call
@@ -49,6 +52,7 @@ from __future__ import annotations
 import builtins
 import datetime as _dt
 import json
+import math
 import re
 from email.utils import parsedate_to_datetime
 from typing import Any, Mapping, Optional
@@ -63,6 +67,7 @@ __all__ = [
     "ApiError",
     "BadRequestError",
     "AuthenticationError",
+    "CredentialsRequiredError",
     "PermissionDenied",
     "NotFound",
     "EndpointUnavailableError",
@@ -76,6 +81,8 @@ __all__ = [
     "TLSError",
     "ProxyError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
+    "RedirectRefusedError",
     "SchemaError",
     "RequestNotRetryableError",
     "JobFailedError",
@@ -241,11 +248,23 @@ class BadRequestError(ApiError):
 class AuthenticationError(ApiError):
     """401: no, invalid or expired credentials, or a failed login/refresh.
 
-    Also raised *before* sending when the client has no credentials and
-    ``verify_auth`` is on (then ``status_code`` is ``None``).
+    Also raised *before* sending, as the subclass
+    :class:`CredentialsRequiredError`, when the client has no credentials and
+    ``verify_auth`` is on.  ``request_sent`` tells the two apart: ``False``
+    when nothing went to the server (then ``status_code`` is ``None``).
     """
 
     default_message = "not authenticated"
+    #: ``True`` when the server answered 401; ``False`` when raised before sending.
+    request_sent = True
+
+
+class CredentialsRequiredError(AuthenticationError):
+    """The call needs credentials and the client has none: nothing was sent
+    (``status_code`` is ``None``, ``request_sent`` is ``False``)."""
+
+    default_message = "this call needs credentials and the client has none"
+    request_sent = False
 
 
 class PermissionDenied(ApiError):
@@ -320,7 +339,24 @@ class TransportError(AvatarError):
 
 
 class ApiTimeoutError(TransportError, builtins.TimeoutError):
-    """The call did not complete in time (connect, read, or the total budget)."""
+    """The call did not complete in time (connect, read, or the total budget).
+
+    ``waited`` is how long the whole call waited, in seconds, and ``attempts``
+    how many HTTP attempts it made (retries included), when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        waited: Optional[float] = None,
+        attempts: Optional[int] = None,
+    ) -> None:
+        self.waited = waited
+        self.attempts = attempts
+        super().__init__(message, method=method, url=url)
 
 
 class ApiConnectionError(TransportError, builtins.ConnectionError):
@@ -350,6 +386,19 @@ class ResponseDecodeError(TransportError):
         self.status_code = status_code
         self.request_id = request_id
         super().__init__(message + _rid(request_id), method=method, url=url)
+
+
+class ResponseTooLargeError(ResponseDecodeError):
+    """The answer (after decompression) is larger than the client accepts
+    (``ApiClient(max_response_bytes=...)``), or decompresses at a ratio no
+    honest answer has (a compression bomb).  Reading stopped at the bound."""
+
+
+class RedirectRefusedError(TransportError):
+    """The server redirected a request the library will not re-send there: a
+    request whose body holds a secret (a login form, a refresh token, storage
+    credentials) or any body, to another origin; or a ``Location`` that is
+    not a valid URL.  Nothing was sent to the redirect target."""
 
 
 class SchemaError(AvatarError):
@@ -408,8 +457,12 @@ def _retry_after(headers: Mapping[str, str], body: Any) -> Optional[float]:
             break
     if raw is not None:
         try:
-            return max(0.0, float(raw))
+            number = float(raw)
         except (TypeError, ValueError):
+            number = None
+        if number is not None:
+            return max(0.0, number) if math.isfinite(number) else None
+        else:
             try:
                 when = parsedate_to_datetime(str(raw))
             except (TypeError, ValueError, IndexError):
@@ -420,7 +473,7 @@ def _retry_after(headers: Mapping[str, str], body: Any) -> Optional[float]:
                 return max(0.0, (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds())
     if isinstance(body, dict):
         value = body.get("retry_after")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return max(0.0, float(value))
     return None
 
@@ -491,8 +544,40 @@ def error_class_for_status(status: int) -> type[ApiError]:
     return BadRequestError
 
 
+#: Request headers that carry credentials; an error keeps them only redacted.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-amz-security-token", "api-key"})
+
+
+def redacted_request(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """A copy of ``request`` without its body and with credential headers masked:
+    what an error object may keep (the original may hold a password or a token)."""
+    copy = requests.PreparedRequest()
+    copy.method = request.method
+    copy.url = redact_url(request.url)
+    copy.headers = requests.structures.CaseInsensitiveDict(
+        {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in (request.headers or {}).items()}
+    )
+    copy.body = None
+    copy.hooks = {"response": []}
+    return copy
+
+
+def redact_response(response: requests.Response) -> None:
+    """Replace the requests of ``response`` (and of its redirect/refresh history)
+    with redacted copies, before an error object keeps the response."""
+    for item in [*response.history, response]:
+        request = item.request
+        if request is not None and not getattr(request, "_avatars_redacted", False):
+            copy: Any = redacted_request(request)
+            copy._avatars_redacted = True
+            item.request = copy
+
+
 def error_from_response(response: requests.Response, *, method: Optional[str] = None) -> ApiError:
-    """Build the typed error for an error ``response``. Never raises while decoding."""
+    """Build the typed error for an error ``response``. Never raises while decoding.
+
+    The error keeps ``response``, whose request (and history) is replaced by a
+    redacted copy: no body, no credential headers."""
     status = response.status_code
     request = response.request
     method = method or method_of(response)
@@ -511,7 +596,7 @@ def error_from_response(response: requests.Response, *, method: Optional[str] = 
             text = raw.decode("utf-8", errors="replace")
         try:
             body = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
     detail = detail_from_body(body)
     if detail is None:
@@ -524,6 +609,7 @@ def error_from_response(response: requests.Response, *, method: Optional[str] = 
         else:
             detail = reason or "empty response body"
     cls = error_class_for_status(status)
+    redact_response(response)
     if status == 429:
         retry = _retry_after(response.headers, body)
         if retry is not None:

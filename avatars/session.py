@@ -17,9 +17,10 @@ policy (:func:`default_retry`) is mounted on the session's adapters.
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
-import time
-from contextvars import ContextVar
+import math
+from email.utils import parsedate_to_datetime
 from http.cookiejar import Cookie, DefaultCookiePolicy
 from typing import Any, Mapping, Optional, Union
 from urllib.request import Request as UrllibRequest
@@ -31,6 +32,8 @@ from requests.auth import AuthBase
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
+from ._deadline import current_deadline, watch_pools
+from ._fork import reset_in_child, reset_session_pools
 from ._urls import Origin, join_url, origin_of, same_origin
 from ._version import DISTRIBUTION, __version__
 from .config import DEFAULT_TIMEOUT, NO_TIMEOUT, Timeout, normalize_base_url, normalize_timeout
@@ -38,6 +41,8 @@ from .config import DEFAULT_TIMEOUT, NO_TIMEOUT, Timeout, normalize_base_url, no
 __all__ = [
     "AvatarSession",
     "AvatarRetry",
+    "AvatarAdapter",
+    "parse_retry_after",
     "default_retry",
     "user_agent",
     "DEFAULT_POOL_MAXSIZE",
@@ -65,22 +70,38 @@ def user_agent() -> str:
     return f"{DISTRIBUTION}/{__version__} requests/{_REQUESTS_VERSION}"
 
 
-#: The monotonic deadline of the call in progress in this thread (or context),
-#: set by ApiClient for ``total_timeout``; AvatarRetry stops retrying and
-#: shortens its sleeps when it is reached.
-CALL_DEADLINE: ContextVar[Optional[float]] = ContextVar("avatars_call_deadline", default=None)
-
-
 def _budget_left() -> Optional[float]:
-    deadline = CALL_DEADLINE.get()
-    if deadline is None:
-        return None
-    return max(0.0, deadline - time.monotonic())
+    deadline = current_deadline()
+    return None if deadline is None else deadline.remaining()
 
 
 def _cap_to_budget(seconds: float) -> float:
     left = _budget_left()
     return seconds if left is None else min(seconds, left)
+
+
+def parse_retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds from a ``Retry-After`` value (delta-seconds, decimals tolerated,
+    or an HTTP date); ``None`` when it is absent or unusable (negative, NaN,
+    text): the caller then falls back to its own backoff."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None:
+        return number if math.isfinite(number) and number >= 0 else None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    return max(0.0, (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds())
 
 
 class AvatarRetry(Retry):
@@ -104,6 +125,9 @@ class AvatarRetry(Retry):
         _stacktrace: Any = None,
     ) -> AvatarRetry:
         new: AvatarRetry = super().increment(method, url, response, error, _pool, _stacktrace)
+        deadline = current_deadline()
+        if deadline is not None and deadline.remaining() > 0.0:
+            deadline.attempts += 1  # another attempt follows
         if _budget_left() == 0.0:
             # The call's total budget (ApiClient total_timeout) is spent: no
             # further attempt.  urllib3 returns the last answer, or raises the
@@ -122,8 +146,15 @@ class AvatarRetry(Retry):
             return False
         return bool(super().is_retry(method, status_code, has_retry_after))
 
+    def parse_retry_after(self, retry_after: str) -> float:
+        # urllib3 raises InvalidHeader on "-5", "abc" or "1.5", which would
+        # lose the 503 and its retry; an unusable value means "no hint".
+        value = parse_retry_after(retry_after)
+        return self.get_backoff_time() if value is None else value
+
     def get_retry_after(self, response: Any) -> Optional[float]:
-        value = super().get_retry_after(response)
+        raw = response.headers.get("Retry-After") if response is not None else None
+        value = parse_retry_after(raw)
         if value is None:
             return None
         return _cap_to_budget(float(min(value, self.max_retry_after)))
@@ -176,6 +207,22 @@ def default_retry(
     # re-creates the object from its constructor arguments on every attempt.
     cls = type("AvatarRetry", (AvatarRetry,), attrs)
     return cls(**kwargs)  # type: ignore[no-any-return]
+
+
+class AvatarAdapter(HTTPAdapter):
+    """``HTTPAdapter`` whose connection pools report to the call's deadline, so
+    that ``total_timeout`` also bounds the header phase."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        watch_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        known = proxy in self.proxy_manager
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not known and isinstance(manager, urllib3.ProxyManager):
+            watch_pools(manager)
+        return manager
 
 
 class _OriginCookiePolicy(DefaultCookiePolicy):
@@ -232,13 +279,15 @@ class AvatarSession(requests.Session):
         for prefix in ("https://", "http://"):
             self.mount(
                 prefix,
-                HTTPAdapter(
+                AvatarAdapter(
                     max_retries=retry,
                     pool_connections=4,
                     pool_maxsize=pool_maxsize,
                     pool_block=True,
                 ),
             )
+
+        reset_in_child(self, reset_session_pools)
 
     def url_for(self, path: str) -> str:
         """The absolute URL for ``path`` (relative paths join the base URL)."""

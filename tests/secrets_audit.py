@@ -19,6 +19,7 @@ result unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
@@ -83,7 +84,7 @@ class SecretsAudit:
             logger.setLevel(logging.DEBUG)
             logger.addHandler(self._handler)
 
-        from avatars import auth, client, config, errors, models
+        from avatars import auth, client, config, errors, models, schemas
         from avatars.resources import auth as auth_facade
 
         def holder(result: Any, obj: Any, *args: Any, **kwargs: Any) -> None:
@@ -119,9 +120,34 @@ class SecretsAudit:
         self._wrap(client.ApiClient, "__init__", holder)
         self._wrap(config.ClientConfig, "__init__", fields("api_key"))
         self._wrap(auth_facade.Auth, "login", login)
-        self._wrap(models.LoginResponse, "__init__", fields("access_token", "refresh_token"))
-        self._wrap(models.FileCredentials, "__init__", fields("access_key_id", "secret_access_key"))
-        self._wrap(models.ApiKeyWithPlaintext, "__init__", fields("plaintext"))
+        # The library's seam for loaded objects: every response object comes out
+        # of schemas.load / load_many (the fast path builds dataclasses without
+        # calling their __init__, so the models themselves are not wrapped).
+        secret_fields: Dict[type, Tuple[str, ...]] = {
+            models.LoginResponse: ("access_token", "refresh_token"),
+            models.FileCredentials: ("access_key_id", "secret_access_key"),
+            models.ApiKeyWithPlaintext: ("plaintext",),
+        }
+
+        def walk(obj: Any, depth: int = 0) -> None:
+            if depth > 4 or obj is None:
+                return
+            if isinstance(obj, (list, tuple)):
+                for item in obj:
+                    walk(item, depth + 1)
+                return
+            names = secret_fields.get(type(obj))
+            if names is not None:
+                fields(*names)(None, obj)
+            if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+                for f in dataclasses.fields(obj):
+                    walk(getattr(obj, f.name, None), depth + 1)
+
+        def loaded(result: Any, *args: Any, **kwargs: Any) -> None:
+            walk(result)
+
+        self._wrap(schemas, "load", loaded)
+        self._wrap(schemas, "load_many", loaded)
         try:
             from avatars.testing import admin as server_admin
         except ImportError:  # the server extra is not installed
@@ -168,6 +194,8 @@ class SecretsAudit:
         for exc in self.errors:
             yield f"{type(exc).__name__} str", _safe(str, exc)
             yield f"{type(exc).__name__} repr", _safe(repr, exc)
+            for text in reachable_texts(exc):
+                yield f"{type(exc).__name__} reachable", text
         for obj in self.holders:
             yield f"{type(obj).__name__} repr", _safe(repr, obj)
             yield f"{type(obj).__name__} str", _safe(str, obj)
@@ -191,6 +219,31 @@ class SecretsAudit:
                     if len(found) >= limit:
                         return found
         return found
+
+
+def reachable_texts(exc: BaseException, limit: int = 50) -> List[str]:
+    """What an error object keeps reachable, as text: its ``__context__`` and
+    ``__cause__`` chain, its ``response`` and ``request``, and the headers and
+    body of every request of those responses and of their history."""
+    texts: List[str] = []
+    seen: Set[int] = set()
+    todo: List[Any] = [exc]
+    while todo and len(seen) < limit:
+        item = todo.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, BaseException):
+            texts.append(_safe(repr, item))
+            todo += [item.__context__, item.__cause__, getattr(item, "response", None), getattr(item, "request", None)]
+            todo += [a for a in item.args if isinstance(a, BaseException)]
+        elif hasattr(item, "history") and hasattr(item, "status_code"):  # a requests.Response
+            todo += [getattr(item, "request", None), *list(getattr(item, "history", []) or [])]
+        elif hasattr(item, "headers") and hasattr(item, "body"):  # a requests.PreparedRequest
+            texts.append(_safe(repr, dict(item.headers or {})))
+            body = item.body
+            texts.append(body.decode("latin-1") if isinstance(body, bytes) else _safe(repr, body))
+    return texts
 
 
 def _safe(fn: Callable[[Any], str], obj: Any) -> str:

@@ -493,3 +493,47 @@ def test_client_logout_forgets_the_tokens(rsps: responses.RequestsMock) -> None:
     assert [c.request.url for c in rsps.calls] == [f"{BASE}/login", f"{BASE}/logout"]
     with pytest.raises(ConfigurationError):
         ApiClient(BASE, api_key="k-1").logout()
+
+
+def test_the_resend_after_a_401_uses_a_token_valid_now(rsps: responses.RequestsMock) -> None:
+    """Another thread refreshed while this request was in flight, but that
+    token is already about to expire: the re-send gets a fresh one."""
+    now = 1_000_000.0
+    first = make_jwt(exp=now + 1000, iat=now - 10)
+    stale = make_jwt(exp=now + 0.5, iat=now - 9.5)  # refreshed "meanwhile", expiring now
+    fresh = make_jwt(exp=now + 1000, iat=now)
+    auth = TokenAuth(first, "refresh-token-r", refresher=lambda rt: (fresh, None), clock=lambda: now)
+    sent: list = []
+
+    def answer(request: requests.PreparedRequest) -> Any:
+        sent.append(request.headers["Authorization"])
+        if len(sent) == 1:
+            auth.tokens.access = stale  # what a concurrent refresh left behind
+            return (401, {}, "{}")
+        return (200, {}, "{}") if request.headers["Authorization"] == f"Bearer {fresh}" else (401, {}, "{}")
+
+    rsps.add_callback(responses.GET, f"{BASE}/jobs", callback=answer)
+    response = requests.get(f"{BASE}/jobs", auth=auth)
+    assert response.status_code == 200
+    assert sent == [f"Bearer {first}", f"Bearer {fresh}"]
+    assert auth.refresh_count == 1
+
+
+@pytest.mark.parametrize(
+    "token", ["tok\nen-0123456789", "tok\x00en-0123456789", "tok en-0123456789", "tøken-0123456789"]
+)
+def test_a_token_that_cannot_be_a_header_is_a_typed_error_without_the_token(token: str) -> None:
+    with pytest.raises(AuthenticationError) as info:
+        TokenAuth(token, "refresh-token-r")
+    assert "0123456789" not in str(info.value)
+    with pytest.raises(AuthenticationError) as info:
+        AuthTokens("a").update({"access_token": "good-token", "refresh_token": token})
+    assert "0123456789" not in str(info.value)
+
+
+def test_a_refresh_returning_a_bad_token_is_a_typed_error(rsps: responses.RequestsMock) -> None:
+    auth = TokenAuth("access-token-a", "refresh-token-r", refresher=lambda rt: ("bad\r\ntoken-0123456789", None))
+    with pytest.raises(AuthenticationError) as info:
+        auth.refresh()
+    assert "0123456789" not in str(info.value)
+    assert auth.tokens.access == "access-token-a"

@@ -89,7 +89,11 @@ def test_default_timeout_applies(rsps: responses.RequestsMock) -> None:
     client.request("GET", "health", auth_required=False, timeout=None)
     client.request("GET", "health", auth_required=False, timeout=7)
     client.request("GET", "health", auth_required=False, timeout=NO_TIMEOUT)
-    assert [_kwargs(c)["timeout"] for c in rsps.calls] == [(3.0, 40.0), (3.0, 40.0), 7.0, None]
+    timeouts = [_kwargs(c)["timeout"] for c in rsps.calls]
+    assert timeouts[:3] == [(3.0, 40.0), (3.0, 40.0), 7.0]
+    # NO_TIMEOUT lifts the per-phase timeout; the whole-call budget still bounds each wait.
+    connect, read = timeouts[3]
+    assert 290 < connect <= 300 and 290 < read <= 300
 
 
 def test_default_timeout_on_injected_session(rsps: responses.RequestsMock) -> None:
@@ -97,7 +101,10 @@ def test_default_timeout_on_injected_session(rsps: responses.RequestsMock) -> No
     client = ApiClient(BASE, http_client=requests.Session())
     client.request("GET", "health", auth_required=False)
     client.request("GET", "health", auth_required=False, timeout=NO_TIMEOUT)
-    assert [_kwargs(c)["timeout"] for c in rsps.calls] == [avatars.DEFAULT_TIMEOUT, None]
+    timeouts = [_kwargs(c)["timeout"] for c in rsps.calls]
+    assert timeouts[0] == avatars.DEFAULT_TIMEOUT
+    # NO_TIMEOUT lifts the per-phase timeout; the whole-call budget still bounds each wait.
+    assert all(290 < part <= 300 for part in timeouts[1])
 
 
 def test_avatar_session_timeout_rules(rsps: responses.RequestsMock) -> None:
@@ -123,6 +130,32 @@ def test_verify_auth_blocks_unauthenticated_calls_before_sending(rsps: responses
     with pytest.raises(AuthenticationError, match="needs credentials") as info:
         client.request("GET", "jobs")
     assert info.value.status_code is None
+    assert len(rsps.calls) == 0
+    # Distinguishable from a 401 the server sent.
+    assert isinstance(info.value, avatars.errors.CredentialsRequiredError)
+    assert info.value.request_sent is False
+
+
+def test_a_401_from_the_server_is_not_credentials_required(rsps: responses.RequestsMock) -> None:
+    rsps.add(responses.GET, f"{BASE}/jobs", json={"detail": "Not authenticated"}, status=401)
+    with pytest.raises(AuthenticationError) as info:
+        ApiClient(BASE, api_key="k").request("GET", "jobs")
+    assert not isinstance(info.value, avatars.errors.CredentialsRequiredError)
+    assert info.value.request_sent is True and info.value.status_code == 401
+
+
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "bad\x00value"])
+def test_an_invalid_header_value_is_a_client_side_error(rsps: responses.RequestsMock, value: str) -> None:
+    with pytest.raises(avatars.errors.RequestValidationError) as info:
+        ApiClient(BASE, api_key="k").request("GET", "jobs", headers={"X-Trace": value})
+    assert "Injected" not in str(info.value)
+    assert len(rsps.calls) == 0
+
+
+def test_nan_in_json_is_a_client_side_error(rsps: responses.RequestsMock) -> None:
+    with pytest.raises(avatars.errors.RequestValidationError) as info:
+        ApiClient(BASE, api_key="k").request("POST", "jobs", json={"x": float("nan")})
+    assert info.value.field == "json"
     assert len(rsps.calls) == 0
 
 
@@ -378,7 +411,11 @@ def test_http_407_is_a_proxy_error_without_password(rsps: responses.RequestsMock
             TLSError,
             "TLS error talking to avatar.test: certificate verify failed",
         ),
-        (requests.exceptions.ConnectionError("Connection refused"), ApiConnectionError, "refused"),
+        (
+            requests.exceptions.ConnectionError(ConnectionRefusedError(111, "Connection refused")),
+            ApiConnectionError,
+            "refused",
+        ),
         (requests.exceptions.ChunkedEncodingError("IncompleteRead"), ApiConnectionError, "broke while reading"),
         (requests.exceptions.ProxyError("Cannot connect to proxy http://u:secretpw@proxy:3128"), ProxyError, "proxy"),
     ],

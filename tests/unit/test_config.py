@@ -176,3 +176,43 @@ def test_wrong_types_are_configuration_errors() -> None:
         ApiClient(API, api_key="")
     with pytest.raises(ConfigurationError):
         ApiClient(API, total_timeout=0)
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), (1.0, float("nan")), (float("inf"), 2.0)])
+def test_non_finite_timeouts_are_refused(timeout: object) -> None:
+    with pytest.raises(ConfigurationError):
+        ApiClient("https://h/api", timeout=timeout)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("budget", ["3", float("nan"), float("inf"), 0, -1, True])
+def test_bad_total_timeouts_are_refused_at_the_boundary(budget: object) -> None:
+    with pytest.raises(ConfigurationError):
+        ApiClient("https://h/api", total_timeout=budget)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        ClientConfig(base_url="https://h/api", total_timeout=budget)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        ApiClient("https://h/api").request("GET", "health", auth_required=False, total_timeout=budget)  # type: ignore[arg-type]
+
+
+def test_every_client_has_a_finite_default_budget() -> None:
+    from avatars._deadline import DEFAULT_TOTAL_TIMEOUT
+
+    assert ApiClient("https://h/api").total_timeout == DEFAULT_TOTAL_TIMEOUT == 300.0
+    assert ApiClient(config=ClientConfig(base_url="https://h/api", total_timeout=12)).total_timeout == 12.0
+    assert ApiClient("https://h/api", total_timeout=7).total_timeout == 7.0
+
+
+@pytest.mark.parametrize(
+    ("url", "hint"),
+    [
+        ("https://h.example/api/v2", "did you mean https://h.example/api ?"),
+        ("https://h.example/api/jobs/", "did you mean https://h.example/api ?"),
+        ("https://h.example", "did you mean https://h.example/api ?"),
+        ("https://h.example/avatar", "did you mean https://h.example/avatar/api ?"),
+    ],
+)
+def test_a_base_url_without_api_gets_a_correct_hint(url: str, hint: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        ClientConfig(base_url=url)
+    assert hint in str(info.value)
+    assert "/api/v2/api" not in str(info.value)

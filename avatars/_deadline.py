@@ -1,0 +1,277 @@
+"""The whole-call time budget: one :class:`Deadline` value travels with a call.
+
+``ApiClient.request`` creates the deadline of a call (or joins the one of the
+call already in progress in this thread, e.g. a token refresh made from a 401
+hook: the refresh spends the same budget, it does not get a fresh one).  The
+deadline
+
+* caps the connect and read timeouts of each attempt to what is left;
+* counts the attempts (urllib3 retries and the re-send after a refresh);
+* is enforced by one shared watchdog thread, which shuts down the sockets the
+  call holds when the budget runs out.  The connection pools of the adapters
+  the library mounts (:class:`WatchedPoolManager`) tell the current deadline
+  which connection it uses as soon as it is taken from the pool, so the
+  header phase (a server trickling its headers) is bounded as well as the
+  body;
+* builds the timeout error, which says how long the call waited in all and
+  how many attempts it made.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import socket
+import threading
+import time
+from contextvars import ContextVar
+from typing import Any, List, Optional, Tuple
+
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
+
+from ._fork import reset_in_child
+from .config import check_total_timeout
+from .errors import ApiTimeoutError
+
+__all__ = [
+    "DEFAULT_TOTAL_TIMEOUT",
+    "Deadline",
+    "current_deadline",
+    "check_total_timeout",
+    "WATCHED_POOL_CLASSES",
+]
+
+#: The whole-call budget when none is given: five minutes per call (connect,
+#: send, wait, read the answer, retries, and a token refresh inside the call).
+DEFAULT_TOTAL_TIMEOUT = 300.0
+
+_CURRENT: ContextVar[Optional[Deadline]] = ContextVar("avatars_deadline", default=None)
+
+
+def current_deadline() -> Optional[Deadline]:
+    """The deadline of the call in progress in this thread (or context), if any."""
+    return _CURRENT.get()
+
+
+class Deadline:
+    """The budget of one call, from its start."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = float(seconds)
+        self.start = time.monotonic()
+        self.end = self.start + self.seconds
+        #: HTTP attempts made so far (1 + retries + re-sends).
+        self.attempts = 1
+        self.expired = False
+        self._lock = threading.Lock()
+        self._conns: List[Any] = []
+        self._armed = False
+
+    # ------------------------------------------------------------------ time
+
+    def remaining(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def cap(self, timeout: Any) -> Any:
+        """``timeout`` (seconds, ``(connect, read)`` or ``None``) capped to what is left."""
+        left = max(self.remaining(), 0.001)
+        if timeout is None:
+            return (left, left)
+        if isinstance(timeout, tuple):
+            return (min(timeout[0], left), min(timeout[1], left))
+        return min(float(timeout), left)
+
+    # ------------------------------------------------------------------ the current call
+
+    def enter(self) -> Any:
+        """Make this the current deadline (returns the token for :meth:`leave`)."""
+        return _CURRENT.set(self)
+
+    @staticmethod
+    def leave(token: Any) -> None:
+        _CURRENT.reset(token)
+
+    # ------------------------------------------------------------------ enforcement
+
+    def arm(self) -> None:
+        if not self._armed:
+            self._armed = True
+            _WATCHDOG.add(self)
+
+    def disarm(self) -> None:
+        if self._armed:
+            self._armed = False
+            _WATCHDOG.remove(self)
+        with self._lock:
+            for conn in self._conns:
+                _set_owner(conn, None)
+            self._conns.clear()
+
+    def attach(self, conn: Any) -> None:
+        """``conn`` now serves this call (called by the watched pools)."""
+        with self._lock:
+            self._conns.append(conn)
+            _set_owner(conn, self)
+            expired = self.expired
+        if expired:
+            _shut(conn)
+
+    def detach(self, conn: Any) -> None:
+        """``conn`` went back to its pool: it no longer serves this call."""
+        with self._lock:
+            try:
+                self._conns.remove(conn)
+            except ValueError:
+                pass
+            _set_owner(conn, None)
+
+    def fire(self) -> None:
+        """The budget ran out: cut the connections still serving the call."""
+        with self._lock:
+            self.expired = True
+            conns = list(self._conns)
+        for conn in conns:
+            _shut(conn)
+
+    # ------------------------------------------------------------------ reporting
+
+    def summary(self) -> str:
+        attempts = f"{self.attempts} attempt" + ("" if self.attempts == 1 else "s")
+        return f"waited {self.elapsed():.1f} s in all, {attempts}"
+
+    def error(self, method: Optional[str], url: Optional[str], what: str = "the call") -> ApiTimeoutError:
+        return ApiTimeoutError(
+            f"{what} did not complete within its total budget of {self.seconds:g} s ({self.summary()})",
+            method=method,
+            url=url,
+            waited=self.elapsed(),
+            attempts=self.attempts,
+        )
+
+
+def _set_owner(conn: Any, owner: Optional[Deadline]) -> None:
+    try:
+        conn._avatars_deadline = owner
+    except AttributeError:  # pragma: no cover - a connection class with __slots__
+        pass
+
+
+def _shut(conn: Any) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class _Watchdog:
+    """One daemon thread for every deadline of the process (a heap by end time)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: List[Tuple[float, int, Deadline]] = []
+        self._live: dict[int, Deadline] = {}
+        self._thread: Optional[threading.Thread] = None
+        self._pid = os.getpid()
+        self._fork_safe = False
+        #: When the watchdog thread will wake up by itself (inf: it is not waiting).
+        self._wake_at = float("inf")
+
+    def add(self, deadline: Deadline) -> None:
+        if not self._fork_safe:
+            # The child of a fork has no watchdog thread and may inherit a held lock.
+            reset_in_child(self, _Watchdog.reset_after_fork)
+            self._fork_safe = True
+        with self._cond:
+            self._ensure_thread()
+            self._live[id(deadline)] = deadline
+            heapq.heappush(self._heap, (deadline.end, id(deadline), deadline))
+            if deadline.end < self._wake_at:  # only wake the watchdog when it would sleep too long
+                self._cond.notify()
+
+    def remove(self, deadline: Deadline) -> None:
+        with self._cond:
+            self._live.pop(id(deadline), None)
+            if len(self._heap) > 64 and len(self._heap) > 2 * len(self._live):
+                self._heap = [e for e in self._heap if self._live.get(e[1]) is e[2]]
+                heapq.heapify(self._heap)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="avatars-deadline-watchdog", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            due: List[Deadline] = []
+            with self._cond:
+                while self._heap and self._live.get(self._heap[0][1]) is not self._heap[0][2]:
+                    heapq.heappop(self._heap)
+                wait = self._heap[0][0] - time.monotonic() if self._heap else 30.0
+                if wait > 0:
+                    self._wake_at = time.monotonic() + wait
+                    self._cond.wait(wait)
+                    self._wake_at = float("inf")
+                    continue
+                while self._heap and self._heap[0][0] <= time.monotonic():
+                    _, key, deadline = heapq.heappop(self._heap)
+                    if self._live.pop(key, None) is deadline:
+                        due.append(deadline)
+            for deadline in due:
+                deadline.fire()
+
+    def reset_after_fork(self) -> None:
+        self._wake_at = float("inf")
+        self._cond = threading.Condition()
+        self._heap = []
+        self._live = {}
+        self._thread = None
+        self._pid = os.getpid()
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _WatchedPoolMixin:
+    """Tells the current call's deadline which connection serves it."""
+
+    def _get_conn(self, timeout: Any = None) -> Any:
+        deadline = _CURRENT.get()
+        if deadline is not None:
+            # With pool_block, a thread waits for a free connection: not beyond the budget.
+            left = max(deadline.remaining(), 0.001)
+            timeout = left if timeout is None else min(timeout, left)
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        if deadline is not None and conn is not None:
+            deadline.attach(conn)
+        return conn
+
+    def _put_conn(self, conn: Any) -> None:
+        owner = getattr(conn, "_avatars_deadline", None) if conn is not None else None
+        if owner is not None:
+            owner.detach(conn)
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class WatchedHTTPConnectionPool(_WatchedPoolMixin, HTTPConnectionPool):
+    pass
+
+
+class WatchedHTTPSConnectionPool(_WatchedPoolMixin, HTTPSConnectionPool):
+    pass
+
+
+#: ``PoolManager.pool_classes_by_scheme`` for the adapters the library mounts.
+WATCHED_POOL_CLASSES = {"http": WatchedHTTPConnectionPool, "https": WatchedHTTPSConnectionPool}
+
+
+def watch_pools(manager: PoolManager) -> PoolManager:
+    """Make ``manager`` create watched pools (it is the library's own manager)."""
+    manager.pool_classes_by_scheme = dict(WATCHED_POOL_CLASSES)
+    return manager
