@@ -35,6 +35,7 @@ from .errors import (
     ConfigurationError,
     ProxyError,
     RateLimitError,
+    RequestValidationError,
     ResponseDecodeError,
     TLSError,
     TransportError,
@@ -44,7 +45,7 @@ from .errors import (
     redact_url,
     request_id_of,
 )
-from .models import LoginResponse
+from .models import FileAccess, LoginResponse
 from .resources.api_keys import ApiKeys
 from .resources.auth import Auth
 from .resources.compatibility import Compatibility
@@ -56,6 +57,7 @@ from .resources.resources import ResourceSets
 from .resources.results import ResultFiles
 from .resources.users import Users
 from .session import CALL_DEADLINE, AvatarSession, user_agent
+from .storage.client import StorageClient
 
 __all__ = ["ApiClient", "AuthTokens", "InsecureTLSWarning"]
 
@@ -176,6 +178,9 @@ class ApiClient:
         seconds; otherwise (the default) a 429 raises :class:`RateLimitError`.
     :param token_updater: called with :class:`AuthTokens` after :meth:`authenticate`
         and after each refresh, to persist them.
+    :param storage_endpoint_url: the object store (default: ``base_url`` with
+        its final ``/api`` replaced by ``/storage``; also ``ClientConfig`` and
+        ``AVATAR_STORAGE_ENDPOINT_URL``).  See :attr:`storage`.
 
     The client is a context manager; leaving it closes a session it created.
     """
@@ -193,6 +198,7 @@ class ApiClient:
         total_timeout: Optional[float] = None,
         rate_limit_wait: Optional[float] = None,
         token_updater: Optional[Callable[[AuthTokens], None]] = None,
+        storage_endpoint_url: Optional[str] = None,
     ) -> None:
         if config is not None:
             given = [
@@ -202,6 +208,7 @@ class ApiClient:
                     ("timeout", timeout),
                     ("should_verify_ssl", should_verify_ssl),
                     ("api_key", api_key),
+                    ("storage_endpoint_url", storage_endpoint_url),
                 )
                 if value is not None
             ]
@@ -223,6 +230,7 @@ class ApiClient:
                 timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
                 should_verify_ssl=should_verify_ssl,
                 api_key=api_key,
+                storage_endpoint_url=storage_endpoint_url,
             )
         if http_client is not None and not isinstance(http_client, requests.Session):
             raise ConfigurationError(f"http_client must be a requests.Session, got {type(http_client).__name__}")
@@ -284,6 +292,34 @@ class ApiClient:
         self.resources = ResourceSets(self)
         self.results = ResultFiles(self)
         self.users = Users(self)
+        #: The object store (uploads, downloads, listing): see :class:`avatars.storage.StorageClient`.
+        self.storage = StorageClient(self, config.storage_url)
+
+    # ------------------------------------------------------------------ object storage (platform SDK names)
+
+    def upload_file(self, data: Any, key: str) -> None:
+        """Upload ``data`` (a path, or a pandas DataFrame written as CSV; also a
+        binary file or bytes) under ``key`` in your storage prefix.
+
+        The platform SDK's name and signature; :meth:`Datasets.upload
+        <avatars.resources.datasets.Datasets.upload>` returns what was stored
+        and takes progress and multipart options.
+        """
+        self.datasets.upload(data, key)
+
+    def download_file(self, file_access: FileAccess) -> Union[str, bytes]:
+        """The content of the object ``file_access`` grants: ``bytes`` for
+        ``.pdf`` and ``.docx`` files, UTF-8 text otherwise (as the platform SDK)."""
+        if not isinstance(file_access, FileAccess):
+            raise RequestValidationError(
+                f"file_access must be a FileAccess, got {type(file_access).__name__}", field="file_access"
+            )
+        location = self.storage.remember(file_access)
+        content = self.storage.download(location)
+        assert isinstance(content, bytes)
+        if location.key.lower().endswith((".pdf", ".docx")):
+            return content
+        return content.decode("utf-8")
 
     # ------------------------------------------------------------------ properties
 

@@ -13,6 +13,9 @@ The environment names are the ones the platform's own client reads:
 ``AVATAR_SHOULD_VERIFY_SSL``
     ``true``/``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``), or the
     path of a CA bundle file.
+``AVATAR_STORAGE_ENDPOINT_URL``
+    The object store (default: the base URL with its final ``/api`` replaced
+    by ``/storage``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "NO_TIMEOUT",
     "normalize_base_url",
+    "normalize_storage_url",
     "normalize_timeout",
 ]
 
@@ -100,6 +104,25 @@ def normalize_base_url(url: object, *, name: str = "base_url") -> str:
         )
     del port
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def normalize_storage_url(url: object, *, name: str = "storage_endpoint_url") -> str:
+    """Check and normalise the object store's URL (``scheme://host[:port][/path]``)."""
+    if not isinstance(url, str):
+        raise ConfigurationError(f"{name} must be a string, got {type(url).__name__}")
+    value = url.strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"{name} must start with http:// or https:// and name a host, got {value!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(f"{name} must not contain credentials")
+    if parts.query or parts.fragment or any(c.isspace() for c in value):
+        raise ConfigurationError(f"{name} must not have a query string, a fragment or spaces")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 def normalize_timeout(value: object, *, name: str = "timeout") -> Optional[Timeout]:
@@ -188,9 +211,13 @@ class ClientConfig:
     #: or keep an injected session's own ``verify``).
     should_verify_ssl: Optional[Union[bool, str]] = None
     api_key: Optional[str] = field(default=None, repr=False)
+    #: The object store's URL; ``None``: the base URL with ``/api`` replaced by ``/storage``.
+    storage_endpoint_url: Optional[str] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
+        if self.storage_endpoint_url is not None:
+            object.__setattr__(self, "storage_endpoint_url", normalize_storage_url(self.storage_endpoint_url))
         timeout = normalize_timeout(self.timeout)
         object.__setattr__(self, "timeout", DEFAULT_TIMEOUT if timeout is None else timeout)
         if self.should_verify_ssl is not None:
@@ -202,8 +229,17 @@ class ClientConfig:
         key = "'***'" if self.api_key else "None"
         return (
             f"ClientConfig(base_url={self.base_url!r}, timeout={self.timeout!r}, "
-            f"should_verify_ssl={self.should_verify_ssl!r}, api_key={key})"
+            f"should_verify_ssl={self.should_verify_ssl!r}, api_key={key}"
+            + (f", storage_endpoint_url={self.storage_endpoint_url!r}" if self.storage_endpoint_url else "")
+            + ")"
         )
+
+    @property
+    def storage_url(self) -> str:
+        """The object store's URL: ``storage_endpoint_url``, or the platform's default."""
+        if self.storage_endpoint_url is not None:
+            return self.storage_endpoint_url
+        return self.base_url[: -len("/api")] + "/storage"
 
     def with_changes(self, **changes: object) -> ClientConfig:
         """A copy with some values replaced (validated again)."""
@@ -218,6 +254,7 @@ class ClientConfig:
         timeout: Optional[Timeout] = None,
         should_verify_ssl: Optional[Union[bool, str]] = None,
         api_key: Optional[str] = None,
+        storage_endpoint_url: Optional[str] = None,
     ) -> ClientConfig:
         """Read the ``AVATAR_*`` variables (from ``env``, default ``os.environ``);
         keyword arguments that are not ``None`` win over them."""
@@ -253,9 +290,14 @@ class ClientConfig:
             if not raw_key.strip():
                 raise ConfigurationError("AVATAR_API_KEY is set but empty")
             api_key = raw_key.strip()
+        if storage_endpoint_url is None and source.get("AVATAR_STORAGE_ENDPOINT_URL", "").strip():
+            storage_endpoint_url = normalize_storage_url(
+                source["AVATAR_STORAGE_ENDPOINT_URL"], name="AVATAR_STORAGE_ENDPOINT_URL"
+            )
         return cls(
             base_url=base_url,
             timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
             should_verify_ssl=should_verify_ssl,
             api_key=api_key,
+            storage_endpoint_url=storage_endpoint_url,
         )

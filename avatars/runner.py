@@ -34,8 +34,9 @@ from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, T
 
 from .client import ApiClient
 from .errors import AvatarError, JobFailedError, RequestValidationError, WaitTimeoutError
-from .models import Dataset, JobCreateRequest, JobKind, JobResponse, JobStatus, ResourceSetResponse
+from .models import JobCreateRequest, JobKind, JobResponse, JobStatus, ResourceSetResponse
 from .progress import ProgressOption, bytes_callback, resolve_progress
+from .storage.client import UploadResult
 
 __all__ = ["Runner", "TableSpec", "Parameters", "DEFAULT_JOBS"]
 
@@ -58,7 +59,8 @@ class TableSpec:
     source: Any = field(repr=False)
     primary_key: Optional[str] = None
     columns: Optional[List[str]] = None
-    dataset: Optional[Dataset] = None
+    #: Where the table's data went in object storage (set by :meth:`Runner.run`).
+    dataset: Optional[UploadResult] = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ class Runner:
         for spec in self.tables.values():
             if spec.dataset is None:
                 raise RequestValidationError(f"table {spec.name!r} is not uploaded yet", field="tables")
-            tables.append({"name": spec.name, "dataset_id": str(spec.dataset.id), "primary_key": spec.primary_key})
+            tables.append({"name": spec.name, "data": spec.dataset.location.uri, "primary_key": spec.primary_key})
         parameters = [
             {"name": table, "table": table, "k": p.k, "ncp": p.ncp, "seed": p.seed}
             for table, p in self.parameters.items()
@@ -231,9 +233,9 @@ class Runner:
 
         for spec in self.tables.values():
             if spec.dataset is None:
-                spec.dataset = self.client.datasets.create_dataset(
+                spec.dataset = self.client.datasets.upload(
                     spec.source,
-                    name=spec.name,
+                    f"{spec.name}.csv",
                     progress=bytes_callback(self._progress, f"upload {spec.name}"),
                 )
         document = json.dumps(self.resource_document(), indent=2)
