@@ -16,7 +16,7 @@ from ..config import Timeout
 from ..errors import RequestValidationError
 from ..models import FileAccess
 from ..storage.client import StoredObject, UploadResult, check_upload_options
-from ..storage.locations import Location, check_key, location_of
+from ..storage.locations import Location, check_key
 from ..transfer import Destination, DownloadResult, ProgressCallback
 from ._base import Resource
 
@@ -40,7 +40,8 @@ class Datasets(Resource):
         progress: Optional[ProgressCallback] = None,
         timeout: Optional[Timeout] = None,
     ) -> UploadResult:
-        """Store ``source`` under ``key`` in your prefix; return where it went.
+        """``PUT <store>/<bucket>/<key>`` (after ``GET /upload_url`` and ``GET /access``):
+        store ``source`` under ``key`` in your prefix; return where it went.
 
         ``source`` is a path, a binary file object (read from its current
         position), ``bytes``, an iterable of ``bytes`` chunks, or a pandas
@@ -67,7 +68,8 @@ class Datasets(Resource):
         )
 
     def location(self, key: str, *, timeout: Optional[Timeout] = None) -> Location:
-        """Where ``key`` is in your prefix (``s3://bucket/prefix/key``)."""
+        """``GET /upload_url`` (once per client): where ``key`` is in your prefix
+        (``s3://bucket/prefix/key``)."""
         return self._client.storage.prefix(timeout=timeout).child(check_key(key))
 
     def download(
@@ -79,7 +81,9 @@ class Datasets(Resource):
         durable: bool = False,
         timeout: Optional[Timeout] = None,
     ) -> Union[DownloadResult, bytes]:
-        """Fetch an object: to ``destination`` (a path, written to a temporary
+        """``GET <store>/<bucket>/<key>`` (after ``GET /access``): fetch an object.
+
+        To ``destination`` (a path, written to a temporary
         file and renamed when complete; or a writable binary file), or into
         memory (the bytes are returned) when ``destination`` is ``None``.
 
@@ -92,11 +96,12 @@ class Datasets(Resource):
         return self._client.storage.download(location, destination, progress=progress, durable=durable, timeout=timeout)
 
     def list(self, *, timeout: Optional[Timeout] = None) -> List[StoredObject]:
-        """Every object under your prefix, with its key relative to the prefix."""
+        """``GET <store>/<bucket>?list-type=2``: every object under your prefix,
+        with its key relative to the prefix."""
         return self._client.storage.list(self._client.storage.prefix(timeout=timeout), timeout=timeout)
 
     def delete(self, key: str, *, timeout: Optional[Timeout] = None) -> None:
-        """Delete the object ``key`` of your prefix."""
+        """``DELETE <store>/<bucket>/<key>``: delete the object ``key`` of your prefix."""
         self._client.storage.delete(self.location(key, timeout=timeout), timeout=timeout)
 
     def _resolve(self, target: Target, timeout: Optional[Timeout]) -> Location:
@@ -106,13 +111,7 @@ class Datasets(Resource):
         if isinstance(target, Location):
             return target
         if isinstance(target, str):
-            location = location_of(target, endpoint_url=storage.endpoint_url, name="target")
-            if target.strip().lower().startswith(("http://", "https://")):
-                # A platform URL: ask /access about it as given (the SDK does so).
-                access = self._client.results.get_permission_to_download(target, timeout=timeout)
-                granted = storage.remember(access)
-                return granted
-            return location
+            return storage.access(target, timeout=timeout)
         raise RequestValidationError(
             f"expected a FileAccess, a Location or a URL, got {type(target).__name__}", field="target"
         )

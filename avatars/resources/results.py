@@ -85,7 +85,8 @@ class ResultFiles(JsonResource):
         durable: bool = False,
         timeout: Optional[Timeout] = None,
     ) -> DownloadResult:
-        """Stream one result file to ``destination``, from the object store.
+        """``GET /access``, then ``GET`` from the object store: stream one result
+        file to ``destination``.
 
         ``destination`` is a path (written atomically: a temporary file next
         to it replaces it when complete) or a writable binary file.  Given a

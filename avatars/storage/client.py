@@ -196,6 +196,16 @@ class StorageClient:
         access = self._client.results.get_permission_to_download(self.access_url(location), timeout=timeout)
         return self._store(location, access)
 
+    def access(self, url: str, *, timeout: Any = None) -> Location:
+        """The location ``url`` names, with its credentials: cached, or asked from
+        ``GET /access`` with ``url`` as given (a result URL, ``s3://...``)."""
+        location = location_of(url, endpoint_url=self.endpoint_url, name="url")
+        with self._lock:
+            if location.uri in self._auths:
+                return location
+        self._store(location, self._client.results.get_permission_to_download(url, timeout=timeout))
+        return location
+
     def prefetch(self, urls: List[str], *, timeout: Any = None) -> List[Location]:
         """Credentials for several locations in one ``POST /access/batch``;
         the locations the platform granted (it leaves out the others)."""

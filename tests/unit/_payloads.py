@@ -85,20 +85,6 @@ def api_key_created(**overrides: Any) -> Dict[str, Any]:
     return body
 
 
-def dataset(**overrides: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {
-        "id": DATASET_ID,
-        "name": "patients",
-        "filetype": "csv",
-        "nb_lines": 100,
-        "nb_dimensions": 5,
-        "hash": "ab" * 32,
-        "created_at": "2026-11-27T10:00:00+00:00",
-    }
-    body.update(overrides)
-    return body
-
-
 def resource_set(**overrides: Any) -> Dict[str, Any]:
     body: Dict[str, Any] = {"set_name": JOB_SET, "display_name": "nightly"}
     body.update(overrides)

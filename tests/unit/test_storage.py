@@ -535,7 +535,10 @@ def test_list_reads_every_page(rsps: responses.RequestsMock, store_client: ApiCl
         "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>t/2=</NextContinuationToken>"
         '<Contents><Key>user-1/a.csv</Key><Size>3</Size><ETag>"e"</ETag></Contents></ListBucketResult>'
     )
-    page2 = "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>user-1/d/b.csv</Key><Size>5</Size></Contents></ListBucketResult>"
+    page2 = (
+        "<ListBucketResult><IsTruncated>false</IsTruncated>"
+        "<Contents><Key>user-1/d/b.csv</Key><Size>5</Size></Contents></ListBucketResult>"
+    )
     rsps.add(
         responses.GET,
         f"{STORE}/avatars",
