@@ -14,6 +14,8 @@ from avatars.errors import WaitTimeoutError
 from avatars.models import JobKind, JobResponse
 from avatars.testing import LocalAvatarServer
 
+from .conftest import needs_local_store
+
 pytestmark = pytest.mark.integration
 
 SAMPLE = Path(__file__).resolve().parents[2] / "avatars" / "data" / "sample.csv"
@@ -35,6 +37,7 @@ class Recorder:
         self.jobs.append(job)
 
 
+@needs_local_store
 def test_whole_flow_from_a_csv_path(avatar_manager: Manager, avatar_server: LocalAvatarServer, tmp_path: Path) -> None:
     recorder = Recorder()
     runner = avatar_manager.create_runner("study", progress=recorder)
@@ -76,6 +79,7 @@ def test_whole_flow_from_a_csv_path(avatar_manager: Manager, avatar_server: Loca
     assert avatar_manager.get_last_jobs(2)[0].created_at >= avatar_manager.get_last_jobs(10)[-1].created_at
 
 
+@needs_local_store
 @pytest.mark.parametrize("kind", ["rows", "bytes", "file"])
 def test_tables_from_rows_bytes_and_files(avatar_manager: Manager, kind: str, tmp_path: Path) -> None:
     rows = _rows()
@@ -105,6 +109,7 @@ def test_tables_from_rows_bytes_and_files(avatar_manager: Manager, kind: str, tm
         runner.signal_metrics("t")
 
 
+@needs_local_store
 def test_dataframe_when_pandas_is_installed(avatar_manager: Manager) -> None:
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(_rows(30))
@@ -146,6 +151,7 @@ def test_bad_input_fails_before_any_network_call(avatar_manager: Manager, avatar
     assert avatar_server.count() == before
 
 
+@needs_local_store
 def test_failing_job_raises_with_the_servers_exception(avatar_manager: Manager) -> None:
     runner = avatar_manager.create_runner("too-big-k")
     runner.add_table("t", _rows(5), primary_key="id")
@@ -159,6 +165,7 @@ def test_failing_job_raises_with_the_servers_exception(avatar_manager: Manager) 
     assert error.exception in str(error)
 
 
+@needs_local_store
 @pytest.mark.avatar_server(job_step_seconds=0.5, job_steps=10)
 def test_wait_timeout(avatar_manager: Manager) -> None:
     runner = avatar_manager.create_runner("slow")
@@ -170,6 +177,7 @@ def test_wait_timeout(avatar_manager: Manager) -> None:
     assert isinstance(WaitTimeoutError("x"), TimeoutError)
 
 
+@needs_local_store
 def test_manager_delete_jobs_and_health(avatar_manager: Manager) -> None:
     runner = avatar_manager.create_runner("to-delete")
     runner.add_table("t", _rows(), primary_key="id")

@@ -16,7 +16,7 @@ import ssl
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, List, Tuple
+from typing import Any, List, Tuple
 
 import pytest
 import requests
@@ -29,19 +29,14 @@ from avatars.storage import (
     StorageSignatureMismatch,
 )
 
-from ._store import BUCKET, Forwarder, StoreSetup, start_store
-
-pytest.importorskip("moto", reason="the storage integration tests need moto[server] (pip install -e '.[test]')")
+from ._store import BUCKET, Forwarder, StoreSetup
 
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def store() -> Iterator[StoreSetup]:
-    moto, setup = start_store()
-    yield setup
-    setup.api.stop()
-    moto.stop()
+@pytest.fixture
+def store(s3_store: StoreSetup) -> StoreSetup:
+    return s3_store
 
 
 def make_client(store: StoreSetup, user: str = "alice", **kwargs: Any) -> ApiClient:
