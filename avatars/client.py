@@ -292,7 +292,7 @@ class ApiClient:
         self.resources = ResourceSets(self)
         self.results = ResultFiles(self)
         self.users = Users(self)
-        #: The object store (uploads, downloads, listing): see :class:`avatars.storage.StorageClient`.
+        # The object store (uploads, downloads, listing): see avatars.storage.StorageClient.
         self.storage = StorageClient(self, config.storage_url)
 
     # ------------------------------------------------------------------ object storage (platform SDK names)
