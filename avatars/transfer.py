@@ -413,7 +413,8 @@ def _report(progress: Optional[ProgressCallback], done: int, total: Optional[int
 @dataclass(frozen=True)
 class DownloadResult:
     """What a download wrote: ``bytes_written``, the ``sha256`` hex digest of
-    those bytes, and the final ``path`` (``None`` when written to a file object)."""
+    those bytes (``""`` when the download was asked not to compute it), and the
+    final ``path`` (``None`` when written to a file object)."""
 
     bytes_written: int
     sha256: str
@@ -454,8 +455,12 @@ def save_response(
     progress: Optional[ProgressCallback] = None,
     chunk_size: int = DOWNLOAD_CHUNK_SIZE,
     durable: bool = False,
+    checksum: bool = True,
 ) -> DownloadResult:
     """Stream ``response``'s body to ``destination`` (see the module docstring).
+
+    ``checksum=False`` skips the SHA-256 of the bytes (computed in a helper
+    thread otherwise): the result's ``sha256`` is then ``""``.
 
     ``response`` should come from a ``stream=True`` request.  It is closed
     when this returns or raises.  With ``durable=True``, a download to a path
@@ -467,20 +472,26 @@ def save_response(
         check_destination(destination)
         if isinstance(destination, (str, os.PathLike)):
             path = os.fsdecode(os.fspath(destination))
-            return _save_to_path(response, path, progress, chunk_size, durable=durable)
-        return _copy_body(response, destination, progress, chunk_size, path=None)
+            return _save_to_path(response, path, progress, chunk_size, durable=durable, checksum=checksum)
+        return _copy_body(response, destination, progress, chunk_size, path=None, checksum=checksum)
     finally:
         response.close()
 
 
 def _save_to_path(
-    response: requests.Response, path: str, progress: Optional[ProgressCallback], chunk_size: int, *, durable: bool
+    response: requests.Response,
+    path: str,
+    progress: Optional[ProgressCallback],
+    chunk_size: int,
+    *,
+    durable: bool,
+    checksum: bool = True,
 ) -> DownloadResult:
     final = os.path.abspath(path)
     fd, temp = _create_temp(os.path.dirname(final), os.path.basename(final))
     try:
         with os.fdopen(fd, "wb") as handle:
-            result = _copy_body(response, handle, progress, chunk_size, path=final)
+            result = _copy_body(response, handle, progress, chunk_size, path=final, checksum=checksum)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -528,9 +539,10 @@ def _copy_body(
     chunk_size: int,
     *,
     path: Optional[str],
+    checksum: bool = True,
 ) -> DownloadResult:
     expected = _expected_length(response)
-    digest = _HashThread()
+    digest = _HashThread() if checksum else _NoHash()
     _report(progress, 0, expected)
     chunks = response.iter_content(chunk_size)
     try:
@@ -544,7 +556,7 @@ def _copy_chunks(
     chunks: Iterator[bytes],
     out: Any,
     progress: Optional[ProgressCallback],
-    digest: _HashThread,
+    digest: Union[_HashThread, _NoHash],
     expected: Optional[int],
     path: Optional[str],
 ) -> DownloadResult:
@@ -572,6 +584,19 @@ def _copy_chunks(
             url=response.url,
         )
     return DownloadResult(bytes_written=done, sha256=digest.hexdigest(), path=path)
+
+
+class _NoHash:
+    """No checksum (``checksum=False``)."""
+
+    def update(self, chunk: bytes) -> None:
+        return None
+
+    def hexdigest(self) -> str:
+        return ""
+
+    def close(self) -> None:
+        return None
 
 
 class _HashThread:

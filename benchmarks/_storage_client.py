@@ -2,7 +2,7 @@
 is its own; the store runs in another process).
 
     python benchmarks/_storage_client.py upload ENDPOINT BUCKET KEY PATH PART_MIB WORKERS [unsigned]
-    python benchmarks/_storage_client.py download ENDPOINT BUCKET KEY PATH
+    python benchmarks/_storage_client.py download ENDPOINT BUCKET KEY PATH [nochecksum]
     python benchmarks/_storage_client.py idle ENDPOINT
 
 The credentials are given to the client as a ``FileAccess`` (what ``GET
@@ -16,13 +16,7 @@ import json
 import sys
 import time
 
-
-def _vmhwm_kib() -> int:
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
+from _stream_client import _vmhwm_kib
 
 
 def main(argv: list) -> int:
@@ -52,7 +46,7 @@ def main(argv: list) -> int:
             result["parts"] = uploaded.parts
         elif mode == "download":
             start = time.perf_counter()
-            downloaded = client.storage.download(location, path)
+            downloaded = client.storage.download(location, path, checksum=argv[-1] != "nochecksum")
             result["seconds"] = time.perf_counter() - start
             result["bytes"] = downloaded.bytes_written  # type: ignore[union-attr]
             result["sha256"] = downloaded.sha256  # type: ignore[union-attr]

@@ -79,6 +79,7 @@ class Datasets(Resource):
         *,
         progress: Optional[ProgressCallback] = None,
         durable: bool = False,
+        checksum: bool = True,
         timeout: Optional[Timeout] = None,
     ) -> Union[DownloadResult, bytes]:
         """``GET <store>/<bucket>/<key>`` (after ``GET /access``): fetch an object.
@@ -90,7 +91,8 @@ class Datasets(Resource):
         ``target`` is a :class:`~avatars.models.FileAccess` (its credentials
         are used), a :class:`~avatars.storage.Location`, or a URL as the
         platform gives them (``s3://...``, or a result URL carrying one, which
-        is first passed to ``GET /access``).
+        is first passed to ``GET /access``).  The result's ``sha256`` is
+        computed in a helper thread; ``checksum=False`` skips it (``""``).
         """
         location = self._resolve(target, timeout)
         return self._client.storage.download(location, destination, progress=progress, durable=durable, timeout=timeout)

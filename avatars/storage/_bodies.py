@@ -16,7 +16,8 @@ import threading
 from collections.abc import Iterable as _IterableABC
 from typing import Any, Callable, Iterator, List, Optional
 
-from ..errors import RequestValidationError, TransportError
+from ..errors import RequestValidationError
+from ..transfer import FileBody
 
 __all__ = ["Source", "PartBody", "open_source", "is_dataframe"]
 
@@ -28,12 +29,30 @@ class Cancelled(Exception):
     """Internal: a part read after the upload was cancelled."""
 
 
-class PartBody:
-    """Bytes ``[start, start + length)`` of a source, as a rewindable file-like body.
+class _Cursor:
+    """A file-like position over ``read_at`` (each part has its own: no shared position)."""
+
+    def __init__(self, read_at: Callable[[int, int], bytes]) -> None:
+        self._read_at = read_at
+        self._pos = 0
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._pos = offset
+        return offset
+
+    def read(self, size: int) -> bytes:
+        data = self._read_at(self._pos, size)
+        self._pos += len(data)
+        return data
+
+
+class PartBody(FileBody):
+    """Bytes ``[start, start + length)`` of a source: a :class:`~avatars.transfer.FileBody`
+    over ``read_at``, that stops when the upload is ``cancelled``.
 
     ``quiet`` is set by the signer while it hashes the body, so hashing reads
     are not counted as progress; ``on_position(pos)`` is told where the body
-    is after each counted read (and after a rewind).
+    is after each counted read and after a rewind.
     """
 
     def __init__(
@@ -45,63 +64,24 @@ class PartBody:
         on_position: Optional[Callable[[int], None]] = None,
         cancelled: Optional[threading.Event] = None,
     ) -> None:
-        self._read_at = read_at
-        self._start = start
-        self._length = length
-        self._pos = 0
+        super().__init__(_Cursor(read_at), start=start, length=length, progress=self._report)
         self._on_position = on_position
         self._cancelled = cancelled
         self.quiet = False
 
-    def __len__(self) -> int:
-        return self._length
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seekable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return True
+    def _report(self, done_bytes: int, total_bytes: Optional[int]) -> None:
+        if not self.quiet and self._on_position is not None:
+            self._on_position(done_bytes)
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
-        target = base + offset
-        if target < 0:
-            raise ValueError("negative seek position")
-        self._pos = min(target, self._length)
-        if not self.quiet and self._on_position is not None:
-            self._on_position(self._pos)
-        return self._pos
+        position = super().seek(offset, whence)
+        self._report(self.tell(), len(self))
+        return position
 
     def read(self, size: Optional[int] = -1) -> bytes:
         if self._cancelled is not None and self._cancelled.is_set():
             raise Cancelled()
-        remaining = self._length - self._pos
-        if remaining <= 0:
-            return b""
-        want = remaining if size is None or size < 0 else min(size, remaining)
-        data = self._read_at(self._start + self._pos, want)
-        if not data:
-            raise TransportError(
-                f"the upload source ended at byte {self._start + self._pos} of the part's "
-                f"{self._start + self._length} (was the file truncated while it was being sent?)"
-            )
-        self._pos += len(data)
-        if not self.quiet and self._on_position is not None:
-            self._on_position(self._pos)
-        return data
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            chunk = self.read(READ_SIZE)
-            if not chunk:
-                return
-            yield chunk
-
-    def __repr__(self) -> str:
-        return f"<PartBody {self._pos}/{self._length} bytes>"
+        return super().read(size)
 
 
 class Source:

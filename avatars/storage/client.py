@@ -482,21 +482,25 @@ class StorageClient:
         *,
         progress: Optional[ProgressCallback] = None,
         durable: bool = False,
+        checksum: bool = True,
         timeout: Any = None,
     ) -> Union[DownloadResult, bytes]:
         """Stream ``location`` to ``destination`` (a path, written through a
         temporary file and renamed; a writable binary file), or return its bytes
         when ``destination`` is ``None``.  A dropped connection resumes with
-        ``Range`` (same ETag required); a body shorter than announced raises."""
+        ``Range`` (same ETag required); a body shorter than announced raises.
+        ``checksum=False`` skips the result's SHA-256 (then ``""``)."""
         if destination is not None:
             check_destination(destination)
         response = self._call("GET", location, stream=True, timeout=timeout)
         response.raw = _ResumingBody(self, location, response, timeout)
         if destination is None:
             buffer = io.BytesIO()
-            save_response(response, buffer, progress=progress, chunk_size=_DOWNLOAD_CHUNK)
+            save_response(response, buffer, progress=progress, chunk_size=_DOWNLOAD_CHUNK, checksum=False)
             return buffer.getvalue()
-        return save_response(response, destination, progress=progress, durable=durable, chunk_size=_DOWNLOAD_CHUNK)
+        return save_response(
+            response, destination, progress=progress, durable=durable, chunk_size=_DOWNLOAD_CHUNK, checksum=checksum
+        )
 
     def head(self, location: Location, *, timeout: Any = None) -> Dict[str, str]:
         """The object's headers (``Content-Length``, ``ETag``...)."""
