@@ -276,8 +276,10 @@ class Forwarder:
             pass
         for sock in both:
             try:
+                if isinstance(sock, ssl.SSLSocket):
+                    sock.unwrap()  # close_notify, as a TLS server closing a connection sends
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
+            except (OSError, ValueError):
                 pass
             sock.close()
 
