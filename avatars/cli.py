@@ -11,10 +11,15 @@ username/password authentication).  Exit codes:
 3     authentication or permission error
 4     a job failed, or waiting for jobs timed out
 5     network error (connection, TLS, proxy, timeout)
+6     local file error (disk full, permission denied, a result file
+      name refused because it would land outside the directory)
 130   interrupted (Ctrl-C)
 ====  ===========================================================
 
-Expected errors print one line on stderr, never a traceback.  Secrets
+Expected errors print one line on stderr, never a traceback.  Text that
+comes from the server (error details, job errors, names, file listings) is
+printed with its terminal control characters escaped (see
+:func:`terminal_safe`), so a server cannot drive the terminal.  Secrets
 (passwords, tokens, API keys) are never printed; ``--token-cache FILE`` keeps
 tokens in a file created with mode 0600, and nowhere else on disk.
 """
@@ -28,6 +33,7 @@ import enum
 import getpass
 import json
 import os
+import re
 import secrets
 import sys
 import tempfile
@@ -45,15 +51,28 @@ from .errors import (
     AvatarError,
     ConfigurationError,
     JobFailedError,
+    LocalFileError,
     PermissionDenied,
     RequestValidationError,
     TransportError,
+    UnsafeFileNameError,
     WaitTimeoutError,
 )
-from .models import JobResponse, Results
+from .models import JobKind, JobResponse, JobStatus, Results
 from .progress import ProgressListener, QuietProgress, bytes_callback, resolve_progress
+from .resources.results import download_result_files
 
-__all__ = ["main", "EXIT_OK", "EXIT_API", "EXIT_USAGE", "EXIT_AUTH", "EXIT_JOB", "EXIT_NETWORK"]
+__all__ = [
+    "main",
+    "terminal_safe",
+    "EXIT_OK",
+    "EXIT_API",
+    "EXIT_USAGE",
+    "EXIT_AUTH",
+    "EXIT_JOB",
+    "EXIT_NETWORK",
+    "EXIT_LOCAL",
+]
 
 EXIT_OK = 0
 EXIT_API = 1
@@ -61,6 +80,7 @@ EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_JOB = 4
 EXIT_NETWORK = 5
+EXIT_LOCAL = 6
 EXIT_INTERRUPTED = 130
 
 SAMPLE_CSV = Path(__file__).parent / "data" / "sample.csv"
@@ -92,7 +112,33 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+#: Characters that a terminal acts on: C0 controls but tab and newline, DEL,
+#: C1 controls (0x9B is a one-byte CSI), and the Unicode bidirectional
+#: controls that reorder what is shown (U+061C, U+200E/F, U+202A-E, U+2066-9).
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal would act on shown as an escape.
+
+    ESC (so every CSI/OSC sequence), carriage return, backspace, BEL, the
+    other C0 and the C1 controls, DEL and the bidirectional controls become
+    visible ``\\x1b``/``\\u202e`` text; tab and newline stay.  Every line the
+    command prints goes through this (the ``--json`` output needs no help:
+    ``json.dumps`` escapes all of these itself).
+    """
+    return _TERMINAL_UNSAFE.sub(_escape_char, text)
+
+
 class Output:
+    """Where the command prints: results on stdout, messages on stderr, all
+    through :func:`terminal_safe` (JSON through ``json.dumps``, ASCII only)."""
+
     def __init__(self, as_json: bool, out: TextIO, err: TextIO) -> None:
         self.as_json = as_json
         self.out = out
@@ -100,18 +146,23 @@ class Output:
 
     def result(self, data: Any, human: Callable[[], str]) -> None:
         if self.as_json:
-            json.dump(to_jsonable(data), self.out, indent=2, sort_keys=True)
-            self.out.write("\n")
+            self.out.write(json_text(to_jsonable(data), indent=2, sort_keys=True) + "\n")
         else:
             text = human()
             if text:
-                self.out.write(text.rstrip("\n") + "\n")
+                self.out.write(terminal_safe(text.rstrip("\n")) + "\n")
         self.out.flush()
 
     def note(self, text: str) -> None:
         """A message for people (stderr, so that stdout stays parseable)."""
-        self.err.write(text + "\n")
+        self.err.write(terminal_safe(text) + "\n")
         self.err.flush()
+
+
+def json_text(data: Any, *, indent: Optional[int] = None, sort_keys: bool = False) -> str:
+    """``data`` as JSON text that is safe on a terminal: ``ensure_ascii``
+    escapes every control and non-ASCII character as ``\\uXXXX``."""
+    return json.dumps(data, indent=indent, sort_keys=sort_keys, ensure_ascii=True)
 
 
 def _table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
@@ -149,13 +200,34 @@ class LineProgress:
     def on_bytes(self, label: str, done_bytes: int, total_bytes: Optional[int]) -> None:
         if total_bytes is not None and done_bytes >= total_bytes and label not in self._done:
             self._done.add(label)
-            self.err.write(f"{label}: {done_bytes} bytes\n")
+            self.err.write(terminal_safe(f"{label}: {done_bytes} bytes") + "\n")
 
     def on_job(self, job: JobResponse) -> None:
         status = str(job.status)
         if self._status.get(job.name) != status:
             self._status[job.name] = status
-            self.err.write(f"job {job.kind} {job.name}: {status}\n")
+            self.err.write(terminal_safe(f"job {job.kind} {job.name}: {status}") + "\n")
+
+
+class TerminalSafeProgress:
+    """Passes progress on with the server's text (labels, job names, kinds,
+    statuses) made :func:`terminal_safe`, for listeners that draw on a terminal."""
+
+    def __init__(self, inner: ProgressListener) -> None:
+        self.inner = inner
+
+    def on_bytes(self, label: str, done_bytes: int, total_bytes: Optional[int]) -> None:
+        self.inner.on_bytes(terminal_safe(label), done_bytes, total_bytes)
+
+    def on_job(self, job: JobResponse) -> None:
+        self.inner.on_job(
+            dataclasses.replace(
+                job,
+                name=terminal_safe(job.name),
+                kind=JobKind(terminal_safe(str(job.kind))),
+                status=JobStatus(terminal_safe(str(job.status))),
+            )
+        )
 
 
 def _progress_for(args: argparse.Namespace, err: TextIO) -> ProgressListener:
@@ -163,7 +235,7 @@ def _progress_for(args: argparse.Namespace, err: TextIO) -> ProgressListener:
         return QuietProgress()
     tty = resolve_progress(True)
     if not isinstance(tty, QuietProgress):
-        return tty
+        return TerminalSafeProgress(tty)
     return LineProgress(err)
 
 
@@ -331,14 +403,10 @@ def cmd_datasets(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_results(args: argparse.Namespace, out: Output) -> int:
     progress = _progress_for(args, out.err)
-    folder = Path(args.directory)
-    folder.mkdir(parents=True, exist_ok=True)
     with build_client(args) as client:
-        written: List[str] = []
-        for _kind, url, name in client.results.get_results(args.job).files():
-            target = folder / name
-            client.results.download_file(url, target, progress=bytes_callback(progress, f"download {name}"))
-            written.append(str(target))
+        files = [(url, name) for _kind, url, name in client.results.get_results(args.job).files()]
+        saved = download_result_files(client.results, files, args.directory, progress=progress)
+        written = [str(path) for _url, path in saved]
         out.result({"job": args.job, "files": written}, lambda: "\n".join(written) or "no result files")
     return EXIT_OK
 
@@ -393,16 +461,18 @@ def _run_flow(
 ) -> Dict[str, Any]:
     from .runner import Runner
 
-    runner = Runner(client, set_name, progress=progress)
+    runner = Runner(client, set_name, seed=seed, progress=progress, timeout=wait_timeout)
     runner.add_table(table, source, primary_key=primary_key)
-    runner.set_parameters(table, k=k, ncp=ncp, seed=seed)
+    runner.set_parameters(table, k=k, ncp=ncp)
     runner.run()
-    runner.wait(timeout=wait_timeout)
+    runner.wait()
     files = runner.download_all(output)
     with open(source, "rb") as fh:
         rows_in = max(0, sum(1 for line in fh if line.strip()) - 1)
     rows_out = len(runner.shuffled(table))
-    return _summary(table, rows_in, rows_out, runner.privacy_metrics(table), runner.signal_metrics(table), files)
+    privacy = runner.privacy_metrics(table)
+    signal = runner.signal_metrics(table)
+    return _summary(table, rows_in, rows_out, privacy[0] if privacy else {}, signal[0] if signal else {}, files)
 
 
 def _check_k(value: int) -> None:
@@ -592,6 +662,8 @@ def _exit_code(exc: BaseException) -> int:
         return EXIT_JOB
     if isinstance(exc, TransportError):
         return EXIT_NETWORK
+    if isinstance(exc, (LocalFileError, UnsafeFileNameError)):
+        return EXIT_LOCAL
     return EXIT_API
 
 
@@ -627,12 +699,11 @@ def main(argv: Optional[List[str]] = None, *, stdout: Optional[TextIO] = None, s
             message = f"{exc.status_code} {message}"
         out.note(f"avatars: error: {message}")
         if args.json:
-            json.dump({"error": message, "type": type(exc).__name__, "exit_code": code}, out_stream)
-            out_stream.write("\n")
+            out_stream.write(json_text({"error": message, "type": type(exc).__name__, "exit_code": code}) + "\n")
         return code
     except OSError as exc:  # a local file problem (permissions, disk full)
         out.note(f"avatars: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-        return EXIT_API
+        return EXIT_LOCAL
 
 
 def console_main() -> None:  # pragma: no cover - the installed script

@@ -32,7 +32,14 @@ The tree::
     |   could not be re-sent; retry the call
     +-- JobFailedError: a job ended in a failure status (Runner.wait)
     +-- WaitTimeoutError (also the builtin TimeoutError): jobs still running
-        when the wait ran out
+    |   when the wait ran out
+    +-- LocalFileError (also OSError): a local file could not be written
+    |   +-- DiskFullError: no space left (or the disk quota is used up)
+    +-- UnsafeFileNameError (also ValueError): a name from the server that
+        cannot be made a file inside the target directory
+
+    and under ResponseDecodeError: DecompressionLimitError, a compressed
+    download that expands beyond the allowed ratio.
 """
 
 from __future__ import annotations
@@ -70,6 +77,10 @@ __all__ = [
     "RequestNotRetryableError",
     "JobFailedError",
     "WaitTimeoutError",
+    "LocalFileError",
+    "DiskFullError",
+    "UnsafeFileNameError",
+    "DecompressionLimitError",
     "error_from_response",
     "redact_url",
 ]
@@ -545,3 +556,45 @@ def schema_error(endpoint: Optional[str], messages: Any, *, request_id: Optional
         fields=fields,
         request_id=request_id,
     )
+
+
+# --------------------------------------------------------------------------- local files
+
+
+class LocalFileError(AvatarError, OSError):
+    """A local file could not be written (or read): no space, no permission,
+    a name too long for the file system, ...
+
+    ``path`` is the file concerned, ``errno`` and ``strerror`` come from the
+    operating system's error when there was one.  Also an :class:`OSError`,
+    so code that caught the builtin error keeps working.
+    """
+
+    def __init__(
+        self, message: str, *, path: Optional[str] = None, errno: Optional[int] = None, strerror: Optional[str] = None
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno
+        self.strerror = strerror
+        self.filename = path
+
+
+class DiskFullError(LocalFileError):
+    """The file system is full, or the user's disk quota is used up (``ENOSPC``, ``EDQUOT``)."""
+
+
+class UnsafeFileNameError(AvatarError, ValueError):
+    """A file name that came from the server cannot be used safely: the file
+    would land outside the target directory (for example through an existing
+    symbolic link that leads out of it).  ``name`` is the offending name."""
+
+    def __init__(self, message: str, *, name: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class DecompressionLimitError(ResponseDecodeError):
+    """A compressed download (``Content-Encoding: gzip``/``deflate``) expanded
+    beyond the allowed ratio (see :class:`avatars.transfer.DecompressionLimit`);
+    nothing was kept on disk."""

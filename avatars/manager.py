@@ -1,97 +1,205 @@
-"""``Manager``: the entry point of the everyday flow.
+"""``Manager``: the entry point of the everyday flow, with the platform SDK's names.
 
-For everyday avatarization, a Manager and a :class:`~avatars.Runner` usually
-suffice::
+::
 
     from avatars import Manager
 
-    with Manager("https://avatar.example.com/api") as manager:
-        manager.authenticate("alice@example.com", password)
-        runner = manager.create_runner("my-study")
-        ...
+    manager = Manager("https://avatar.example.com/api", api_key=key)
+    runner = manager.create_runner("my-study", seed=42)
+    ...
+    manager.get_last_jobs(5)            # {job name: JobResponse}, newest first
+    manager.delete_job("my-study")      # every job of the one set with that name
 
-The underlying :class:`~avatars.ApiClient` stays reachable as
-``manager.auth_client`` (also ``manager.client``) for anything else.
+The :class:`~avatars.ApiClient` underneath is ``manager.auth_client`` (the
+platform SDK's name; there is no second name for it).
 """
 
 from __future__ import annotations
 
+import os
 from types import TracebackType
-from typing import Any, Iterable, List, Optional, Type, Union
+from typing import Any, Dict, Iterable, List, Optional, Type, Union
+from uuid import UUID
 
 import requests
 
 from .client import ApiClient
 from .config import ClientConfig, Timeout
 from .errors import RequestValidationError
-from .models import BulkDeleteResponse, HealthMessage, JobResponse
+from .models import BulkDeleteResponse, HealthMessage, JobResponse, Results
 from .progress import ProgressOption
 from .runner import Runner
 
 __all__ = ["Manager"]
 
+_BULK_DELETE_LIMIT = 100
+
+
+def _count(count: object) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise RequestValidationError(f"count must be a positive integer, got {count!r}", field="count")
+    return count
+
 
 class Manager:
     """Authenticate, create runners, and look after jobs.
 
-    :param base_url: the API URL (``.../api``).  When neither ``base_url`` nor
-        ``config`` is given, the configuration comes from the environment
-        (:meth:`ClientConfig.from_env`).
-    :param api_key: authenticate with an API key instead of :meth:`authenticate`.
+    :param base_url: the API URL (``.../api``).  Without ``base_url``,
+        ``api_client`` and ``config``, the configuration comes from the
+        environment (:meth:`ClientConfig.from_env`).
+    :param api_client: an :class:`ApiClient` you configured yourself.
+    :param api_key: authenticate with an API key (no :meth:`authenticate` needed).
     :param config: a :class:`ClientConfig`.
     :param http_client: your own configured :class:`requests.Session`.
     :param progress: the default ``progress=`` of the runners it creates.
     :param client_options: passed to :class:`ApiClient` (``timeout``,
-        ``should_verify_ssl``, ``total_timeout``, ``rate_limit_wait``...).
+        ``should_verify_ssl``, ...).
     """
 
     def __init__(
         self,
         base_url: Optional[str] = None,
         *,
+        api_client: Optional[ApiClient] = None,
         api_key: Optional[str] = None,
         config: Optional[ClientConfig] = None,
         http_client: Optional[requests.Session] = None,
         progress: ProgressOption = True,
         **client_options: Any,
     ) -> None:
-        if base_url is None and config is None:
-            config = ClientConfig.from_env(api_key=api_key)
-            api_key = None
-        self.auth_client = ApiClient(
-            base_url, api_key=api_key, config=config, http_client=http_client, **client_options
-        )
+        if api_client is not None:
+            if base_url is not None or api_key is not None or config is not None or client_options:
+                raise RequestValidationError(
+                    "api_client excludes base_url, api_key, config and client options: configure the client",
+                    field="api_client",
+                )
+            self.auth_client = api_client
+        else:
+            if base_url is None and config is None:
+                config = ClientConfig.from_env(api_key=api_key)
+                api_key = None
+            self.auth_client = ApiClient(
+                base_url, api_key=api_key, config=config, http_client=http_client, **client_options
+            )
         self.progress = progress
 
-    @property
-    def client(self) -> ApiClient:
-        """The underlying :class:`ApiClient`."""
-        return self.auth_client
-
     def authenticate(self, username: str, password: str, timeout: Optional[Timeout] = None) -> None:
-        """Log in with username and password (see :meth:`ApiClient.authenticate`)."""
+        """Log in with username and password (not needed with an API key)."""
+        if self.auth_client.api_key_in_use:
+            raise RequestValidationError(
+                "this manager uses an API key: authenticate() is not needed (create a Manager without "
+                "api_key to log in with a password)",
+                field="username",
+            )
         self.auth_client.authenticate(username, password, timeout=timeout)
 
-    def create_runner(self, set_name: str, *, progress: Optional[ProgressOption] = None) -> Runner:
-        """A new :class:`Runner` whose resource set is called ``set_name``."""
-        return Runner(self.auth_client, set_name, progress=self.progress if progress is None else progress)
+    def forgotten_password(self, email: str) -> None:
+        self.auth_client.forgotten_password(email)
 
-    def get_last_jobs(self, count: int = 10) -> List[JobResponse]:
-        """The ``count`` most recent jobs, newest first."""
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise RequestValidationError(f"count must be a positive integer, got {count!r}", field="count")
-        jobs = list(self.auth_client.jobs.get_jobs().jobs)
+    def reset_password(
+        self, email: str, new_password: str, new_password_repeated: str, token: Union[str, UUID]
+    ) -> None:
+        self.auth_client.reset_password(email, new_password, new_password_repeated, token)
+
+    def create_runner(
+        self,
+        set_name: str,
+        seed: Optional[int] = None,
+        max_distribution_plots: Optional[int] = None,
+        pia_data_recipient: str = "unknown",
+        pia_data_type: str = "unknown",
+        pia_data_subject: str = "unknown",
+        pia_sensitivity_level: str = "Undefined",
+        report_language: str = "en",
+        *,
+        progress: Optional[ProgressOption] = None,
+        timeout: Optional[float] = None,
+    ) -> Runner:
+        """A new :class:`Runner` whose resource set is displayed as ``set_name``."""
+        return Runner(
+            self.auth_client,
+            set_name,
+            seed=seed,
+            max_distribution_plots=max_distribution_plots,
+            pia_data_recipient=pia_data_recipient,
+            pia_data_type=pia_data_type,
+            pia_data_subject=pia_data_subject,
+            pia_sensitivity_level=pia_sensitivity_level,
+            report_language=report_language,
+            progress=self.progress if progress is None else progress,
+            timeout=timeout,
+        )
+
+    def create_runner_from_yaml(self, yaml_path: Union[str, os.PathLike[str]], set_name: str) -> Runner:
+        """A runner configured by a YAML resource set (add the tables' data before :meth:`Runner.run`)."""
+        runner = self.create_runner(set_name)
+        runner.from_yaml(yaml_path)
+        return runner
+
+    def get_last_jobs(self, count: int = 1, name: Optional[str] = None) -> Dict[str, JobResponse]:
+        """The ``count`` most recent jobs (of the sets displayed as ``name``), newest first,
+        as ``{job name: job}``.
+
+        This is the platform SDK's meaning.  ``client.jobs.get_last_jobs()``
+        is another call: every job of the most recent set (``GET /jobs/last_set``).
+        """
+        wanted = _count(count)
+        jobs = [job for job in self.auth_client.jobs.get_jobs() if name is None or job.display_name == name]
         jobs.sort(key=lambda job: job.created_at, reverse=True)
-        return jobs[:count]
+        return {job.name: job for job in jobs[:wanted]}
 
-    def delete_jobs(self, names: Union[str, Iterable[str]]) -> BulkDeleteResponse:
-        """Delete jobs by name (at most 100 per call, as the API allows)."""
-        job_names = [names] if isinstance(names, str) else list(names)
-        return self.auth_client.jobs.bulk_delete_jobs(job_names)
+    def get_last_results(self, count: int = 1) -> List[Results]:
+        """The result files (``GET /results/{job}``) of the ``count`` most recent jobs."""
+        return [self.auth_client.results.get_results(name) for name in self.get_last_jobs(count)]
+
+    def get_jobs_by_name(self, name: str) -> List[JobResponse]:
+        """Every job of the sets displayed as ``name``."""
+        return [job for job in self.auth_client.jobs.get_jobs() if job.display_name == name]
 
     def get_health(self) -> HealthMessage:
-        """``GET /health``."""
         return self.auth_client.health.get_health()
+
+    def delete_job(self, name: str) -> BulkDeleteResponse:
+        """Delete every job of the one set displayed as ``name``.
+
+        When several sets (several runs) share the name, nothing is deleted:
+        the error lists their ``set_name``; delete one with
+        :meth:`delete_job_by_id`.
+        """
+        jobs = self.get_jobs_by_name(name)
+        sets = sorted({str(job.set_name) for job in jobs})
+        if not sets:
+            raise RequestValidationError(f"no job belongs to a set named {name!r}", field="name")
+        if len(sets) > 1:
+            raise RequestValidationError(
+                f"{len(sets)} runs are named {name!r}; delete one with delete_job_by_id(set_name): " + ", ".join(sets),
+                field="name",
+            )
+        return self.delete_jobs([job.name for job in jobs])
+
+    def delete_job_by_id(self, id: Union[str, UUID]) -> BulkDeleteResponse:  # noqa: A002 - the platform's name
+        """Delete every job of the set ``id`` (its ``set_name``)."""
+        try:
+            set_name = UUID(str(id))
+        except ValueError:
+            raise RequestValidationError(f"id must be a set_name (a UUID), got {id!r}", field="id") from None
+        names = [job.name for job in self.auth_client.jobs.get_jobs() if job.set_name == set_name]
+        if not names:
+            raise RequestValidationError(f"no job belongs to the set {set_name}", field="id")
+        return self.delete_jobs(names)
+
+    def delete_jobs(self, job_names: Union[str, Iterable[str]]) -> BulkDeleteResponse:
+        """Delete jobs by name, in batches of 100 (the API's limit); the answers are merged."""
+        names = [job_names] if isinstance(job_names, str) else list(job_names)
+        if not names:
+            raise RequestValidationError("job_names is empty", field="job_names")
+        deleted: List[JobResponse] = []
+        failed: List[str] = []
+        for start in range(0, len(names), _BULK_DELETE_LIMIT):
+            answer = self.auth_client.jobs.bulk_delete_jobs(names[start : start + _BULK_DELETE_LIMIT])
+            deleted.extend(answer.deleted_jobs)
+            failed.extend(answer.failed_jobs)
+        return BulkDeleteResponse(deleted_jobs=deleted, failed_jobs=failed)
 
     def close(self) -> None:
         self.auth_client.close()

@@ -32,6 +32,7 @@ from collections.abc import Mapping as _MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
+from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from ._validate import require_email, require_text, require_text_list, require_uuid
@@ -276,17 +277,18 @@ class ResourceSetResponse:
 
 @dataclass(frozen=True)
 class JobResponse:
-    """A job.
+    """A job, as ``GET /jobs/{name}`` describes it.
 
-    ``done`` is the server's own flag; the helpers read the status:
+    One set of names (the platform's where it has one):
 
+    * :attr:`done`: the server's own flag (the platform's field);
     * :attr:`succeeded`: the status is ``finished``;
     * :attr:`failed`: the status is ``error``, ``parent_error``, ``lost`` or
       ``orphaned``;
-    * :attr:`is_terminal`: one of the two (the status will not change again);
-    * :attr:`is_done`: ``done`` or :attr:`is_terminal`: what a polling loop
-      should wait for (a server that ends a job without setting ``done``, or
-      the other way round, cannot make the loop spin forever).
+    * :attr:`is_terminal`: the job will not change again (``done``,
+      succeeded or failed): what a polling loop waits for, so a server
+      that ends a job without setting ``done``, or the other way round,
+      cannot make the loop spin forever.
     """
 
     name: str
@@ -311,11 +313,7 @@ class JobResponse:
 
     @property
     def is_terminal(self) -> bool:
-        return self.succeeded or self.failed
-
-    @property
-    def is_done(self) -> bool:
-        return self.done or self.is_terminal
+        return self.done or self.succeeded or self.failed
 
 
 @dataclass(frozen=True)
@@ -393,6 +391,16 @@ class HealthMessage:
     message: str
 
 
+def _url_file_name(url: str) -> str:
+    """The last non-empty path segment of ``url``, percent-decoded ("" if none)."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # e.g. an unbalanced "[" in the host part
+        path = url.split("?", 1)[0].split("#", 1)[0]
+    segments = [s for s in path.split("/") if s]
+    return unquote(segments[-1]) if segments else ""
+
+
 class Results(Mapping[str, List[str]]):
     """The result files of a job: ``{result kind: [url, ...]}`` (``GET /results/{job_name}``).
 
@@ -432,13 +440,22 @@ class Results(Mapping[str, List[str]]):
         return [url for urls in self._data.values() for url in urls]
 
     def files(self) -> List[Tuple[str, str, str]]:
-        """``(kind, url, file name)`` for every URL; the file name is the URL's
-        last path segment (``"<kind>-<n>"`` when it has none)."""
-        return [
-            (kind, url, url.rstrip("/").rsplit("/", 1)[-1] or f"{kind}-{index}")
-            for kind, urls in self._data.items()
-            for index, url in enumerate(urls)
-        ]
+        """``(kind, url, file name)`` for every URL.
+
+        The file name is the last non-empty segment of the URL's path
+        (percent-decoded; the query, which may hold a signature, is never
+        part of it), or ``"<kind>-<n>"`` when the path has none.  Both come
+        from the server, so every name is made a safe, plain file name and
+        the names of one job are distinct (see :mod:`avatars._filenames`):
+        ``../../x`` or ``/etc/passwd`` cannot become a path.
+        """
+        from ._filenames import safe_filename, unique_names
+
+        entries = [(kind, url, index) for kind, urls in self._data.items() for index, url in enumerate(urls)]
+        names = unique_names(
+            [safe_filename(_url_file_name(url), fallback=f"{kind}-{index}") for kind, url, index in entries]
+        )
+        return [(kind, url, name) for (kind, url, _), name in zip(entries, names)]
 
     def to_dict(self) -> Dict[str, List[str]]:
         return {k: list(v) for k, v in self._data.items()}

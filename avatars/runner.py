@@ -1,29 +1,41 @@
-"""``Runner``: one avatarization, from tables to results, on top of ``ApiClient``.
+"""``Runner``: one avatarization on the platform, with the platform SDK's names.
 
 ::
 
-    runner = manager.create_runner("my-study")
-    runner.add_table("patients", "patients.csv", primary_key="id")
-    runner.set_parameters("patients", k=15, seed=42)
-    runner.run()                 # uploads, writes the resource set, creates the jobs
-    runner.wait(timeout=600)     # polls with backoff; raises JobFailedError on failure
-    rows = runner.shuffled("patients")
+    runner = manager.create_runner("my-study", seed=42)
+    runner.add_table("patients", df, primary_key="id")      # DataFrame, path or binary file
+    runner.set_parameters("patients", k=15)
+    runner.run()                                           # uploads, PUT /resources, POST /jobs
+    avatars = runner.shuffled("patients")                  # waits for the job, then downloads
     print(runner.privacy_metrics("patients"))
-    runner.download_report("report.md")
+    runner.download_report("report.pdf")
 
-What :meth:`Runner.run` creates, for each table ``t`` (its parameters entry is
-named after the table):
+What it sends, in order: each table's data to object storage (at
+:meth:`run`, not at :meth:`add_table`: a refused parameter never leaves an
+orphan upload), the resource set (``PUT /resources/{display_name}``, the
+YAML of :class:`~avatars.documents.ResourceSet`), then one ``POST /jobs`` per
+parameters document (``standard``, ``signal_metrics``, ``privacy_metrics``,
+``report``, ``report_pia``), each naming the jobs it depends on.
 
-* ``standard`` on ``t``;
-* ``privacy_metrics`` and ``signal_metrics`` on ``t``, depending on it;
-* ``report`` on ``t``, depending on the metrics jobs.
+Differences from the platform's SDK, all on purpose:
 
-No transport code lives here: every call goes through the client's facades.
+* Waiting shows progress (a tqdm bar on a terminal, nothing elsewhere, or
+  your :class:`~avatars.progress.ProgressListener`) and can time out
+  (``runner.timeout``).  The SDK blocks silently with no limit.
+* A failed job raises :class:`~avatars.errors.JobFailedError` for the job
+  that failed, with its message, not for a job that only ended
+  ``parent_error`` because of it.
+* Every mistake the client can see (an unknown table or column, ``k < 1``,
+  results asked before :meth:`run`) raises before anything is sent.
+* Results are pandas DataFrames with the columns' original types when pandas
+  is installed, lists of ``{column: text}`` rows otherwise.
+* A DataFrame's named index is kept as a column (the SDK drops it).
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import os
@@ -31,45 +43,90 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from urllib.parse import quote
 
 from .client import ApiClient
+from .documents import ColumnType, ReportLanguage, ReportType, ResourceSet, report_name
+from .documents.files import file_name_of, table_of_result_file
 from .errors import AvatarError, JobFailedError, RequestValidationError, WaitTimeoutError
-from .models import JobCreateRequest, JobKind, JobResponse, JobStatus, ResourceSetResponse
+from .models import BulkDeleteResponse, JobCreateRequest, JobCreateResponse, JobKind, JobResponse, JobStatus
 from .progress import ProgressOption, bytes_callback, resolve_progress
-from .storage.client import UploadResult
+from .resources.results import download_result_files
 
-__all__ = ["Runner", "TableSpec", "Parameters", "DEFAULT_JOBS"]
+__all__ = ["Runner", "RunnerResults", "DataStore", "JOB_EXECUTION_ORDER"]
 
-#: The jobs :meth:`Runner.run` creates by default, in dependency order.
-DEFAULT_JOBS: Tuple[JobKind, ...] = (
+#: the jobs :meth:`Runner.run` launches by default, in the platform SDK's order
+JOB_EXECUTION_ORDER: Tuple[JobKind, ...] = (
     JobKind.standard,
-    JobKind.privacy_metrics,
     JobKind.signal_metrics,
+    JobKind.privacy_metrics,
     JobKind.report,
 )
 
-TableData = Union[str, "os.PathLike[str]", IO[bytes], Sequence[Mapping[str, Any]], Any]
+TableData = Union[str, "os.PathLike[str]", IO[bytes], IO[str], Any]
+
+#: pandas dtype (as text) -> the platform's column type, first match wins
+_DTYPE_TYPES: Tuple[Tuple[str, ColumnType], ...] = (
+    ("datetime64[ns, ", ColumnType.DATETIME_TZ),
+    ("datetime", ColumnType.DATETIME),
+    ("float", ColumnType.NUMERIC),
+    ("int", ColumnType.INT),
+    ("bool", ColumnType.BOOL),
+)
+
+
+class DataStore:
+    """The one place a :class:`Runner` meets object storage.
+
+    ``upload`` puts a table's bytes under the caller's storage prefix as
+    ``key``; ``download`` returns a result file's bytes.  Both go through the
+    client's storage facade; pass your own ``DataStore`` to a Runner to keep
+    data elsewhere in tests.
+    """
+
+    def __init__(self, client: ApiClient) -> None:
+        self._client = client
+
+    def upload(self, key: str, data: bytes, *, label: str, progress: Any) -> None:
+        upload_file = getattr(self._client, "upload_file", None)
+        if upload_file is not None:  # the object-storage facade (signed S3 requests)
+            upload_file(io.BytesIO(data), key)
+            return
+        prefix = self._client.results.get_upload_url()
+        if not prefix.startswith(("http://", "https://")):
+            raise AvatarError(
+                f"the platform's upload location is {prefix.split('://', 1)[0]}://...; this version of avatars "
+                "cannot write there (it needs ApiClient.upload_file)"
+            )
+        # a storage origin that takes a plain PUT under the caller's prefix (the local server)
+        url = f"{prefix.rstrip('/')}/{quote(key)}"
+        self._client.request("PUT", url, data=data, auth_required=False)
+        progress.on_bytes(label, len(data), len(data))
+
+    def download(self, url: str, *, label: str, progress: Any) -> bytes:
+        buffer = io.BytesIO()
+        self._client.results.download_file(url, buffer, progress=bytes_callback(progress, label))
+        return buffer.getvalue()
 
 
 @dataclass
-class TableSpec:
-    """A table added to a runner (before upload: ``dataset`` is ``None``)."""
-
-    name: str
-    source: Any = field(repr=False)
-    primary_key: Optional[str] = None
-    columns: Optional[List[str]] = None
-    #: Where the table's data went in object storage (set by :meth:`Runner.run`).
-    dataset: Optional[UploadResult] = None
+class _Table:
+    payload: bytes = field(repr=False)
+    key: str
+    columns: List[str]
+    dtypes: Dict[str, str]
+    avatar_payload: Optional[bytes] = field(default=None, repr=False)
+    avatar_key: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class Parameters:
-    """Avatarization parameters of one table."""
+@dataclass
+class RunnerResults:
+    """What :meth:`Runner.get_all_results` gathered: result -> table -> value."""
 
-    k: int
-    ncp: Optional[int] = None
-    seed: Optional[int] = None
+    shuffled: Dict[str, Any] = field(default_factory=dict)
+    sensitive_unshuffled: Dict[str, Any] = field(default_factory=dict)
+    privacy_metrics: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
+    signal_metrics: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
 
 
 def _is_dataframe(obj: Any) -> bool:
@@ -77,369 +134,679 @@ def _is_dataframe(obj: Any) -> bool:
     return cls.__name__ == "DataFrame" and cls.__module__.split(".")[0] == "pandas"
 
 
-def _rows_to_csv(rows: Sequence[Mapping[str, Any]], table: str) -> Tuple[bytes, List[str]]:
-    if not rows:
-        raise RequestValidationError(f"table {table!r}: the list of rows is empty", field="data")
-    columns: List[str] = []
-    for index, row in enumerate(rows):
-        if not isinstance(row, Mapping):
+def _header(payload: bytes, table: str) -> List[str]:
+    first = payload.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RequestValidationError(f"table {table!r}: the data is not UTF-8 CSV", field="data") from None
+    columns = next(csv.reader([text]), [])
+    if not columns or not any(c.strip() for c in columns):
+        raise RequestValidationError(f"table {table!r}: the data has no CSV header line", field="data")
+    return columns
+
+
+def _read_table(table: str, data: Any, argument: str) -> Tuple[bytes, List[str], Dict[str, str], str]:
+    """``(CSV bytes, columns, {column: pandas dtype}, file extension)`` of one table's data."""
+    if _is_dataframe(data):
+        frame = data
+        index_names = [n for n in frame.index.names if n is not None]
+        if index_names:
+            clash = [str(n) for n in index_names if n in frame.columns]
+            if clash:
+                raise RequestValidationError(
+                    f"table {table!r}: the index {', '.join(clash)} has the name of a column; rename one",
+                    field=argument,
+                )
+            frame = frame.reset_index()  # a named index is data: keep it as a column
+        payload = frame.to_csv(index=False).encode("utf-8")
+        dtypes = {str(c): str(t) for c, t in frame.dtypes.items()}
+        return payload, [str(c) for c in frame.columns], dtypes, ".csv"
+    if isinstance(data, (str, os.PathLike)):
+        text = os.fspath(data)
+        path = Path(text)
+        if isinstance(data, str) and ("\n" in text or (not path.exists() and "," in text)):
             raise RequestValidationError(
-                f"table {table!r}: row {index} is a {type(row).__name__}, expected a dict", field="data"
+                f"table {table!r}: {argument} looks like CSV text, not a file path; "
+                "pass io.BytesIO(text.encode()) or a DataFrame",
+                field=argument,
             )
-        for key in row:
-            if key not in columns:
-                columns.append(str(key))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    return buffer.getvalue().encode("utf-8"), columns
+        if not path.is_file():
+            raise RequestValidationError(f"table {table!r}: no such file {text!r}", field=argument)
+        payload = path.read_bytes()
+        return payload, _header(payload, table), {}, path.suffix or ".csv"
+    if isinstance(data, (bytes, bytearray)):
+        payload = bytes(data)
+        return payload, _header(payload, table), {}, ".csv"
+    if hasattr(data, "read"):
+        content = data.read()
+        payload = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        return payload, _header(payload, table), {}, ".csv"
+    if isinstance(data, Sequence) and data and all(isinstance(row, Mapping) for row in data):
+        columns: List[str] = list(dict.fromkeys(str(key) for row in data for key in row))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({str(k): ("" if v is None else v) for k, v in row.items()} for row in data)
+        return buffer.getvalue().encode("utf-8"), columns, {}, ".csv"
+    raise RequestValidationError(
+        f"table {table!r}: {argument} must be a DataFrame, a path, a file object or a list of row dicts, "
+        f"got {type(data).__name__}",
+        field=argument,
+    )
 
 
-def _csv_header(first_line: bytes) -> List[str]:
-    text = first_line.decode("utf-8-sig", errors="replace")
-    return next(csv.reader([text]), [])
+def _infer_types(dtypes: Mapping[str, str]) -> Dict[str, str]:
+    out = {}
+    for column, dtype in dtypes.items():
+        found = next((t for prefix, t in _DTYPE_TYPES if prefix in dtype), ColumnType.CATEGORY)
+        out[column] = found.value
+    return out
 
 
 class Runner:
-    """Build and run one avatarization (see the module docstring).
+    """One avatarization (see the module docstring).
 
-    :param client: an authenticated :class:`~avatars.ApiClient`.
-    :param set_name: the display name of the resource set.
-    :param progress: ``True`` (tqdm bars when available on a terminal),
-        ``False``, or a :class:`~avatars.progress.ProgressListener`.
+    :param api_client: an authenticated :class:`~avatars.ApiClient`.
+    :param display_name: the resource set's name (several runs may share it:
+        each :meth:`run` makes a new set, ``set_name``).
+    :param seed: the seed of every job (``None``: the platform picks one).
+    :param report_language: ``"en"`` or ``"fr"``.
+    :param progress: ``True`` (tqdm bar on a terminal), ``False``, or a
+        :class:`~avatars.progress.ProgressListener`.
+    :param timeout: seconds to wait for a job before
+        :class:`~avatars.errors.WaitTimeoutError` (``None``: no limit).
+    :param data_store: where table data goes (default: the client's object storage).
     """
 
-    def __init__(self, client: ApiClient, set_name: str, *, progress: ProgressOption = True) -> None:
-        if not isinstance(set_name, str) or not set_name.strip():
-            raise RequestValidationError("set_name must be a non-empty string", field="set_name")
-        self.client = client
-        self.set_name = set_name
-        self._progress = resolve_progress(progress)
-        self.tables: Dict[str, TableSpec] = {}
-        self.parameters: Dict[str, Parameters] = {}
-        self.resource_set: Optional[ResourceSetResponse] = None
-        #: ``(kind, table) -> job name`` of the jobs created by :meth:`run`.
-        self.jobs: Dict[Tuple[JobKind, str], str] = {}
-        self._finished: Dict[str, JobResponse] = {}
+    #: seconds between the first polls of a job; grows by ``poll_backoff`` up to ``max_poll_interval``
+    poll_interval = 0.2
+    max_poll_interval = 5.0
+    poll_backoff = 1.5
 
-    # ------------------------------------------------------------------ building
-
-    def add_table(self, name: str, data: TableData, primary_key: Optional[str] = None) -> TableSpec:
-        """Add a table: a CSV path, a binary file, rows (a list of dicts), or a
-        pandas DataFrame (when pandas is installed)."""
-        if not isinstance(name, str) or not name.strip():
-            raise RequestValidationError("table name must be a non-empty string", field="name")
-        if name in self.tables:
-            raise RequestValidationError(f"table {name!r} was already added", field="name")
-        if self.jobs:
-            raise RequestValidationError("this runner already ran; create a new runner", field="name")
-        columns: Optional[List[str]] = None
-        data_: Any = data  # one of several kinds, told apart below
-        if isinstance(data_, (str, os.PathLike)):
-            path = Path(data_)
-            if not path.is_file():
-                raise RequestValidationError(f"table {name!r}: no such file {str(path)!r}", field="data")
-            with open(path, "rb") as fh:
-                columns = _csv_header(fh.readline())
-            source: Any = path
-        elif _is_dataframe(data_):
-            text = data_.to_csv(index=False)
-            source = text.encode("utf-8")
-            columns = [str(c) for c in data_.columns]
-        elif isinstance(data_, (bytes, bytearray)):
-            source = bytes(data_)
-            columns = _csv_header(source.split(b"\n", 1)[0])
-        elif hasattr(data_, "read"):
-            if isinstance(data_, io.TextIOBase):
-                raise RequestValidationError(f"table {name!r}: open the file in binary mode ('rb')", field="data")
-            source = data_
-            if getattr(data_, "seekable", lambda: False)():
-                start = data_.tell()
-                columns = _csv_header(data_.readline())
-                data_.seek(start)
-        elif isinstance(data_, Sequence) and not isinstance(data_, str):
-            source, columns = _rows_to_csv(data_, name)
-        else:
-            raise RequestValidationError(
-                f"table {name!r}: data must be a path, a binary file, a list of dicts or a DataFrame, "
-                f"got {type(data_).__name__}",
-                field="data",
-            )
-        if primary_key is not None and columns is not None and primary_key not in columns:
-            raise RequestValidationError(
-                f"table {name!r}: primary key {primary_key!r} is not a column ({', '.join(columns)})",
-                field="primary_key",
-            )
-        spec = TableSpec(name=name, source=source, primary_key=primary_key, columns=columns)
-        self.tables[name] = spec
-        return spec
-
-    def set_parameters(self, table: str, k: int, ncp: Optional[int] = None, seed: Optional[int] = None) -> Parameters:
-        """Set the avatarization parameters of a table added before."""
-        if table not in self.tables:
-            raise RequestValidationError(
-                f"unknown table {table!r}; add it first with add_table() (known: {', '.join(self.tables) or 'none'})",
-                field="table",
-            )
-        for label, value, minimum in (("k", k, 1), ("ncp", ncp, 1), ("seed", seed, 0)):
-            if value is None and label != "k":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise RequestValidationError(f"{label} must be an integer >= {minimum}, got {value!r}", field=label)
-        spec = self.tables[table]
-        if spec.columns is not None and ncp is not None and ncp > len(spec.columns):
-            raise RequestValidationError(
-                f"ncp={ncp} is larger than the number of columns of {table!r} ({len(spec.columns)})", field="ncp"
-            )
-        params = Parameters(k=k, ncp=ncp, seed=seed)
-        self.parameters[table] = params
-        return params
-
-    def resource_document(self) -> Dict[str, Any]:
-        """The resource-set document :meth:`run` sends (datasets must be uploaded)."""
-        tables = []
-        for spec in self.tables.values():
-            if spec.dataset is None:
-                raise RequestValidationError(f"table {spec.name!r} is not uploaded yet", field="tables")
-            tables.append({"name": spec.name, "data": spec.dataset.location.uri, "primary_key": spec.primary_key})
-        parameters = [
-            {"name": table, "table": table, "k": p.k, "ncp": p.ncp, "seed": p.seed}
-            for table, p in self.parameters.items()
-        ]
-        return {"tables": tables, "parameters": parameters}
-
-    # ------------------------------------------------------------------ running
-
-    def run(self, jobs: Iterable[Union[JobKind, str]] = DEFAULT_JOBS) -> Dict[Tuple[JobKind, str], str]:
-        """Upload the tables, write the resource set, create the jobs.
-
-        Returns ``(kind, table) -> job name``.  Input is checked before any
-        network call.
-        """
-        kinds = [JobKind.parse(k, field_name="jobs") for k in jobs]
-        if not kinds:
-            raise RequestValidationError("jobs is empty", field="jobs")
-        if not self.tables:
-            raise RequestValidationError("no table: call add_table() first", field="tables")
-        missing = [t for t in self.tables if t not in self.parameters]
-        if missing:
-            raise RequestValidationError(
-                f"no parameters for table(s) {', '.join(missing)}: call set_parameters()", field="parameters"
-            )
-        if self.jobs:
-            raise RequestValidationError("this runner already ran; create a new runner", field="jobs")
-
-        for spec in self.tables.values():
-            if spec.dataset is None:
-                spec.dataset = self.client.datasets.upload(
-                    spec.source,
-                    f"{spec.name}.csv",
-                    progress=bytes_callback(self._progress, f"upload {spec.name}"),
-                )
-        document = json.dumps(self.resource_document(), indent=2)
-        self.resource_set = self.client.resources.put_resources(self.set_name, document)
-        set_name = self.resource_set.set_name
-
-        for table in self.tables:
-            created: Dict[JobKind, str] = {}
-            for kind in sorted(set(kinds), key=_kind_order):
-                depends_on: List[str] = []
-                if kind in (JobKind.privacy_metrics, JobKind.signal_metrics, JobKind.advice):
-                    depends_on = [created[JobKind.standard]] if JobKind.standard in created else []
-                elif kind is JobKind.report:
-                    depends_on = [
-                        created[k]
-                        for k in (JobKind.standard, JobKind.privacy_metrics, JobKind.signal_metrics)
-                        if k in created
-                    ]
-                request = JobCreateRequest(set_name=set_name, parameters_name=table, depends_on=depends_on, kind=kind)
-                job = self.client.jobs.create_job(request)
-                created[kind] = job.name
-                self.jobs[(kind, table)] = job.name
-        return dict(self.jobs)
-
-    def wait(
+    def __init__(
         self,
-        timeout: Optional[float] = None,
+        api_client: ApiClient,
+        display_name: str,
+        seed: Optional[int] = None,
+        max_distribution_plots: Optional[int] = None,
+        compute_figures: Optional[bool] = None,
+        pia_data_recipient: str = "unknown",
+        pia_data_type: str = "unknown",
+        pia_data_subject: str = "unknown",
+        pia_sensitivity_level: str = "Undefined",
+        report_language: Union[ReportLanguage, str] = ReportLanguage.EN,
         *,
-        poll_interval: float = 0.2,
-        max_poll_interval: float = 5.0,
-        backoff: float = 1.5,
-    ) -> Dict[Tuple[JobKind, str], JobResponse]:
-        """Poll until every job ends; raise :class:`JobFailedError` when one fails.
+        progress: ProgressOption = True,
+        timeout: Optional[float] = None,
+        data_store: Optional[DataStore] = None,
+    ) -> None:
+        from ._version import __version__
 
-        Polls start every ``poll_interval`` seconds and slow down by
-        ``backoff`` up to ``max_poll_interval``.  ``timeout`` (seconds, or
-        ``None`` for no limit) raises :class:`WaitTimeoutError`.
-        """
-        if not self.jobs:
-            raise RequestValidationError("nothing to wait for: call run() first", field="jobs")
-        if poll_interval <= 0 or max_poll_interval < poll_interval or backoff < 1:
-            raise RequestValidationError("need 0 < poll_interval <= max_poll_interval and backoff >= 1")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        interval = poll_interval
-        statuses: Dict[Tuple[JobKind, str], JobResponse] = {}
-        while True:
-            pending = False
-            failed: List[Tuple[Tuple[JobKind, str], JobResponse]] = []
-            for key, name in self.jobs.items():
-                if name in self._finished:
-                    statuses[key] = self._finished[name]
-                    continue
-                job = self.client.jobs.get_job_status(name)
-                statuses[key] = job
-                self._progress.on_job(job)
-                if job.failed:
-                    failed.append((key, job))
-                elif job.is_done:
-                    self._finished[name] = job
-                else:
-                    pending = True
-            if failed:
-                raise self._failure(failed, statuses)
-            if not pending:
-                return statuses
-            if deadline is not None and time.monotonic() + interval > deadline:
-                waiting = sorted(f"{k[0]}:{k[1]}" for k, j in statuses.items() if not j.is_done)
-                raise WaitTimeoutError(f"jobs still running after {timeout:g} s: {', '.join(waiting)}")
-            time.sleep(interval)
-            interval = min(max_poll_interval, interval * backoff)
-
-    def _failure(
-        self,
-        failed: List[Tuple[Tuple[JobKind, str], JobResponse]],
-        statuses: Dict[Tuple[JobKind, str], JobResponse],
-    ) -> JobFailedError:
-        """The error for the root cause: a job that failed by itself, not one that
-        only ended ``parent_error`` because of it (re-polled, since a parent may
-        have failed after it was polled in this round)."""
-        for key, name in self.jobs.items():
-            if statuses[key].failed or name in self._finished:
-                continue
-            statuses[key] = self.client.jobs.get_job_status(name)
-        candidates = [(k, j) for k, j in statuses.items() if j.failed]
-        roots = [(k, j) for k, j in candidates if j.status is not JobStatus.parent_error]
-        key, job = (roots or candidates or failed)[0]
-        return JobFailedError(
-            f"job {job.name} ({job.kind} on {key[1]!r}) ended with status {job.status}: "
-            f"{job.exception or 'no message'}",
-            job=job,
-            exception=job.exception,
+        self.client = api_client
+        self.display_name = display_name
+        #: the set's id once :meth:`run` stored it (``None`` before)
+        self.set_name: Optional[str] = None
+        self.config = ResourceSet(
+            display_name,
+            seed=seed,
+            max_distribution_plots=max_distribution_plots,
+            compute_figures=compute_figures,
+            annotations={"client_type": "python", "client_version": __version__},
+            pia_metadata={
+                "datarecipient": str(pia_data_recipient),
+                "data_type": str(pia_data_type),
+                "datasubject": str(pia_data_subject),
+                "sensitivity_level": str(pia_sensitivity_level),
+            },
         )
+        self.report_language = _choice(ReportLanguage, report_language, "report_language")
+        self.timeout = timeout
+        self._progress = resolve_progress(progress)
+        self._store = data_store or DataStore(api_client)
+        self._tables: Dict[str, _Table] = {}
+        #: parameters name (``standard``, ``report_pia``...) -> the job created for it
+        self.jobs: Dict[str, JobCreateResponse] = {}
+        self._uploaded: Dict[str, bytes] = {}
+        self._finished: Dict[str, JobResponse] = {}
+        self._result_urls: Dict[str, Dict[str, List[str]]] = {}
+        self._downloads: Dict[str, bytes] = {}
 
-    def get_status(self, kind: Union[JobKind, str], table: Optional[str] = None) -> JobResponse:
-        """The current state of the ``kind`` job (of ``table`` when several tables)."""
-        return self.client.jobs.get_job_status(self._job_name(kind, table))
+    # --------------------------------------------------------------- building
 
-    # ------------------------------------------------------------------ results
+    def add_annotations(self, annotations: Mapping[str, str]) -> None:
+        """Add ``str -> str`` annotations to the set's metadata document."""
+        for key, value in annotations.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise RequestValidationError("annotations must map strings to strings", field="annotations")
+        self.config.annotations.update(annotations)
 
-    def shuffled(self, table: str) -> List[Dict[str, str]]:
-        """The avatarized rows of ``table`` (values as strings, as in the CSV)."""
-        data = self._result_bytes(JobKind.standard, table, "shuffled")
-        return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    def add_table(
+        self,
+        table_name: str,
+        data: TableData,
+        primary_key: Optional[str] = None,
+        foreign_keys: Optional[Sequence[str]] = None,
+        time_series_time: Optional[str] = None,
+        types: Optional[Mapping[str, Union[ColumnType, str]]] = None,
+        columns_to_drop: Optional[Sequence[str]] = None,
+        individual_level: Optional[bool] = None,
+        avatar_data: Optional[TableData] = None,
+    ) -> None:
+        """Add a table: a pandas DataFrame, a path to a CSV file, a file object, or a
+        list of row dicts (an addition: the platform SDK takes the first two).
 
-    def privacy_metrics(self, table: str) -> Dict[str, Any]:
-        """The privacy metrics of ``table``."""
-        return self._result_json(JobKind.privacy_metrics, table, "privacy_metrics")
+        A DataFrame's column types are read from its dtypes (``types``
+        overrides them).  A string is a path: CSV text given by mistake is
+        refused, not looked up as a file name.  ``avatar_data`` is an already
+        avatarized version, to compute metrics without avatarizing.  The data
+        is read now and sent by :meth:`run`.
+        """
+        from .documents import check_name
 
-    def signal_metrics(self, table: str) -> Dict[str, Any]:
-        """The signal (utility) metrics of ``table``."""
-        return self._result_json(JobKind.signal_metrics, table, "signal_metrics")
-
-    def download_report(self, path: Union[str, os.PathLike[str]], table: Optional[str] = None) -> Path:
-        """Write the report (of ``table`` when several tables) to ``path``."""
-        name = self._job_name(JobKind.report, table)
-        url = self._result_url(name, "report")
-        target = Path(path)
-        self.client.results.download_file(url, target, progress=bytes_callback(self._progress, "report"))
-        return target
-
-    def get_all_results(self) -> Dict[str, Dict[str, Any]]:
-        """``{"shuffled": {table: rows}, "privacy_metrics": {...}, "signal_metrics": {...}}``
-        for the jobs that ran."""
-        out: Dict[str, Dict[str, Any]] = {}
-        for kind, table in self.jobs:
-            if kind is JobKind.standard:
-                out.setdefault("shuffled", {})[table] = self.shuffled(table)
-            elif kind is JobKind.privacy_metrics:
-                out.setdefault("privacy_metrics", {})[table] = self.privacy_metrics(table)
-            elif kind is JobKind.signal_metrics:
-                out.setdefault("signal_metrics", {})[table] = self.signal_metrics(table)
-        return out
-
-    def download_all(self, directory: Union[str, os.PathLike[str]]) -> Dict[str, Path]:
-        """Write every result file of every job to ``directory``; returns ``{file name: path}``."""
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
-        written: Dict[str, Path] = {}
-        for (_kind, table), name in self.jobs.items():
-            for _result_kind, url, base in self.client.results.get_results(name).files():
-                filename = f"{table}.{base}" if not base.startswith(f"{table}.") else base
-                target = folder / filename
-                self.client.results.download_file(
-                    url, target, progress=bytes_callback(self._progress, f"download {filename}")
+        check_name(table_name, "table_name", what="table name")
+        payload, columns, dtypes, suffix = _read_table(table_name, data, "data")
+        merged_types: Dict[str, Union[ColumnType, str]] = {**_infer_types(dtypes), **dict(types or {})}
+        avatar_payload = avatar_key = None
+        if avatar_data is not None:
+            avatar_payload, avatar_columns, _, _ = _read_table(table_name, avatar_data, "avatar_data")
+            if avatar_columns != columns:
+                raise RequestValidationError(
+                    f"table {table_name!r}: avatar_data has columns {avatar_columns}, data has {columns}",
+                    field="avatar_data",
                 )
-                written[filename] = target
+            avatar_key = f"{table_name}_avatars{suffix}"
+        key = f"{table_name}{suffix}"
+        self.config.add_table(
+            table_name,
+            key,
+            columns=columns,
+            primary_key=primary_key,
+            foreign_keys=[fk for fk in (foreign_keys or []) if fk is not None] or None,
+            time_series_time=time_series_time,
+            types=merged_types or None,
+            individual_level=individual_level,
+            columns_to_drop=columns_to_drop,
+            avatar_file=avatar_key,
+        )
+        self._tables[table_name] = _Table(payload, key, columns, dtypes, avatar_payload, avatar_key)
+
+    def add_link(
+        self,
+        parent_table_name: str,
+        parent_field: str,
+        child_table_name: str,
+        child_field: str,
+        method: str = "linear_sum_assignment",
+    ) -> None:
+        """Link the child's foreign key ``child_field`` to the parent's primary key."""
+        self.config.add_link(parent_table_name, parent_field, child_table_name, child_field, method)
+
+    def set_parameters(self, table_name: str, **parameters: Any) -> None:
+        """Set (replace) the parameters of one table; the names are the platform SDK's.
+
+        ``k`` (or ``open_dp_epsilon`` / ``fast_dp_epsilon``), ``ncp``,
+        ``use_categorical_reduction``, ``column_weights``,
+        ``exclude_variable_names``, ``exclude_variable_method``,
+        ``imputation_method``, ``imputation_k``,
+        ``imputation_training_fraction``, ``imputation_return_data_imputed``,
+        ``time_series_nf``, ``time_series_projection_type``,
+        ``time_series_nb_points``, ``time_series_method``,
+        ``known_variables``, ``target``, ``quantile_threshold``,
+        ``data_augmentation_strategy``, ``data_augmentation_target_column``,
+        ``data_augmentation_should_anonymize_original_table``, ``processors``,
+        ``pseudonymized_columns``, ``use_excluded_variables_in_metrics``.
+        See :meth:`avatars.documents.ResourceSet.set_parameters`.  A refused
+        value raises :class:`~avatars.documents.DocumentError` naming it.
+        """
+        if "exclude_replacement_strategy" in parameters:  # the platform SDK's deprecated name
+            parameters.setdefault("exclude_variable_method", parameters.pop("exclude_replacement_strategy"))
+        try:
+            self.config.set_parameters(table_name, **parameters)
+        except TypeError as exc:
+            raise RequestValidationError(f"set_parameters: {exc}", field="parameters") from None
+
+    def update_parameters(self, table_name: str, **parameters: Any) -> None:
+        """Change some parameters of a table and keep the others (same names as :meth:`set_parameters`)."""
+        current = self.config.current_parameters(table_name)
+        if not any(key in current for key in ("k", "open_dp_epsilon", "fast_dp_epsilon")):
+            raise RequestValidationError(
+                f"table {table_name!r} has no parameters yet: use set_parameters()", field="table_name"
+            )
+        if {"k", "open_dp_epsilon", "fast_dp_epsilon"} & set(parameters):
+            for key in ("k", "open_dp_epsilon", "fast_dp_epsilon"):
+                current.pop(key, None)  # a new method replaces the old one
+        self.set_parameters(table_name, **{**current, **parameters})
+
+    def delete_parameters(self, table_name: str) -> None:
+        """Remove every parameter of a table."""
+        self.config.delete_parameters(table_name)
+
+    def delete_link(self, parent_table_name: str, child_table_name: str) -> None:
+        self.config.delete_link(parent_table_name, child_table_name)
+
+    def delete_table(self, table_name: str) -> None:
+        """Remove a table, its parameters and the links to it (nothing was sent for it yet)."""
+        self.config.delete_table(table_name)
+        self._tables.pop(table_name, None)
+
+    def get_yaml(self, path: Optional[Union[str, os.PathLike[str]]] = None) -> str:
+        """The resource set's YAML (also written to ``path`` when given)."""
+        text = self.config.to_yaml()
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def from_yaml(self, yaml_path: Union[str, os.PathLike[str]]) -> None:
+        """Replace this runner's configuration with a YAML file's (data must be added again
+        with :meth:`add_table` for the tables to be uploaded)."""
+        text = Path(yaml_path).read_text(encoding="utf-8")
+        config = ResourceSet.from_yaml(text)
+        config.display_name = self.display_name
+        self.config = config
+        self._tables = {}
+
+    # ---------------------------------------------------------------- running
+
+    def run(self, jobs_to_run: Iterable[Union[JobKind, str]] = JOB_EXECUTION_ORDER) -> Dict[str, str]:
+        """Send the data and the set, then launch the jobs; returns ``{parameters name: job name}``.
+
+        Everything is checked first: nothing is sent when a job cannot run
+        (no table, a table without parameters, metrics without avatarization
+        or avatar data, a report without both metrics).  A second call makes a
+        new set and new jobs; the earlier jobs stay on the platform.
+        """
+        kinds = sorted({JobKind.parse(k, field_name="jobs_to_run") for k in jobs_to_run}, key=_order)
+        if not kinds:
+            raise RequestValidationError("jobs_to_run is empty", field="jobs_to_run")
+        self._check_runnable(kinds)
+        if JobKind.report in kinds:
+            for report_type in (ReportType.BASIC, ReportType.PIA):
+                if report_type.value not in self.config.reports:
+                    self.config.add_report(report_type, language=self.report_language)
+        text = self.config.to_yaml()  # checks the whole set
+        self._upload_tables()
+        stored = self.client.resources.put_resources(self.display_name, text)
+        self.set_name = str(stored.set_name)
+        self.jobs = {}
+        self._finished.clear()
+        self._result_urls.clear()
+        self._downloads.clear()
+        for kind in kinds:
+            if kind is JobKind.report:
+                for kind_of_report in self.config.reports:
+                    self._launch(report_name(kind_of_report), self._depends(kind))
+            else:
+                self._launch(kind.value, self._depends(kind))
+        return {name: created.name for name, created in self.jobs.items()}
+
+    def advise_parameters(self, table_name: Optional[str] = None) -> None:
+        """Ask the platform for parameters (an advice job), wait, and set them.
+
+        Uploads the data and stores the set (with an advice document) first.
+        """
+        tables = [table_name] if table_name is not None else list(self.config.tables)
+        for name in tables:
+            self._check_table(name)
+        if not tables:
+            raise RequestValidationError("no table: call add_table() first", field="table_name")
+        advice_name = self.config.add_advice()
+        text = self.config.to_yaml()
+        self._upload_tables()
+        stored = self.client.resources.put_resources(self.display_name, text)
+        self.set_name = str(stored.set_name)
+        self._finished.pop(advice_name, None)
+        self._result_urls.pop(advice_name, None)
+        self._launch(advice_name, [])
+        advice = self._json_results(advice_name, "advice")
+        for name in tables:
+            entry = next(
+                (item.get("advice") for item in advice if isinstance(item, dict) and item.get("table_name") == name),
+                None,
+            )
+            if not isinstance(entry, dict):
+                raise AvatarError(f"the advice job gave no parameters for table {name!r}")
+            imputation = entry.get("imputation") or {}
+            self.set_parameters(
+                name,
+                k=entry.get("k"),
+                ncp=entry.get("ncp"),
+                use_categorical_reduction=entry.get("use_categorical_reduction"),
+                imputation_method=imputation.get("method"),
+                imputation_k=imputation.get("k"),
+                imputation_training_fraction=imputation.get("training_fraction"),
+                imputation_return_data_imputed=imputation.get("return_data_imputed", False),
+            )
+
+    def get_job(self, job_name: Union[JobKind, str]) -> JobResponse:
+        """``GET /jobs/{name}`` of the job this runner launched for ``job_name``
+        (a kind, or a parameters name such as ``report_pia``)."""
+        return self.client.jobs.get_job_status(self._job(job_name).name)
+
+    def get_status(self, job_kind: Union[JobKind, str]) -> JobStatus:
+        """The job's status now (``JobStatus`` is a ``str``: ``== "finished"`` works)."""
+        return self.get_job(job_kind).status
+
+    def wait(self, job_name: Union[JobKind, str, None] = None, *, timeout: Optional[float] = None) -> JobResponse:
+        """Wait for one job (default: every job this runner launched, returning the last).
+
+        Raises :class:`~avatars.errors.JobFailedError` for the job that failed
+        first (the root cause, not a dependant's ``parent_error``), and
+        :class:`~avatars.errors.WaitTimeoutError` after ``timeout`` (default
+        ``runner.timeout``) seconds.
+        """
+        names = [self._parameters_name(job_name)] if job_name is not None else list(self.jobs)
+        if not names:
+            raise RequestValidationError("no job to wait for: call run() first", field="job_name")
+        job: Optional[JobResponse] = None
+        for name in names:
+            job = self._wait(name, self.timeout if timeout is None else timeout)
+        assert job is not None
+        return job
+
+    def delete(self, job_names: Union[JobKind, str, Sequence[Union[JobKind, str]], None] = None) -> BulkDeleteResponse:
+        """Delete jobs this runner launched (all of them by default)."""
+        if job_names is None:
+            wanted: List[Union[JobKind, str]] = list(self.jobs)
+        elif isinstance(job_names, (str, JobKind)):
+            wanted = [job_names]
+        else:
+            wanted = list(job_names)
+        names = [self._job(n).name for n in wanted]
+        if not names:
+            raise RequestValidationError("no job to delete: call run() first", field="job_names")
+        return self.client.jobs.bulk_delete_jobs(names)
+
+    # ---------------------------------------------------------------- results
+
+    def shuffled(self, table_name: str) -> Any:
+        """The avatarized table (waits for the ``standard`` job)."""
+        return self._table_result(table_name, "shuffled")
+
+    def sensitive_unshuffled(self, table_name: str) -> Any:
+        """The avatarized table in the original row order: sensitive, handle with care."""
+        return self._table_result(table_name, "unshuffled")
+
+    def privacy_metrics(self, table_name: str) -> List[Dict[str, Any]]:
+        """The privacy metrics of a table (a list of metric dictionaries, as on the platform)."""
+        return self._metrics(table_name, JobKind.privacy_metrics.value, "privacy_metrics")
+
+    def signal_metrics(self, table_name: str) -> List[Dict[str, Any]]:
+        """The signal (utility) metrics of a table."""
+        return self._metrics(table_name, JobKind.signal_metrics.value, "signal_metrics")
+
+    def get_all_results(self) -> RunnerResults:
+        """Every table's results from the jobs that ran."""
+        results = RunnerResults()
+        for table in self.config.tables:
+            if JobKind.standard.value in self.jobs:
+                results.shuffled[table] = self.shuffled(table)
+                results.sensitive_unshuffled[table] = self.sensitive_unshuffled(table)
+            if JobKind.privacy_metrics.value in self.jobs:
+                results.privacy_metrics[table] = self.privacy_metrics(table)
+            if JobKind.signal_metrics.value in self.jobs:
+                results.signal_metrics[table] = self.signal_metrics(table)
+        return results
+
+    def download_report(
+        self,
+        path: Optional[Union[str, os.PathLike[str]]] = None,
+        report_type: Union[ReportType, str] = ReportType.BASIC,
+    ) -> List[Path]:
+        """Write the report to ``path`` (default: its file name, in the current directory).
+
+        Several files (one per table) are written as ``0_<name>``,
+        ``1_<name>``... next to ``path``.  Returns the paths written.
+        """
+        name = report_name(_choice(ReportType, report_type, "report_type"))
+        urls = self._urls(name).get("report", [])
+        if not urls:
+            raise AvatarError(f"the {name} job produced no report file")
+        written = []
+        for index, url in enumerate(urls):
+            base = file_name_of(url) or f"{name}-{index}"
+            target = Path(path) if path is not None else Path(base)
+            if len(urls) > 1:
+                target = target.parent / f"{index}_{target.name}"
+            target.write_bytes(self._store.download(url, label=f"report {target.name}", progress=self._progress))
+            written.append(target)
         return written
 
-    # ------------------------------------------------------------------ helpers
+    def download_all(self, directory: Union[str, os.PathLike[str]]) -> Dict[str, Path]:
+        """Write every result file of every job to ``directory``; ``{file name: path}``.
 
-    def _job_name(self, kind: Union[JobKind, str], table: Optional[str]) -> str:
-        parsed = JobKind.parse(kind, field_name="kind")
-        if table is None:
-            tables = [t for (k, t) in self.jobs if k is parsed]
-            if len(tables) > 1:
-                raise RequestValidationError(
-                    f"several tables ran {parsed}: pass table= (one of {', '.join(tables)})", field="table"
+        Files keep the platform's names (``<table>.shuffled.csv``,
+        ``<table>.privacy.json``...); a name two jobs share (``report.md``)
+        is prefixed by the second job's parameters name (``report_pia.report.md``).
+        The names come from the server: they are made safe and distinct and
+        kept inside ``directory`` (see
+        :func:`avatars.resources.results.download_result_files`).
+        """
+        files: List[Tuple[str, str]] = []
+        seen: set[str] = set()
+        for name in self.jobs:
+            for kind, urls in self._urls(name).items():
+                for index, url in enumerate(urls):
+                    base = file_name_of(url) or f"{kind}-{index}"
+                    files.append((url, base if base not in seen else f"{name}.{base}"))
+                    seen.add(base)
+        # one batch: names are made safe, distinct across every job, and kept inside ``directory``
+        saved = download_result_files(self.client.results, files, directory, progress=self._progress)
+        return {path.name: path for _url, path in saved}
+
+    # ---------------------------------------------------------------- helpers
+
+    def _check_runnable(self, kinds: List[JobKind]) -> None:
+        if not self.config.tables:
+            raise RequestValidationError("no table: call add_table() first", field="tables")
+        missing_data = [t for t in self.config.tables if t not in self._tables]
+        if missing_data:
+            raise RequestValidationError(
+                f"no data for table(s) {', '.join(missing_data)}: call add_table() with the data",
+                field="tables",
+            )
+        has_avatars = all(t in self.config.avatar_tables for t in self.config.tables)
+        if JobKind.standard in kinds:
+            without = [
+                t
+                for t in self.config.tables
+                if not any(
+                    t in self.config.parameters[s]
+                    for s in ("avatarization", "avatarization_open_dp", "avatarization_fast_dp", "time_series")
                 )
-            if not tables:
-                raise RequestValidationError(f"no {parsed} job in this run", field="kind")
-            table = tables[0]
-        if table not in self.tables:
-            raise RequestValidationError(f"unknown table {table!r}", field="table")
-        name = self.jobs.get((parsed, table))
-        if name is None:
-            raise RequestValidationError(f"no {parsed} job for table {table!r} in this run", field="kind")
-        return name
+            ]
+            if without:
+                raise RequestValidationError(
+                    f"no parameters for table(s) {', '.join(without)}: call set_parameters() (k or an epsilon)",
+                    field="parameters",
+                )
+        elif (JobKind.privacy_metrics in kinds or JobKind.signal_metrics in kinds) and not has_avatars:
+            raise RequestValidationError(
+                "metrics without the standard job need every table's avatar_data (add_table(avatar_data=...))",
+                field="jobs_to_run",
+            )
+        if JobKind.report in kinds and not {JobKind.privacy_metrics, JobKind.signal_metrics} <= set(kinds):
+            raise RequestValidationError(
+                "a report needs the privacy_metrics and signal_metrics jobs too", field="jobs_to_run"
+            )
+        for kind in kinds:
+            if kind in (JobKind.privacy_metrics, JobKind.signal_metrics):
+                setattr(self.config, f"{kind.value}_enabled", True)
 
-    def _result_url(self, job_name: str, result_kind: str) -> str:
-        results = self.client.results.get_results(job_name)
-        urls = results.get(result_kind) or []
-        if not urls:
-            raise AvatarError(f"job {job_name} has no {result_kind!r} result (has: {', '.join(results) or 'none'})")
-        return urls[0]
+    def _upload_tables(self) -> None:
+        for name in self.config.tables:
+            table = self._tables[name]
+            for key, payload in ((table.key, table.payload), (table.avatar_key, table.avatar_payload)):
+                if key is None or payload is None or self._uploaded.get(key) is payload:
+                    continue
+                self._store.upload(key, payload, label=f"upload {key}", progress=self._progress)
+                self._uploaded[key] = payload
 
-    def _result_bytes(self, kind: JobKind, table: str, result_kind: str) -> bytes:
-        url = self._result_url(self._job_name(kind, table), result_kind)
-        buffer = io.BytesIO()
-        label = f"fetch {result_kind} of {table}"
-        self.client.results.download_file(url, buffer, progress=bytes_callback(self._progress, label))
-        return buffer.getvalue()
+    def _depends(self, kind: JobKind) -> List[str]:
+        if kind in (JobKind.privacy_metrics, JobKind.signal_metrics):
+            wanted = [JobKind.standard.value]
+        elif kind is JobKind.report:
+            wanted = [JobKind.privacy_metrics.value, JobKind.signal_metrics.value]
+        else:
+            wanted = []
+        # job names: the contract accepts a name or a Location (the platform SDK sends Locations)
+        return [self.jobs[w].name for w in wanted if w in self.jobs]
 
-    def _result_json(self, kind: JobKind, table: str, result_kind: str) -> Dict[str, Any]:
-        raw = self._result_bytes(kind, table, result_kind)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise AvatarError(f"the {result_kind} result of {table!r} is not JSON") from None
-        if not isinstance(data, dict):
-            raise AvatarError(f"the {result_kind} result of {table!r} is not a JSON object")
-        return data
+    def _launch(self, parameters_name: str, depends_on: List[str]) -> None:
+        assert self.set_name is not None
+        request = JobCreateRequest(set_name=self.set_name, parameters_name=parameters_name, depends_on=depends_on)
+        self.jobs[parameters_name] = self.client.jobs.create_job(request)
+
+    def _parameters_name(self, job_name: Union[JobKind, str]) -> str:
+        return job_name.value if isinstance(job_name, JobKind) else str(job_name)
+
+    def _job(self, job_name: Union[JobKind, str]) -> JobCreateResponse:
+        name = self._parameters_name(job_name)
+        created = self.jobs.get(name)
+        if created is None:
+            ran = ", ".join(self.jobs) or "none yet: call run() first"
+            raise RequestValidationError(
+                f"no {name!r} job was launched by this runner (launched: {ran})", field="job_name"
+            )
+        return created
+
+    def _wait(self, parameters_name: str, timeout: Optional[float]) -> JobResponse:
+        if parameters_name in self._finished:
+            return self._finished[parameters_name]
+        created = self._job(parameters_name)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = self.poll_interval
+        while True:
+            job = self.client.jobs.get_job_status(created.name)
+            self._progress.on_job(job)
+            if job.failed:
+                raise self._root_cause(job)
+            if job.status is JobStatus.finished:
+                self._finished[parameters_name] = job
+                return job
+            if deadline is not None and time.monotonic() + interval > deadline:
+                raise WaitTimeoutError(
+                    f"job {created.name} ({parameters_name}) is still {job.status.value or 'waiting'} "
+                    f"after {timeout:g} s"
+                )
+            time.sleep(interval)
+            interval = min(self.max_poll_interval, interval * self.poll_backoff)
+
+    def _root_cause(self, job: JobResponse) -> JobFailedError:
+        """The error of the job that failed by itself, when ``job`` only inherited a failure."""
+        culprit = job
+        if job.status is JobStatus.parent_error:
+            for created in self.jobs.values():
+                if created.name == job.name:
+                    continue
+                other = self.client.jobs.get_job_status(created.name)
+                if other.failed and other.status is not JobStatus.parent_error:
+                    culprit = other
+                    break
+        suffix = "" if culprit is job else f" (so {job.parameters_name or job.name} ended parent_error)"
+        return JobFailedError(
+            f"job {culprit.name} ({culprit.parameters_name or culprit.kind.value}) ended with status "
+            f"{culprit.status.value}: "
+            f"{culprit.exception or 'no message from the server'}{suffix}",
+            job=culprit,
+            exception=culprit.exception,
+        )
+
+    def _urls(self, parameters_name: str) -> Dict[str, List[str]]:
+        if parameters_name not in self._result_urls:
+            job = self._wait(parameters_name, self.timeout)
+            self._result_urls[parameters_name] = self.client.results.get_results(job.name).to_dict()
+        return self._result_urls[parameters_name]
+
+    def _download(self, url: str, label: str) -> bytes:
+        if url not in self._downloads:
+            self._downloads[url] = self._store.download(url, label=label, progress=self._progress)
+        return self._downloads[url]
+
+    def _check_table(self, table_name: str) -> None:
+        if table_name not in self.config.tables:
+            raise RequestValidationError(
+                f"no table {table_name!r} (tables: {', '.join(self.config.tables) or 'none'})", field="table_name"
+            )
+
+    def _table_result(self, table_name: str, result: str) -> Any:
+        self._check_table(table_name)
+        self._job(JobKind.standard)
+        urls = self._urls(JobKind.standard.value).get(result, [])
+        url = next((u for u in urls if table_of_result_file(u, result) == table_name), None)
+        if url is None:
+            raise AvatarError(f"the standard job has no {result} file for table {table_name!r}")
+        payload = self._download(url, f"{result} {table_name}")
+        table = self._tables.get(table_name)
+        return _to_table(payload, table.dtypes if table else {}, _declared_types(self.config.tables[table_name]))
+
+    def _json_results(self, parameters_name: str, result: str) -> List[Any]:
+        out: List[Any] = []
+        for url in self._urls(parameters_name).get(result, []):
+            try:
+                data = json.loads(self._download(url, f"{result}"))
+            except ValueError:
+                raise AvatarError(f"the {result} file {file_name_of(url)} is not JSON") from None
+            out.extend(data if isinstance(data, list) else [data])
+        return out
+
+    def _metrics(self, table_name: str, parameters_name: str, result: str) -> List[Dict[str, Any]]:
+        self._check_table(table_name)
+        self._job(parameters_name)
+        found = []
+        for item in self._json_results(parameters_name, result):
+            metadata = item.get("metadata") if isinstance(item, dict) else None
+            if isinstance(metadata, dict) and metadata.get("table_name") == table_name:
+                found.append(item)
+        return found
 
     def __repr__(self) -> str:
-        return f"Runner(set_name={self.set_name!r}, tables={list(self.tables)}, jobs={len(self.jobs)})"
+        return f"Runner({self.display_name!r}, tables={list(self.config.tables)}, jobs={list(self.jobs)})"
 
 
-_ORDER = {
-    JobKind.standard: 0,
-    JobKind.advice: 1,
-    JobKind.privacy_metrics: 2,
-    JobKind.signal_metrics: 3,
-    JobKind.report: 4,
-}
+def _choice(enum: Any, value: Any, field: str) -> str:
+    try:
+        return str(enum(value).value)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in enum)
+        raise RequestValidationError(f"{field} must be one of {allowed}, got {value!r}", field=field) from None
 
 
-def _kind_order(kind: JobKind) -> int:
-    return _ORDER.get(kind, 9)
+_ORDER = {kind: index for index, kind in enumerate((*JOB_EXECUTION_ORDER, JobKind.advice))}
+
+
+def _order(kind: JobKind) -> int:
+    return _ORDER.get(kind, len(_ORDER))
+
+
+def _declared_types(table: Mapping[str, Any]) -> Dict[str, str]:
+    return {c["field"]: c["type"] for c in table.get("columns") or [] if c.get("type")}
+
+
+_PANDAS_OF_TYPE = {"int": "Int64", "float": "float64", "bool": "boolean", "category": "category"}
+
+
+def _to_table(payload: bytes, dtypes: Mapping[str, str], declared: Mapping[str, str]) -> Any:
+    """A DataFrame with the original dtypes when pandas is installed, else rows of text."""
+    try:
+        pd: Any = importlib.import_module("pandas")
+    except ImportError:
+        return list(csv.DictReader(io.StringIO(payload.decode("utf-8-sig"))))
+    frame = pd.read_csv(io.BytesIO(payload))
+    for column in frame.columns:
+        wanted = dtypes.get(column)
+        try:
+            if wanted is not None:
+                if wanted.startswith("datetime64"):
+                    frame[column] = pd.to_datetime(frame[column], utc="UTC" in wanted or "+" in wanted)
+                elif wanted.startswith("int") and frame[column].isna().any():
+                    frame[column] = frame[column].astype("Int64")
+                else:
+                    frame[column] = frame[column].astype(wanted)
+            elif declared.get(column) in ("datetime", "datetime_tz"):
+                frame[column] = pd.to_datetime(frame[column], utc=declared[column] == "datetime_tz")
+            elif declared.get(column) in _PANDAS_OF_TYPE:
+                frame[column] = frame[column].astype(_PANDAS_OF_TYPE[declared[column]])
+        except (ValueError, TypeError):
+            continue  # the value does not fit the original type: keep what the CSV says
+    return frame

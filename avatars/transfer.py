@@ -28,6 +28,35 @@ Downloads (:func:`save_response`)
     the default leaves that to the operating system, because it runs at the
     disk's speed rather than the network's).
 
+    Writing to a path that exists:
+
+    * a regular file keeps its permission bits (a file with mode ``0600``
+      stays ``0600``); a new file gets ``0o666`` minus the umask, as
+      ``open(path, "wb")`` would give it.  The owner is not copied: the
+      file belongs to whoever downloads it.  A hard link to the old file
+      keeps the old content (the name now points at a new file).
+    * a symbolic link is followed: the bytes go to the file it points to,
+      written atomically in *that* file's directory, and the link stays a
+      link.  (A link that points nowhere creates its target.)
+    * something that is not a regular file (``/dev/null``, a named pipe) is
+      written in place: it is never replaced by a regular file.
+
+    A local failure while writing (no space left, quota exceeded, permission
+    denied, a name too long) raises :class:`~avatars.errors.LocalFileError`
+    (:class:`~avatars.errors.DiskFullError` for ``ENOSPC``/``EDQUOT``) naming
+    the path, and removes the temporary file.
+
+Compressed downloads
+    A body sent with ``Content-Encoding: gzip`` or ``deflate`` is decoded
+    here, a bounded piece at a time, and may not expand beyond
+    :data:`DEFAULT_DECOMPRESSION_LIMIT`: at most 100 decoded bytes per byte
+    received, once the first 16 MiB are written (no legitimate result file
+    comes near that; a "zip bomb" of a few MiB would otherwise fill a
+    disk).  Beyond it, :class:`~avatars.errors.DecompressionLimitError` and
+    nothing is kept.  Pass ``decompression_limit=DecompressionLimit(...)`` to
+    change the bound, ``None`` to lift it.  :func:`iter_decoded` is the
+    bounded reader, for any other code that reads a compressed body.
+
 Progress
     ``progress(done_bytes, total_bytes)`` is called once before the first byte
     (``done_bytes == 0``), then after each chunk; ``total_bytes`` is ``None``
@@ -40,14 +69,18 @@ Progress
 
 from __future__ import annotations
 
+import contextlib
+import errno as _errno
 import hashlib
 import io
+import math
 import os
 import queue
 import secrets
 import socket
 import stat
 import threading
+import zlib
 from collections.abc import Iterable as _IterableABC
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Callable, Generator, Iterable, Iterator, Optional, Protocol, Tuple, Union
@@ -58,6 +91,9 @@ import urllib3
 from .errors import (
     ApiConnectionError,
     ApiTimeoutError,
+    DecompressionLimitError,
+    DiskFullError,
+    LocalFileError,
     RequestValidationError,
     ResponseDecodeError,
     TransportError,
@@ -74,6 +110,9 @@ __all__ = [
     "open_upload",
     "check_destination",
     "save_response",
+    "iter_decoded",
+    "DecompressionLimit",
+    "DEFAULT_DECOMPRESSION_LIMIT",
     "UPLOAD_CHUNK_SIZE",
     "DOWNLOAD_CHUNK_SIZE",
 ]
@@ -421,6 +460,56 @@ class DownloadResult:
     path: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class DecompressionLimit:
+    """How far a compressed download may expand: at most ``ratio`` decoded
+    bytes per byte received, once ``allowance`` decoded bytes are written.
+
+    The check runs as the body is decoded, a chunk at a time, so neither the
+    disk nor the memory ever holds more than the bound (plus one chunk).
+    """
+
+    ratio: float = 100.0
+    allowance: int = 16 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        ratio, allowance = self.ratio, self.allowance
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio < 1:
+            raise RequestValidationError(f"ratio must be a finite number >= 1, got {ratio!r}", field="ratio")
+        if isinstance(allowance, bool) or not isinstance(allowance, int) or allowance < 0:
+            raise RequestValidationError(f"allowance must be an int >= 0, got {allowance!r}", field="allowance")
+
+    def allows(self, decoded: int, received: int) -> bool:
+        """Whether ``decoded`` bytes from ``received`` bytes on the wire are within the bound."""
+        return decoded <= max(self.allowance, self.ratio * received)
+
+
+#: The bound on every compressed download unless the call says otherwise:
+#: 100:1 beyond the first 16 MiB.
+DEFAULT_DECOMPRESSION_LIMIT = DecompressionLimit()
+
+_DISK_FULL_ERRNOS = frozenset(code for code in (_errno.ENOSPC, getattr(_errno, "EDQUOT", None)) if code is not None)
+
+
+def _local_error(exc: OSError, path: Optional[str]) -> LocalFileError:
+    """The typed error for a local file operation that failed on ``path``."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    cls = DiskFullError if exc.errno in _DISK_FULL_ERRNOS else LocalFileError
+    where = f" {path}" if path else ""
+    return cls(f"could not write{where}: {reason}", path=path, errno=exc.errno, strerror=exc.strerror)
+
+
+@contextlib.contextmanager
+def _local_file(path: Optional[str]) -> Iterator[None]:
+    """Turn an ``OSError`` of a local file operation into :class:`LocalFileError`."""
+    try:
+        yield
+    except LocalFileError:
+        raise
+    except OSError as exc:
+        raise _local_error(exc, path) from exc
+
+
 def check_destination(destination: Destination) -> None:
     """:class:`RequestValidationError` (``field="destination"``) unless
     ``destination`` is a path in an existing directory (and not itself a
@@ -429,6 +518,8 @@ def check_destination(destination: Destination) -> None:
         path = os.fsdecode(os.fspath(destination))
         if not path:
             raise RequestValidationError("destination is an empty path", field="destination")
+        if "\0" in path:
+            raise RequestValidationError(f"destination {path[:200]!r} holds a NUL character", field="destination")
         if os.path.isdir(path):
             raise RequestValidationError(
                 f"destination {path!r} is a directory; give the file's path", field="destination"
@@ -455,6 +546,7 @@ def save_response(
     progress: Optional[ProgressCallback] = None,
     chunk_size: int = DOWNLOAD_CHUNK_SIZE,
     durable: bool = False,
+    decompression_limit: Optional[DecompressionLimit] = DEFAULT_DECOMPRESSION_LIMIT,
     checksum: bool = True,
 ) -> DownloadResult:
     """Stream ``response``'s body to ``destination`` (see the module docstring).
@@ -466,16 +558,36 @@ def save_response(
     when this returns or raises.  With ``durable=True``, a download to a path
     is ``fsync``-ed before it takes its final name, so that it survives a
     power cut or a kernel crash too (at the disk's speed: see
-    docs/benchmarks.rst).
+    docs/benchmarks.rst).  A compressed body may expand at most as far as
+    ``decompression_limit`` allows (``None``: no bound).  Local write
+    failures raise :class:`~avatars.errors.LocalFileError`.
     """
     try:
         check_destination(destination)
         if isinstance(destination, (str, os.PathLike)):
             path = os.fsdecode(os.fspath(destination))
-            return _save_to_path(response, path, progress, chunk_size, durable=durable, checksum=checksum)
-        return _copy_body(response, destination, progress, chunk_size, path=None, checksum=checksum)
+            return _save_to_path(
+                response, path, progress, chunk_size, durable=durable, limit=decompression_limit, checksum=checksum
+            )
+        name = getattr(destination, "name", None)
+        return _copy_body(
+            response,
+            destination,
+            progress,
+            chunk_size,
+            path=None,
+            label=name if isinstance(name, str) else None,
+            limit=decompression_limit,
+            checksum=checksum,
+        )
     finally:
         response.close()
+
+
+def _write_target(path: str) -> str:
+    """The file that a download to ``path`` writes: ``path`` itself, or the
+    file a symbolic link at ``path`` points to (following every link)."""
+    return os.path.realpath(path) if os.path.islink(path) else path
 
 
 def _save_to_path(
@@ -485,17 +597,39 @@ def _save_to_path(
     chunk_size: int,
     *,
     durable: bool,
+    limit: Optional[DecompressionLimit],
     checksum: bool = True,
 ) -> DownloadResult:
-    final = os.path.abspath(path)
-    fd, temp = _create_temp(os.path.dirname(final), os.path.basename(final))
+    final = _write_target(os.path.abspath(path))
+    with _local_file(final):
+        try:
+            info: Optional[os.stat_result] = os.stat(final)
+        except FileNotFoundError:
+            info = None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            if stat.S_ISDIR(info.st_mode):
+                raise RequestValidationError(f"destination {path!r} leads to a directory", field="destination")
+            # a device or a pipe: write into it, never rename a file over it
+            with open(final, "wb") as special:
+                return _copy_body(
+                    response, special, progress, chunk_size, path=final, label=final, limit=limit, checksum=checksum
+                )
+        fd, temp = _create_temp(os.path.dirname(final), os.path.basename(final))
     try:
-        with os.fdopen(fd, "wb") as handle:
-            result = _copy_body(response, handle, progress, chunk_size, path=final, checksum=checksum)
-            if durable:
+        with _local_file(final):
+            if info is not None:
+                _set_mode(fd, temp, stat.S_IMODE(info.st_mode) & 0o777)
+            handle = os.fdopen(fd, "wb")
+        with handle:
+            result = _copy_body(
+                response, handle, progress, chunk_size, path=final, label=final, limit=limit, checksum=checksum
+            )
+            with _local_file(final):
                 handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(temp, final)
+                if durable:
+                    os.fsync(handle.fileno())
+        with _local_file(final):
+            os.replace(temp, final)
     except BaseException:
         try:
             os.unlink(temp)
@@ -505,12 +639,21 @@ def _save_to_path(
     return result
 
 
+def _set_mode(fd: int, path: str, mode: int) -> None:
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, mode)
+    else:  # pragma: no cover - Windows before Python 3.13
+        os.chmod(path, mode)
+
+
 def _create_temp(directory: str, basename: str) -> Tuple[int, str]:
     """A new file next to the destination, created with the usual permissions
-    (``0o666`` minus the umask, like ``open(path, "wb")``)."""
+    (``0o666`` minus the umask, like ``open(path, "wb")``).  Its name is
+    hidden and short enough for any file system whatever the final name's length."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    stem = basename.encode("utf-8", "surrogateescape")[:100].decode("utf-8", "ignore")
     for _ in range(100):
-        temp = os.path.join(directory, f".{basename[:100]}.{secrets.token_hex(6)}.part")
+        temp = os.path.join(directory, f".{stem}.{secrets.token_hex(6)}.part")
         try:
             return os.open(temp, flags, 0o666), temp
         except FileExistsError:
@@ -522,6 +665,10 @@ def _expected_length(response: requests.Response) -> Optional[int]:
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         return None  # the decoded size differs from Content-Length
+    return _content_length(response)
+
+
+def _content_length(response: requests.Response) -> Optional[int]:
     value = response.headers.get("Content-Length")
     if value is None:
         return None
@@ -532,6 +679,143 @@ def _expected_length(response: requests.Response) -> Optional[int]:
     return length if length >= 0 else None
 
 
+class _Inflater:
+    """Decodes a gzip (every member) or deflate (zlib or raw) stream, at most
+    ``max_out`` bytes per piece."""
+
+    def __init__(self, encoding: str) -> None:
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._obj: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gzip else None
+        self._head = b""
+        self._members_done = 0
+        self._fed = False
+
+    def _start_deflate(self, data: bytes) -> bytes:
+        self._head += data
+        if len(self._head) < 2:
+            return b""
+        first, second = self._head[0], self._head[1]
+        wrapped = first & 0x0F == 8 and (first * 256 + second) % 31 == 0
+        self._obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        data, self._head = self._head, b""
+        return data
+
+    def feed(self, data: bytes, max_out: int) -> Iterator[bytes]:
+        self._fed = self._fed or bool(data)
+        if self._obj is None:
+            data = self._start_deflate(data)
+            if self._obj is None:
+                return
+        pending = data
+        while True:
+            try:
+                out = self._obj.decompress(pending, max_out)
+            except zlib.error:
+                if self._members_done:  # bytes after a complete gzip member: ignored, as gzip(1) does
+                    return
+                raise
+            pending = self._obj.unconsumed_tail
+            if self._obj.eof:
+                pending = self._obj.unused_data
+                self._members_done += 1
+                if pending and self._gzip:
+                    self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                else:
+                    pending = b""
+            if out:
+                yield out
+            if not pending and len(out) < max_out:
+                return
+
+    def finish(self) -> bytes:
+        if not self._fed:  # an empty body is an empty file, whatever its Content-Encoding says
+            return b""
+        if self._obj is None:
+            if self._head:
+                raise zlib.error("truncated deflate stream")
+            return b""
+        if not self._obj.eof and not self._members_done:
+            tail: bytes = self._obj.flush()
+            if not self._obj.eof:
+                raise zlib.error("the compressed stream ended early")
+            return tail
+        return b""
+
+
+def iter_decoded(
+    response: requests.Response,
+    chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+    *,
+    limit: Optional[DecompressionLimit] = DEFAULT_DECOMPRESSION_LIMIT,
+) -> Iterator[bytes]:
+    """The decoded body of a ``stream=True`` response, in pieces of at most
+    ``chunk_size`` bytes, never expanding beyond ``limit``.
+
+    ``gzip`` and ``deflate`` are decoded here from the raw stream, one
+    bounded piece at a time (memory stays at one chunk whatever the ratio);
+    other encodings are decoded by ``urllib3`` and checked after each chunk.
+    :class:`~avatars.errors.DecompressionLimitError` when the bound is
+    passed, :class:`~avatars.errors.ResponseDecodeError` for a corrupt
+    stream; errors of the connection itself propagate as ``requests`` and
+    ``urllib3`` raise them.
+    """
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    raw: Any = getattr(response, "raw", None)
+    if limit is None or encoding in ("", "identity"):
+        yield from response.iter_content(chunk_size)
+        return
+    fresh = not getattr(response, "_content_consumed", False)  # else requests has read (and decoded) it already
+    if encoding in ("gzip", "x-gzip", "deflate") and fresh and callable(getattr(raw, "stream", None)):
+        yield from _inflate(response, encoding, chunk_size, limit)
+        return
+    decoded = 0
+    for chunk in response.iter_content(chunk_size):
+        decoded += len(chunk)
+        received = raw.tell() if callable(getattr(raw, "tell", None)) else 0
+        _check_ratio(limit, decoded, int(received), response)
+        yield chunk
+
+
+def _inflate(response: requests.Response, encoding: str, chunk_size: int, limit: DecompressionLimit) -> Iterator[bytes]:
+    inflater = _Inflater(encoding)
+    received = decoded = 0
+    try:
+        for data in response.raw.stream(chunk_size, decode_content=False):
+            received += len(data)
+            for piece in inflater.feed(data, chunk_size):
+                decoded += len(piece)
+                _check_ratio(limit, decoded, received, response)
+                yield piece
+        tail = inflater.finish()
+    except zlib.error as exc:
+        raise ResponseDecodeError(
+            f"could not decode the {encoding} download after {received} bytes: {exc}",
+            method=method_of(response),
+            url=response.url,
+        ) from None
+    if tail:
+        decoded += len(tail)
+        _check_ratio(limit, decoded, received, response)
+        yield tail
+    expected = _content_length(response)
+    if expected is not None and received < expected:
+        raise ApiConnectionError(
+            f"the download is incomplete: received {received} of {expected} bytes",
+            method=method_of(response),
+            url=response.url,
+        )
+
+
+def _check_ratio(limit: DecompressionLimit, decoded: int, received: int, response: requests.Response) -> None:
+    if not limit.allows(decoded, received):
+        raise DecompressionLimitError(
+            f"the compressed download expanded beyond the allowed {limit.ratio:g}:1 "
+            f"({decoded} bytes from {received}; see avatars.transfer.DecompressionLimit)",
+            method=method_of(response),
+            url=response.url,
+        )
+
+
 def _copy_body(
     response: requests.Response,
     out: Any,
@@ -539,14 +823,16 @@ def _copy_body(
     chunk_size: int,
     *,
     path: Optional[str],
+    label: Optional[str],
+    limit: Optional[DecompressionLimit],
     checksum: bool = True,
 ) -> DownloadResult:
     expected = _expected_length(response)
     digest = _HashThread() if checksum else _NoHash()
     _report(progress, 0, expected)
-    chunks = response.iter_content(chunk_size)
+    chunks = iter_decoded(response, chunk_size, limit=limit)
     try:
-        return _copy_chunks(response, chunks, out, progress, digest, expected, path)
+        return _copy_chunks(response, chunks, out, progress, digest, expected, path, label)
     finally:
         digest.close()
 
@@ -559,6 +845,7 @@ def _copy_chunks(
     digest: Union[_HashThread, _NoHash],
     expected: Optional[int],
     path: Optional[str],
+    label: Optional[str],
 ) -> DownloadResult:
     done = 0
     while True:
@@ -570,7 +857,8 @@ def _copy_chunks(
             raise _download_error(exc, response, done, expected) from None
         if not chunk:
             continue
-        out.write(chunk)
+        with _local_file(label):
+            out.write(chunk)
         digest.update(chunk)
         done += len(chunk)
         _report(progress, done, expected)

@@ -313,7 +313,7 @@ def make_jobs(client: Any, count: int) -> List[str]:
     names = [client.jobs.create_job(JobCreateRequest(stored.set_name, "p1", kind="advice")).name for _ in range(count)]
     deadline = time.monotonic() + 60
     for name in names:
-        while not client.jobs.get_job_status(name).is_done:
+        while not client.jobs.get_job_status(name).is_terminal:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"job {name} did not end")
             time.sleep(0.01)

@@ -17,7 +17,7 @@ from ..errors import RequestValidationError
 from ..models import FileAccess
 from ..storage.client import StoredObject, UploadResult, check_upload_options
 from ..storage.locations import Location, check_key
-from ..transfer import Destination, DownloadResult, ProgressCallback
+from ..transfer import DEFAULT_DECOMPRESSION_LIMIT, DecompressionLimit, Destination, DownloadResult, ProgressCallback
 from ._base import Resource
 
 __all__ = ["Datasets"]
@@ -80,6 +80,7 @@ class Datasets(Resource):
         progress: Optional[ProgressCallback] = None,
         durable: bool = False,
         checksum: bool = True,
+        decompression_limit: Optional[DecompressionLimit] = DEFAULT_DECOMPRESSION_LIMIT,
         timeout: Optional[Timeout] = None,
     ) -> Union[DownloadResult, bytes]:
         """``GET <store>/<bucket>/<key>`` (after ``GET /access``): fetch an object.
@@ -92,7 +93,9 @@ class Datasets(Resource):
         are used), a :class:`~avatars.storage.Location`, or a URL as the
         platform gives them (``s3://...``, or a result URL carrying one, which
         is first passed to ``GET /access``).  The result's ``sha256`` is
-        computed in a helper thread; ``checksum=False`` skips it (``""``).
+        computed in a helper thread; ``checksum=False`` skips it (``""``).  A
+        compressed object may expand only as far as ``decompression_limit``
+        allows (see :mod:`avatars.transfer`).
         """
         location = self._resolve(target, timeout)
         return self._client.storage.download(location, destination, progress=progress, durable=durable, timeout=timeout)

@@ -1,7 +1,7 @@
 """``client.jobs``: create, list, inspect, cancel and delete jobs.
 
 Each method is one call.  Waiting for a job is not done here: poll
-:meth:`Jobs.get_job_status` until :attr:`JobResponse.is_done`.
+:meth:`Jobs.get_job_status` until :attr:`JobResponse.is_terminal`.
 """
 
 from __future__ import annotations
@@ -53,7 +53,12 @@ class Jobs(JsonResource):
         return created
 
     def get_last_jobs(self, *, timeout: Optional[Timeout] = None) -> JobResponseList:
-        """``GET /jobs/last_set``: the jobs of the most recent resource set."""
+        """``GET /jobs/last_set``: every job of the most recent resource set.
+
+        Not :meth:`avatars.Manager.get_last_jobs` (the platform SDK's name for
+        "the ``count`` newest jobs"): the two names are the platform's, with
+        the platform's meanings.
+        """
         response = self._client.request("GET", "jobs/last_set", timeout=timeout)
         jobs: JobResponseList = self._load("JobResponseListSchema", response, "GET /jobs/last_set")
         return jobs

@@ -14,22 +14,37 @@ status (raised as the matching :class:`~avatars.errors.ApiError`, e.g.
 :class:`~avatars.errors.ConflictError` or :class:`~avatars.errors.NotFound`),
 or with an empty mapping, returned as an empty (falsy) :class:`~avatars.models.Results`.  This
 facade does not wait or retry: poll :meth:`avatars.resources.jobs.Jobs.get_job_status`
-until the job :attr:`~avatars.models.JobResponse.is_done` first.
+until the job :attr:`~avatars.models.JobResponse.is_terminal` first.
 """
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Union
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
 from .. import models
+from .._filenames import confine, plan_files
 from ..config import Timeout
 from ..errors import RequestValidationError, redact_url
 from ..models import FileAccess
-from ..transfer import Destination, DownloadResult, ProgressCallback, check_destination, save_response
+from ..transfer import (
+    DEFAULT_DECOMPRESSION_LIMIT,
+    DecompressionLimit,
+    Destination,
+    DownloadResult,
+    ProgressCallback,
+    _local_file,
+    check_destination,
+    save_response,
+)
 from ._helpers import JsonResource, name_segment, request_id_of, require_text, schemas_module
 
-__all__ = ["ResultFiles"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..progress import ProgressListener
+
+__all__ = ["ResultFiles", "download_result_files"]
 
 
 class ResultFiles(JsonResource):
@@ -84,6 +99,7 @@ class ResultFiles(JsonResource):
         progress: Optional[ProgressCallback] = None,
         durable: bool = False,
         timeout: Optional[Timeout] = None,
+        decompression_limit: Optional[DecompressionLimit] = DEFAULT_DECOMPRESSION_LIMIT,
     ) -> DownloadResult:
         """``GET /access``, then ``GET`` from the object store: stream one result
         file to ``destination``.
@@ -94,6 +110,9 @@ class ResultFiles(JsonResource):
         for it.  ``progress(done_bytes, total_bytes)`` is called as bytes
         arrive.  ``durable=True`` also ``fsync``-s the file before it takes its
         final name (survives a power cut; costs the disk's speed).
+        A compressed answer may expand only as far as ``decompression_limit``
+        allows (see :mod:`avatars.transfer`); a local write failure raises
+        :class:`~avatars.errors.LocalFileError`.
         """
         check_destination(destination)
         if not isinstance(file_access_or_url, (FileAccess, str)):
@@ -102,7 +121,12 @@ class ResultFiles(JsonResource):
                 field="file_access_or_url",
             )
         result = self._client.datasets.download(
-            file_access_or_url, destination, progress=progress, durable=durable, timeout=timeout
+            file_access_or_url,
+            destination,
+            progress=progress,
+            durable=durable,
+            decompression_limit=decompression_limit,
+            timeout=timeout,
         )
         assert isinstance(result, DownloadResult)
         return result
@@ -115,6 +139,7 @@ class ResultFiles(JsonResource):
         progress: Optional[ProgressCallback] = None,
         durable: bool = False,
         timeout: Optional[Timeout] = None,
+        decompression_limit: Optional[DecompressionLimit] = DEFAULT_DECOMPRESSION_LIMIT,
     ) -> DownloadResult:
         """``GET url``: stream a directly readable result URL to ``destination``.
 
@@ -131,4 +156,54 @@ class ResultFiles(JsonResource):
             )
         check_destination(destination)
         response = self._client.request("GET", url, timeout=timeout, stream=True, auth_required=False)
-        return save_response(response, destination, progress=progress, durable=durable)
+        return save_response(
+            response, destination, progress=progress, durable=durable, decompression_limit=decompression_limit
+        )
+
+
+def download_result_files(
+    results: ResultFiles,
+    files: Sequence[Tuple[str, str]],
+    directory: Union[str, os.PathLike[str]],
+    *,
+    progress: Optional[ProgressListener] = None,
+    durable: bool = False,
+    timeout: Optional[Timeout] = None,
+    decompression_limit: Optional[DecompressionLimit] = DEFAULT_DECOMPRESSION_LIMIT,
+) -> List[Tuple[str, Path]]:
+    """Download a batch of result files into ``directory`` with the
+    ``results`` facade (``client.results``), one file after the other; returns
+    ``[(url, path), ...]`` in the order given.
+
+    ``files`` is ``[(url, file name), ...]``, e.g. the URLs and names of
+    :meth:`avatars.models.Results.files`.  The names come from the server,
+    so before anything is fetched every name is made a safe file name,
+    the names of the batch distinct (``t.csv``, ``t-2.csv``), and each
+    path checked to lie in ``directory`` (once for the whole batch, and
+    again just before its file is written; see :mod:`avatars._filenames`):
+    :class:`~avatars.errors.UnsafeFileNameError` otherwise, and nothing is
+    written.  ``directory`` is created if needed.  ``progress`` (a
+    :class:`~avatars.progress.ProgressListener`) hears ``"download <name>"``.
+    """
+    from ..progress import bytes_callback
+
+    folder = Path(directory)
+    if "\0" in str(folder):
+        raise RequestValidationError(f"directory {str(folder)[:200]!r} holds a NUL character", field="directory")
+    with _local_file(str(folder)):
+        folder.mkdir(parents=True, exist_ok=True)
+    paths = plan_files(folder, [name for _, name in files])
+    written: List[Tuple[str, Path]] = []
+    for (url, _), path in zip(files, paths):
+        confine(folder, path.name)  # again just before writing: a link may have appeared since the plan
+        callback = bytes_callback(progress, f"download {path.name}") if progress is not None else None
+        results.download_file(
+            url,
+            path,
+            progress=callback,
+            durable=durable,
+            timeout=timeout,
+            decompression_limit=decompression_limit,
+        )
+        written.append((url, path))
+    return written

@@ -41,7 +41,15 @@ from ..errors import (
     redact_url,
 )
 from ..models import FileAccess
-from ..transfer import Destination, DownloadResult, ProgressCallback, check_destination, save_response
+from ..transfer import (
+    DEFAULT_DECOMPRESSION_LIMIT,
+    DecompressionLimit,
+    Destination,
+    DownloadResult,
+    ProgressCallback,
+    check_destination,
+    save_response,
+)
 from ._bodies import Cancelled, PartBody, Source, open_source
 from .auth import DEFAULT_REGION, StorageAuth
 from .errors import REFRESH_CODES, StorageError, StorageSlowDown, storage_error
@@ -215,7 +223,9 @@ class StorageClient:
     def prefix(self, *, timeout: Any = None) -> Location:
         """The caller's prefix (``GET /upload_url``), asked once per client."""
         if self._prefix is None:
-            self._prefix = location_of(self._client.results.get_upload_url(timeout=timeout), name="upload_url")
+            self._prefix = location_of(
+                self._client.results.get_upload_url(timeout=timeout), endpoint_url=self.endpoint_url, name="upload_url"
+            )
         return self._prefix
 
     # ------------------------------------------------------------------ one request
@@ -483,6 +493,7 @@ class StorageClient:
         progress: Optional[ProgressCallback] = None,
         durable: bool = False,
         checksum: bool = True,
+        decompression_limit: Optional[DecompressionLimit] = DEFAULT_DECOMPRESSION_LIMIT,
         timeout: Any = None,
     ) -> Union[DownloadResult, bytes]:
         """Stream ``location`` to ``destination`` (a path, written through a
@@ -496,10 +507,23 @@ class StorageClient:
         response.raw = _ResumingBody(self, location, response, timeout)
         if destination is None:
             buffer = io.BytesIO()
-            save_response(response, buffer, progress=progress, chunk_size=_DOWNLOAD_CHUNK, checksum=False)
+            save_response(
+                response,
+                buffer,
+                progress=progress,
+                chunk_size=_DOWNLOAD_CHUNK,
+                checksum=False,
+                decompression_limit=decompression_limit,
+            )
             return buffer.getvalue()
         return save_response(
-            response, destination, progress=progress, durable=durable, chunk_size=_DOWNLOAD_CHUNK, checksum=checksum
+            response,
+            destination,
+            progress=progress,
+            durable=durable,
+            chunk_size=_DOWNLOAD_CHUNK,
+            checksum=checksum,
+            decompression_limit=decompression_limit,
         )
 
     def head(self, location: Location, *, timeout: Any = None) -> Dict[str, str]:

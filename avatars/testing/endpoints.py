@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
+from . import platform_flow
 from ._http import (
     MAX_JSON_BODY,
     ApiError,
@@ -468,6 +469,8 @@ class Endpoints:
 
     def _read_document(self, request: Request) -> str:
         raw = read_limited_body(request)
+        if platform_flow.is_platform_set(raw.decode("utf-8", errors="replace")):
+            return platform_flow.check_set(raw)  # the platform's YAML (run by platform_flow)
         try:
             parse_document(raw)
         except DocumentError as exc:

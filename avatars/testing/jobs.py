@@ -41,9 +41,10 @@ import logging
 import shutil
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import avatarize
+from . import avatarize, platform_flow
 from ._util import LOGGER_NAME, new_id, now, safe_filename
 from .avatarize import Table, TableError
 from .resource_sets import DocumentError, ParametersSpec, ResourceDocument, parse_document
@@ -331,6 +332,9 @@ class JobRunner:
         return table, table_spec.primary_key
 
     def _compute(self, job: Job) -> List[_Output]:
+        platform = self._platform_outputs(job)
+        if platform is not None:
+            return platform
         doc = self._document(job)
         entries = self._entries(job, doc)
 
@@ -353,6 +357,35 @@ class JobRunner:
             return handler(job, doc, entries, check)
         except TableError as exc:
             raise JobFailure(str(exc)) from None
+
+    def _platform_outputs(self, job: Job) -> Optional[List[_Output]]:
+        """Sets in the platform's format run in :mod:`.platform_flow` (``None``: not one)."""
+        with self.store.lock:
+            resource = self.store.resource_sets.get(job.set_name)
+            text = resource.text if resource is not None else None
+        if text is None or not platform_flow.is_platform_set(text):
+            return None
+
+        def read_input(volume: str, file: str) -> Optional[Path]:
+            path = self.store.path(f"uploads/{job.user_id}/{safe_filename(file)}")
+            return path if path.is_file() else None
+
+        def find_result(kind: str, table: str) -> Optional[Path]:
+            result = self._find_result(job, kind, "standard", table)
+            return self.store.path(result.relpath) if result is not None else None
+
+        try:
+            outputs = platform_flow.run_parameters(
+                text,
+                job.parameters_name or "",
+                read_input=read_input,
+                find_result=find_result,
+                max_rows=self.max_rows,
+                check=lambda: self._check(job),
+            )
+        except platform_flow.FlowError as exc:
+            raise JobFailure(str(exc)) from None
+        return [_Output(o.kind, o.table, o.filename, o.content, o.content_type) for o in outputs]
 
     def _standard(
         self, job: Job, doc: ResourceDocument, entries: List[ParametersSpec], check: Callable[[], None]

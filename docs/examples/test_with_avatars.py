@@ -19,13 +19,13 @@ def test_no_jobs_yet(avatar_client: ApiClient) -> None:
 
 
 def test_a_whole_run(avatar_manager: Manager) -> None:
-    runner = avatar_manager.create_runner("test-run")
+    runner = avatar_manager.create_runner("test-run", seed=1)
     runner.add_table("patients", [{"age": 20 + i % 50, "weight": 50 + i % 40} for i in range(30)])
-    runner.set_parameters("patients", k=5, seed=1)
+    runner.set_parameters("patients", k=5)
     runner.run()
-    runner.wait(timeout=60)
+    runner.wait()
     assert len(runner.shuffled("patients")) == 30
-    assert count_finished_jobs(avatar_manager.client) == 4
+    assert count_finished_jobs(avatar_manager.auth_client) == 5
 
 
 def test_configuration_from_the_environment(avatar_env: dict) -> None:

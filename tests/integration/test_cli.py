@@ -129,15 +129,17 @@ def test_run_then_results_and_jobs_commands(env: Dict[str, str], tmp_path: Path)
     assert "hidden_rate" in summary["privacy_metrics"]
     files = sorted(p.name for p in out_dir.iterdir())
     assert files == [
-        "sample.privacy_metrics.json",
-        "sample.report.md",
+        "report.md",
+        "report_pia.report.md",
+        "sample.privacy.json",
         "sample.shuffled.csv",
-        "sample.signal_metrics.json",
+        "sample.signal.json",
+        "sample.unshuffled.csv",
     ]
 
     jobs = run(["jobs", "list", "--json"], env).json()
-    assert isinstance(jobs, list) and len(jobs) == 4
-    standard = next(j for j in jobs if j["kind"] == "standard")
+    assert isinstance(jobs, list) and len(jobs) == 5  # standard, 2 metrics, 2 reports
+    standard = next(j for j in jobs if j["parameters_name"] == "standard")
     status = run(["jobs", "status", standard["name"], "--json"], env)
     assert status.json()["status"] == "finished"  # type: ignore[index]
     human = run(["jobs", "list"], env)
@@ -146,7 +148,8 @@ def test_run_then_results_and_jobs_commands(env: Dict[str, str], tmp_path: Path)
     res_dir = tmp_path / "res"
     downloaded = run(["results", "download", standard["name"], str(res_dir), "--json", "--quiet"], env)
     assert downloaded.code == 0, downloaded
-    assert [Path(p).name for p in downloaded.json()["files"]] == ["sample.shuffled.csv"]  # type: ignore[index]
+    files = [Path(p).name for p in downloaded.json()["files"]]  # type: ignore[index]
+    assert files == ["sample.shuffled.csv", "sample.unshuffled.csv"]
 
     deleted = run(["jobs", "delete", standard["name"]], env)
     assert deleted.code == 0 and "deleted" in deleted.out
@@ -158,7 +161,7 @@ def test_human_run_output_and_progress_lines(env: Dict[str, str], tmp_path: Path
     assert result.code == 0, result
     assert "300 rows in, 300 rows out" in result.out
     assert "privacy metrics:" in result.out and "results written to" in result.out
-    assert "upload sample:" in result.err and "finished" in result.err  # progress on stderr
+    assert "upload sample.csv:" in result.err and "finished" in result.err  # progress on stderr
 
 
 def test_usage_errors_exit_2_in_one_line(env: Dict[str, str], tmp_path: Path) -> None:
@@ -263,10 +266,12 @@ def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     assert "300 rows in, 300 rows out" in result.out
     assert "hidden_rate" in result.out and "hellinger_distance" in result.out
     assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [
-        "patients.privacy_metrics.json",
-        "patients.report.md",
+        "patients.privacy.json",
         "patients.shuffled.csv",
-        "patients.signal_metrics.json",
+        "patients.signal.json",
+        "patients.unshuffled.csv",
+        "report.md",
+        "report_pia.report.md",
     ]
     assert "local server stopped" in result.err
 

@@ -75,7 +75,7 @@ def wait_done(client: ApiClient, name: str, timeout: float = 20.0) -> JobRespons
     deadline = time.monotonic() + timeout
     while True:
         job = client.jobs.get_job_status(name)
-        if job.is_done:
+        if job.is_terminal:
             return job
         assert time.monotonic() < deadline, f"job {name} still {job.status} after {timeout} s"
         time.sleep(0.02)
@@ -189,7 +189,7 @@ def test_a_failing_job_and_its_descendants(client: ApiClient) -> None:
     grandchild = submit(client, set_name, "huge_k", JobKind.report, [child])
 
     job = wait_done(client, failing)
-    assert job.status is JobStatus.error and job.failed and job.is_done
+    assert job.status is JobStatus.error and job.failed and job.is_terminal
     assert "k=10000" in job.exception and "larger than the number of rows" in job.exception
 
     child_job = wait_done(client, child)
@@ -222,7 +222,7 @@ def test_results_before_the_end_cancel_and_delete(client: ApiClient, avatar_serv
 
     cancelled = client.jobs.cancel_job(name)
     assert cancelled.status is JobStatus.error and cancelled.exception == "cancelled by user"
-    assert cancelled.is_done and cancelled.failed
+    assert cancelled.is_terminal and cancelled.failed
     assert client.jobs.cancel_job(name).status is JobStatus.error  # cancelling an ended job changes nothing
 
     deleted = client.jobs.delete_job(name)

@@ -28,7 +28,7 @@ def test_avatar_env_feeds_client_config(avatar_env: dict, avatar_server: LocalAv
 
 def test_avatar_manager(avatar_manager: Manager) -> None:
     assert avatar_manager.get_health().message == "ok"
-    assert avatar_manager.get_last_jobs(5) == []
+    assert avatar_manager.get_last_jobs(5) == {}
 
 
 @pytest.mark.avatar_server(access_token_lifetime=1)

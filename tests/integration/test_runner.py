@@ -1,17 +1,18 @@
-"""Manager and Runner end to end against the local server."""
+"""Manager and Runner end to end against the local server (real sockets): the platform's
+names, its YAML resource set, per-table results as DataFrames."""
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
+import pandas as pd
 import pytest
 
-from avatars import JobFailedError, Manager, RequestValidationError
+from avatars import JobFailedError, Manager
+from avatars.documents import ResourceSet
 from avatars.errors import WaitTimeoutError
-from avatars.models import JobKind, JobResponse
+from avatars.models import JobResponse
 from avatars.testing import LocalAvatarServer
 
 from .conftest import needs_local_store
@@ -19,10 +20,6 @@ from .conftest import needs_local_store
 pytestmark = pytest.mark.integration
 
 SAMPLE = Path(__file__).resolve().parents[2] / "avatars" / "data" / "sample.csv"
-
-
-def _rows(n: int = 40) -> List[dict]:
-    return [{"id": i, "x": float(i % 7), "y": float((i * 3) % 11), "group": "ab"[i % 2]} for i in range(n)]
 
 
 class Recorder:
@@ -37,161 +34,114 @@ class Recorder:
         self.jobs.append(job)
 
 
+def patients() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": list(range(1, 41)),
+            "age": [20.5 + (i * 7) % 50 for i in range(40)],
+            "visits": [i % 5 for i in range(40)],
+            "group": pd.Categorical(["ab"[i % 2] for i in range(40)]),
+        }
+    )
+
+
 @needs_local_store
-def test_whole_flow_from_a_csv_path(avatar_manager: Manager, avatar_server: LocalAvatarServer, tmp_path: Path) -> None:
+def test_one_table_from_a_dataframe_with_an_api_key(
+    avatar_server: LocalAvatarServer, avatar_api_key: str, tmp_path: Path
+) -> None:
     recorder = Recorder()
-    runner = avatar_manager.create_runner("study", progress=recorder)
-    runner.add_table("patients", SAMPLE, primary_key="patient_id")
-    runner.set_parameters("patients", k=8, seed=3)
-    jobs = runner.run()
-    assert set(jobs) == {(kind, "patients") for kind in JobKind if kind is not JobKind.advice}
-    statuses = runner.wait(timeout=120)
-    assert all(job.succeeded for job in statuses.values())
+    with Manager(avatar_server.base_url, api_key=avatar_api_key, progress=recorder) as manager:
+        runner = manager.create_runner("study", seed=1)
+        runner.add_table("patients", patients(), primary_key="id")
+        runner.set_parameters("patients", k=5, known_variables=["age"])
+        launched = runner.run()
+        assert list(launched) == ["standard", "signal_metrics", "privacy_metrics", "report", "report_pia"]
 
-    rows = runner.shuffled("patients")
-    with open(SAMPLE, newline="") as fh:
-        original = list(csv.DictReader(fh))
-    assert len(rows) == len(original) == 300
-    assert set(rows[0]) == set(original[0])
-    privacy = runner.privacy_metrics("patients")
-    signal = runner.signal_metrics("patients")
-    assert 0.0 <= privacy["hidden_rate"] <= 1.0
-    assert "hellinger_distance" in signal
-    report = runner.download_report(tmp_path / "report.md")
-    assert "STAND-IN" in report.read_text().upper()
-    everything = runner.get_all_results()
-    assert set(everything) == {"shuffled", "privacy_metrics", "signal_metrics"}
-    assert runner.get_status(JobKind.report).succeeded
+        avatars = runner.shuffled("patients")
+        assert isinstance(avatars, pd.DataFrame) and len(avatars) == 40
+        assert dict(avatars.dtypes.astype(str)) == dict(patients().dtypes.astype(str))
+        assert sorted(avatars["id"]) == list(range(1, 41))
+        unshuffled = runner.sensitive_unshuffled("patients")
+        assert sorted(unshuffled["age"]) == sorted(avatars["age"])
+        privacy = runner.privacy_metrics("patients")
+        assert [m["metadata"]["table_name"] for m in privacy] == ["patients"] and "hidden_rate" in privacy[0]
+        assert runner.signal_metrics("patients")[0]["metadata"]["table_name"] == "patients"
+        written = runner.download_report(tmp_path / "report.md")
+        assert written == [tmp_path / "report.md"] and b"LOCAL STAND-IN" in written[0].read_bytes()
+        assert runner.get_status("report_pia") == "finished"
 
-    # progress: the upload reached its total; jobs were reported until they ended
-    uploads = [b for b in recorder.bytes if b[0] == "upload patients"]
-    assert uploads[-1][1] == uploads[-1][2] == SAMPLE.stat().st_size
-    assert [b[1] for b in uploads] == sorted(b[1] for b in uploads)
-    assert {job.name for job in recorder.jobs if job.succeeded} == set(jobs.values())
-
-    # the jobs were created with their dependencies
-    report_job = avatar_server.store.jobs[jobs[(JobKind.report, "patients")]]
-    assert set(report_job.depends_on) == {
-        jobs[(JobKind.standard, "patients")],
-        jobs[(JobKind.privacy_metrics, "patients")],
-        jobs[(JobKind.signal_metrics, "patients")],
-    }
-    assert avatar_manager.get_last_jobs(2)[0].created_at >= avatar_manager.get_last_jobs(10)[-1].created_at
+        stored = ResourceSet.from_yaml(manager.auth_client.resources.get_resources(runner.set_name))
+        assert stored.parameters["avatarization"]["patients"]["k"] == 5
+        last = manager.get_last_jobs(5)
+        assert set(last) == set(launched.values())
+    assert any(label == "upload patients.csv" for label, _, _ in recorder.bytes)
+    assert {job.name for job in recorder.jobs if job.succeeded} >= {launched["standard"]}
 
 
 @needs_local_store
-@pytest.mark.parametrize("kind", ["rows", "bytes", "file"])
-def test_tables_from_rows_bytes_and_files(avatar_manager: Manager, kind: str, tmp_path: Path) -> None:
-    rows = _rows()
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    raw = buffer.getvalue().encode()
-    runner = avatar_manager.create_runner(f"from-{kind}")
-    if kind == "rows":
-        runner.add_table("t", rows, primary_key="id")
-    elif kind == "bytes":
-        runner.add_table("t", raw, primary_key="id")
-    else:
-        path = tmp_path / "t.csv"
-        path.write_bytes(raw)
-        handle = open(path, "rb")
-        runner.add_table("t", handle, primary_key="id")
-    runner.set_parameters("t", k=4, seed=1)
-    runner.run(jobs=["standard", "privacy_metrics"])
-    runner.wait(timeout=60)
-    if kind == "file":
-        handle.close()
-    assert len(runner.shuffled("t")) == 40
-    assert "hidden_rate" in runner.privacy_metrics("t")
-    with pytest.raises(RequestValidationError, match="no signal_metrics job"):
-        runner.signal_metrics("t")
+def test_two_linked_tables_keep_their_link(avatar_manager: Manager) -> None:
+    visits = pd.DataFrame(
+        {"vid": range(1, 81), "pid": [1 + v % 40 for v in range(80)], "cost": [1.5 * (v % 9) for v in range(80)]}
+    )
+    runner = avatar_manager.create_runner("linked", seed=2)
+    runner.add_table("patients", patients(), primary_key="id", individual_level=True)
+    runner.add_table("visits", visits, primary_key="vid", foreign_keys=["pid"], individual_level=False)
+    runner.add_link("patients", "id", "visits", "pid")
+    runner.set_parameters("patients", k=4)
+    runner.set_parameters("visits", k=6)
+    runner.run(jobs_to_run=["standard"])
+    avatar_patients = runner.sensitive_unshuffled("patients")
+    avatar_visits = runner.sensitive_unshuffled("visits")
+    assert len(avatar_visits) == 80
+    # every avatarized visit points to the avatarized version of its original patient
+    for original_pid, new_pid in zip(visits["pid"], avatar_visits["pid"]):
+        assert new_pid == avatar_patients["id"].iloc[original_pid - 1]
 
 
 @needs_local_store
-def test_dataframe_when_pandas_is_installed(avatar_manager: Manager) -> None:
-    pd = pytest.importorskip("pandas")
-    frame = pd.DataFrame(_rows(30))
-    runner = avatar_manager.create_runner("frame")
-    runner.add_table("t", frame, primary_key="id")
-    runner.set_parameters("t", k=3)
-    runner.run(jobs=["standard"])
-    runner.wait(timeout=60)
-    assert len(runner.shuffled("t")) == 30
-
-
-def test_bad_input_fails_before_any_network_call(avatar_manager: Manager, avatar_server: LocalAvatarServer) -> None:
-    before = avatar_server.count()
-    runner = avatar_manager.create_runner("bad")
-    with pytest.raises(RequestValidationError, match="no such file"):
-        runner.add_table("t", "/nonexistent/file.csv")
-    with pytest.raises(RequestValidationError, match="unknown table"):
-        runner.set_parameters("never-added", k=3)
-    runner.add_table("t", _rows(), primary_key="id")
-    with pytest.raises(RequestValidationError, match="k must be an integer >= 1"):
-        runner.set_parameters("t", k=0)
-    with pytest.raises(RequestValidationError, match="k must be"):
-        runner.set_parameters("t", k=True)  # type: ignore[arg-type]
-    with pytest.raises(RequestValidationError, match="no parameters for table"):
-        runner.run()
-    with pytest.raises(RequestValidationError, match="primary key 'nope' is not a column"):
-        runner.add_table("u", _rows(), primary_key="nope")
-    with pytest.raises(RequestValidationError, match="already added"):
-        runner.add_table("t", _rows())
-    with pytest.raises(RequestValidationError, match="unknown job kind|not a valid|jobs"):
-        runner.set_parameters("t", k=3)
-        runner.run(jobs=["standart"])
-    with pytest.raises(RequestValidationError, match="call run"):
-        runner.wait()
-    with pytest.raises(RequestValidationError, match="binary mode"):
-        runner.add_table("text", io.StringIO("a,b\n1,2\n"))
-    with pytest.raises(RequestValidationError):
-        avatar_manager.get_last_jobs(0)
-    assert avatar_server.count() == before
-
-
-@needs_local_store
-def test_failing_job_raises_with_the_servers_exception(avatar_manager: Manager) -> None:
+def test_a_failed_job_names_the_root_cause(avatar_manager: Manager) -> None:
     runner = avatar_manager.create_runner("too-big-k")
-    runner.add_table("t", _rows(5), primary_key="id")
-    runner.set_parameters("t", k=50)
-    runner.run()
+    runner.add_table("t", SAMPLE)
+    runner.set_parameters("t", k=100_000)
+    runner.run(jobs_to_run=["standard", "privacy_metrics"])
     with pytest.raises(JobFailedError) as info:
-        runner.wait(timeout=60)
-    error = info.value
-    assert error.job is not None and error.job.kind is JobKind.standard
-    assert error.exception and "k" in error.exception
-    assert error.exception in str(error)
+        runner.privacy_metrics("t")
+    assert info.value.job.parameters_name == "standard"
+    assert "k=100000 is larger than" in info.value.exception
 
 
 @needs_local_store
 @pytest.mark.avatar_server(job_step_seconds=0.5, job_steps=10)
-def test_wait_timeout(avatar_manager: Manager) -> None:
-    runner = avatar_manager.create_runner("slow")
-    runner.add_table("t", _rows(), primary_key="id")
-    runner.set_parameters("t", k=3)
-    runner.run(jobs=["standard"])
-    with pytest.raises(WaitTimeoutError, match="still running"):
-        runner.wait(timeout=0.5)
-    assert isinstance(WaitTimeoutError("x"), TimeoutError)
+def test_waiting_stops_at_the_time_limit(avatar_manager: Manager) -> None:
+    runner = avatar_manager.create_runner("slow", timeout=0.3)
+    runner.add_table("t", SAMPLE)
+    runner.set_parameters("t", k=5)
+    runner.run(jobs_to_run=["standard"])
+    with pytest.raises(WaitTimeoutError):
+        runner.shuffled("t")
 
 
 @needs_local_store
-def test_manager_delete_jobs_and_health(avatar_manager: Manager) -> None:
-    runner = avatar_manager.create_runner("to-delete")
-    runner.add_table("t", _rows(), primary_key="id")
-    runner.set_parameters("t", k=3)
-    names = list(runner.run(jobs=["standard"]).values())
-    runner.wait(timeout=60)
-    result = avatar_manager.delete_jobs(names)
-    assert [job.name for job in result.deleted_jobs] == names
-    assert avatar_manager.get_health().message == "ok"
-    assert avatar_manager.client is avatar_manager.auth_client
+def test_delete_removes_only_this_runs_jobs(avatar_manager: Manager) -> None:
+    keep = avatar_manager.create_runner("keep")
+    keep.add_table("t", SAMPLE)
+    keep.set_parameters("t", k=5)
+    kept = keep.run(jobs_to_run=["standard"])
+    gone = avatar_manager.create_runner("gone")
+    gone.add_table("t", SAMPLE)
+    gone.set_parameters("t", k=5)
+    names = gone.run(jobs_to_run=["standard"])
+    gone.wait()
+    answer = avatar_manager.delete_job("gone")
+    assert [job.name for job in answer.deleted_jobs] == list(names.values())
+    assert keep.wait().name == kept["standard"]
 
 
-def test_manager_from_environment(avatar_env: Any, avatar_server: LocalAvatarServer) -> None:
-    with Manager(progress=False) as manager:
-        assert manager.client.base_url == avatar_server.base_url
-        assert manager.client.api_key_in_use
-        assert manager.get_last_jobs() == []
+@needs_local_store
+def test_advise_parameters_sets_the_advised_k(avatar_manager: Manager) -> None:
+    runner = avatar_manager.create_runner("advised")
+    runner.add_table("t", SAMPLE)
+    runner.advise_parameters()
+    assert runner.config.parameters["avatarization"]["t"]["k"] == 9  # the stand-in: round(sqrt(300) / 2)
+    runner.run(jobs_to_run=["standard"])
+    assert len(runner.shuffled("t")) == 300

@@ -131,7 +131,7 @@ def test_get_job_status(rsps: responses.RequestsMock, client: ApiClient) -> None
     assert job.name == "job-1" and job.set_name == UUID(p.JOB_SET) and job.parameters_name == "params-1"
     assert job.display_name == "My run" and job.created_at == datetime(2026, 11, 27, 10, tzinfo=timezone.utc)
     assert job.kind is JobKind.standard and job.status is JobStatus.pending and job.progress == 0.25
-    assert not job.is_done and job.exception == "" and job.deleted_at is None
+    assert not job.is_terminal and job.exception == "" and job.deleted_at is None
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,7 @@ def test_status_helpers() -> None:
 
 
 @pytest.mark.parametrize(
-    "status,done,succeeded,failed,terminal,is_done",
+    "status,done,succeeded,failed,status_ends,is_terminal",
     [
         ("finished", True, True, False, True, True),
         ("finished", False, True, False, True, True),  # a server that forgot `done`
@@ -99,11 +99,13 @@ def test_status_helpers() -> None:
     ],
 )
 def test_job_response_helpers(
-    status: str, done: bool, succeeded: bool, failed: bool, terminal: bool, is_done: bool
+    status: str, done: bool, succeeded: bool, failed: bool, status_ends: bool, is_terminal: bool
 ) -> None:
+    """``is_terminal`` is what a poll waits for: the server's ``done``, success or failure."""
     job = make_job(status, done)
-    assert (job.succeeded, job.failed, job.is_terminal, job.is_done) == (succeeded, failed, terminal, is_done)
+    assert (job.succeeded, job.failed, job.is_terminal) == (succeeded, failed, is_terminal)
     assert job.done is done
+    assert not hasattr(job, "is_done")  # one name per meaning (issue 15, "Names")
 
 
 def test_models_are_frozen() -> None:

@@ -11,5 +11,20 @@ def test_files_names_each_url_by_its_last_segment() -> None:
         ("report", "https://s3.test/b/", "b"),
         ("report", "https://s3.test/r/x.md", "x.md"),
     ]
-    assert Results({"k": ["https://s3.test"]}).files() == [("k", "https://s3.test", "s3.test")]
+    # no path segment: the kind and the index name the file (the host never does)
+    assert Results({"k": ["https://s3.test"]}).files() == [("k", "https://s3.test", "k-0")]
     assert Results({}).files() == []
+
+
+def test_files_never_put_a_query_or_a_separator_in_a_name() -> None:
+    signed = "https://s3.test/b/t.csv?X-Amz-Signature=deadbeef"
+    results = Results({"../../x": ["https://s3.test/"], "/etc/passwd": ["s3://bucket"], "k": [signed]})
+    names = [name for _, _, name in results.files()]
+    assert names == ["_.._x-0", "_etc_passwd-0", "t.csv"]
+    assert Results({"k": ["https://s3.test/a/..%2F..%2Fetc%2Fpasswd"]}).files()[0][2] == "_.._etc_passwd"
+    assert Results({"k": ["https://s3.test/%2e%2e"]}).files()[0][2] == "k-0"
+
+
+def test_files_of_one_job_are_distinct() -> None:
+    results = Results({"a": ["https://s3.test/1/t.csv", "https://s3.test/2/T.CSV"], "b": ["https://s3.test/3/t.csv"]})
+    assert [name for _, _, name in results.files()] == ["t.csv", "T-2.CSV", "t-3.csv"]

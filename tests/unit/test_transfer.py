@@ -25,7 +25,16 @@ from avatars import (
     RequestValidationError,
     TransportError,
 )
-from avatars.transfer import DownloadResult, FileBody, check_destination, open_upload, save_response
+from avatars.errors import DecompressionLimitError, ResponseDecodeError
+from avatars.transfer import (
+    DecompressionLimit,
+    DownloadResult,
+    FileBody,
+    check_destination,
+    iter_decoded,
+    open_upload,
+    save_response,
+)
 
 from ._streaming import Received, StreamingAdapter, session_with
 from .conftest import AUTH, BASE, login_body
@@ -522,6 +531,69 @@ def test_a_compressed_download_is_decoded(rsps: responses.RequestsMock, tmp_path
     )
     result = fetch(ApiClient(BASE, api_key="key-1"), tmp_path / "o.csv")
     assert (tmp_path / "o.csv").read_bytes() == content and result.bytes_written == len(content)
+
+
+@pytest.mark.parametrize(
+    "body, encoding",
+    [
+        (gzip.compress(b"id,age\n" * 1000)[:-30], "gzip"),  # cut before the end
+        (b"\x1f\x8b\x08 not really gzip", "gzip"),
+        (b"x", "deflate"),  # a single byte: not even a header
+    ],
+)
+def test_a_broken_compressed_download_is_a_decode_error(
+    rsps: responses.RequestsMock, tmp_path: Path, body: bytes, encoding: str
+) -> None:
+    rsps.add(
+        responses.GET,
+        DOWNLOAD_URL,
+        body=body,
+        headers={"Content-Encoding": encoding, "Content-Length": str(len(body))},
+    )
+    with pytest.raises(ResponseDecodeError):
+        fetch(ApiClient(BASE, api_key="key-1"), tmp_path / "o.csv")
+    assert os.listdir(tmp_path) == []
+
+
+def test_decompression_bound_counts_the_wire_bytes(rsps: responses.RequestsMock) -> None:
+    content = bytes(range(256)) * 4096  # 1 MiB that gzip packs well, but not absurdly
+    packed = gzip.compress(content)
+    ratio = len(content) / len(packed)
+    url = f"{BASE}/blob"
+    rsps.add(responses.GET, url, body=packed, headers={"Content-Encoding": "gzip"})
+
+    def fetch(limit: Optional[DecompressionLimit]) -> bytes:
+        out = io.BytesIO()
+        save_response(requests.get(url, stream=True), out, decompression_limit=limit)
+        return out.getvalue()
+
+    assert fetch(DecompressionLimit(ratio=ratio * 1.2, allowance=0)) == content
+    with pytest.raises(DecompressionLimitError):
+        fetch(DecompressionLimit(ratio=ratio * 0.8, allowance=0))
+    assert fetch(DecompressionLimit(ratio=1, allowance=len(content))) == content  # the allowance alone
+    assert fetch(None) == content
+    pieces = list(iter_decoded(requests.get(url, stream=True), 4096))
+    assert b"".join(pieces) == content and max(map(len, pieces)) <= 4096
+
+
+def test_an_empty_or_already_read_compressed_body(rsps: responses.RequestsMock) -> None:
+    url = f"{BASE}/blob"
+    rsps.add(responses.GET, url, body=b"", headers={"Content-Encoding": "gzip"})
+    out = io.BytesIO()
+    assert save_response(requests.get(url, stream=True), out).bytes_written == 0
+    content = b"a,b\n" * 5000
+    rsps.replace(responses.GET, url, body=gzip.compress(content), headers={"Content-Encoding": "gzip"})
+    read = requests.get(url)  # not streamed: requests decoded it already
+    save_response(read, out)
+    assert out.getvalue() == content
+
+
+@pytest.mark.parametrize(
+    "ratio, allowance", [(0.5, 0), (float("nan"), 0), (float("inf"), 0), (2, -1), (2, 1.5), (True, 0)]
+)
+def test_decompression_limit_is_validated(ratio: Any, allowance: Any) -> None:
+    with pytest.raises(RequestValidationError):
+        DecompressionLimit(ratio=ratio, allowance=allowance)
 
 
 def test_download_destination_is_checked_before_sending(rsps: responses.RequestsMock, tmp_path: Path) -> None:

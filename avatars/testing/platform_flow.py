@@ -1,0 +1,331 @@
+"""Job execution for resource sets in the platform's format (the everyday flow).
+
+A set written by :class:`avatars.documents.ResourceSet` or by the platform's
+own SDK is parsed with :mod:`avatars.documents`; a job runs one parameters
+document of it, chosen by the job's ``parameters_name``.  What each document
+kind computes, with the LOCAL STAND-IN of :mod:`avatars.testing.avatarize`:
+
+``AvatarParameters`` (``standard``)
+    every table named in ``avatarization`` (with its ``k``),
+    ``avatarization_open_dp`` / ``avatarization_fast_dp`` (the stand-in has
+    no differential privacy: ``k = clamp(round(10 / epsilon), 2, 50)``), or
+    ``time_series`` only (``k = 5``), capped to the table's row count.
+    Columns marked ``drop`` are removed; foreign keys are left out of the
+    synthesis and then point to the synthetic row of the parent that the
+    original row's parent became (links between tables are kept).  Files
+    per table: ``<table>.shuffled.csv`` and ``<table>.unshuffled.csv`` (the
+    synthetic rows in the original order: sensitive).
+``AvatarPrivacyMetricsParameters`` / ``AvatarSignalMetricsParameters``
+    per table, ``<table>.privacy.json`` / ``<table>.signal.json``: a one-item
+    list ``[{"metadata": {"table_name": ...}, ...metrics}]``, as the platform
+    SDK reads them.  The avatarized table is the ``standard`` job's output
+    (found by the caller), or the table's ``avatars_data`` file.
+``AvatarReportParameters``
+    ``report.md`` (Markdown, whatever ``output_format`` asks for).
+``AvatarAdviceParameters``
+    ``advice.json``: ``[{"table_name", "advice": {"k": ...}}]``.
+
+Table names in file names are written as the platform does
+(:mod:`avatars.documents.files`).  Inputs and earlier results come through
+the callables the caller passes: this module reads no store of its own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ..documents import DocumentError, DocumentKind, ResourceSet
+from ..documents.files import result_file_name
+from . import avatarize
+from .avatarize import Table, TableError
+
+__all__ = ["FlowOutput", "FlowError", "check_set", "is_platform_set", "run_parameters"]
+
+#: (volume, file) -> the path of the uploaded file, or None
+ReadInput = Callable[[str, str], Optional[Path]]
+#: (result kind, table) -> the path of an earlier result of this set, or None
+FindResult = Callable[[str, str], Optional[Path]]
+
+_JOB_KIND = {
+    DocumentKind.parameters.value: "standard",
+    DocumentKind.privacy_metrics.value: "privacy_metrics",
+    DocumentKind.signal_metrics.value: "signal_metrics",
+    DocumentKind.report.value: "report",
+    DocumentKind.advice.value: "advice",
+}
+
+
+class FlowError(Exception):
+    """The job cannot run (its ``exception`` text)."""
+
+
+@dataclass
+class FlowOutput:
+    kind: str
+    table: str
+    filename: str
+    content: bytes
+    content_type: str
+
+
+def is_platform_set(text: str) -> bool:
+    """Whether ``text`` is a set of ``kind: Avatar...`` documents (not the legacy JSON document)."""
+    head = text.lstrip()
+    return head.startswith(("kind:", "---")) and "kind: Avatar" in text
+
+
+def check_set(raw: bytes) -> str:
+    """The set's text when :class:`~avatars.documents.ResourceSet` reads it; else a 422 naming the field."""
+    from ._http import validation_error
+
+    try:
+        text = raw.decode("utf-8")
+        ResourceSet.from_yaml(text)
+    except UnicodeDecodeError:
+        raise validation_error([{"loc": ["body"], "msg": "body is not UTF-8 text", "type": "value_error"}]) from None
+    except DocumentError as exc:
+        loc = ["body", *(exc.field or "").split(".")] if exc.field else ["body"]
+        raise validation_error([{"loc": loc, "msg": str(exc), "type": "value_error.document"}]) from None
+    return text
+
+
+def job_kind_of(text: str, parameters_name: str) -> Optional[str]:
+    """The job kind the parameters document ``parameters_name`` means (``None``: no such document)."""
+    import yaml
+
+    for doc in yaml.safe_load_all(text):
+        if isinstance(doc, dict) and (doc.get("metadata") or {}).get("name") == parameters_name:
+            return _JOB_KIND.get(str(doc.get("kind")))
+    return None
+
+
+def _csv_table(path: Optional[Path], label: str, max_rows: int) -> Table:
+    if path is None or not path.is_file():
+        raise FlowError(f"{label}: the data file was not uploaded")
+    try:
+        return avatarize.read_table(path, max_rows=max_rows, label=label)
+    except TableError as exc:
+        raise FlowError(str(exc)) from None
+
+
+def _columns(table_doc: Dict[str, Any], flag: str) -> List[str]:
+    return [c["field"] for c in table_doc.get("columns") or [] if c.get(flag)]
+
+
+def _without(table: Table, names: List[str]) -> Tuple[Table, List[List[str]]]:
+    """``table`` without the columns ``names``, and those columns' values per row."""
+    keep = [i for i, c in enumerate(table.columns) if c not in names]
+    gone = [table.columns.index(n) for n in names if n in table.columns]
+    return (
+        Table([table.columns[i] for i in keep], [[row[i] for i in keep] for row in table.rows]),
+        [[row[i] for i in gone] for row in table.rows],
+    )
+
+
+def _stand_in_k(rs: ResourceSet, table: str, rows: int) -> int:
+    if table in rs.parameters["avatarization"]:
+        k = int(rs.parameters["avatarization"][table]["k"])
+    elif table in rs.parameters["avatarization_open_dp"] or table in rs.parameters["avatarization_fast_dp"]:
+        section = (
+            "avatarization_open_dp" if table in rs.parameters["avatarization_open_dp"] else "avatarization_fast_dp"
+        )
+        epsilon = float(rs.parameters[section][table]["epsilon"])
+        k = max(2, min(50, round(10 / epsilon)))
+    else:
+        k = 5
+    if k > rows:
+        if table in rs.parameters["avatarization"]:
+            raise FlowError(f"table {table!r}: k={k} is larger than its {rows} rows")
+        k = max(1, rows)
+    return k
+
+
+def _standard(rs: ResourceSet, read_input: ReadInput, max_rows: int, check: Callable[[], None]) -> List[FlowOutput]:
+    sections = ("avatarization", "avatarization_open_dp", "avatarization_fast_dp", "time_series")
+    names = [t for t in rs.tables if any(t in rs.parameters[s] for s in sections)]
+    if not names:
+        raise FlowError("the AvatarParameters document names no table")
+    originals: Dict[str, Table] = {}
+    synthetic: Dict[str, Table] = {}  # in the original row order
+    order = _parents_first(rs, names)
+    for name in order:
+        check()
+        doc = rs.tables[name]
+        data = doc.get("data") or {}
+        original = _csv_table(read_input(str(data.get("volume")), str(data.get("file"))), f"table {name!r}", max_rows)
+        dropped = [c for c in _columns(doc, "drop") if c in original.columns]
+        original, _ = _without(original, dropped)
+        originals[name] = original
+        foreign = [c for c in _columns(doc, "identifier") if c in original.columns]
+        core, fk_values = _without(original, foreign)
+        primary = next(iter(_columns(doc, "primary_key")), None)
+        seed = rs.seed
+        try:
+            synthesis = avatarize.synthesize(
+                core, k=_stand_in_k(rs, name, core.nb_rows), seed=seed, primary_key=primary, check=check
+            )
+        except TableError as exc:
+            raise FlowError(f"table {name!r}: {exc}") from None
+        rows = [list(synthesis.table.rows[synthesis.link[i]]) for i in range(core.nb_rows)]
+        table = Table(list(core.columns) + foreign, [r + fk for r, fk in zip(rows, fk_values)])
+        synthetic[name] = table
+    _relink(rs, originals, synthetic)
+    outputs: List[FlowOutput] = []
+    for name in names:
+        unshuffled = synthetic[name]
+        columns = originals[name].columns
+        reordered = Table(columns, [[row[unshuffled.columns.index(c)] for c in columns] for row in unshuffled.rows])
+        shuffled_rows = [reordered.rows[i] for i in _shuffle_order(reordered.nb_rows, rs.seed)]
+        for kind, rows in (("shuffled", shuffled_rows), ("unshuffled", reordered.rows)):
+            content = avatarize.table_to_csv(Table(columns, rows))
+            outputs.append(FlowOutput(kind, name, result_file_name(name, kind), content, "text/csv"))
+    return outputs
+
+
+def _shuffle_order(n: int, seed: Optional[int]) -> List[int]:
+    import random
+
+    order = list(range(n))
+    random.Random(0 if seed is None else seed + 1).shuffle(order)
+    return order
+
+
+def _links(rs: ResourceSet) -> List[Tuple[str, str, str, str]]:
+    """(parent, parent field, child, child field) of every link."""
+    return [
+        (parent, link["field"], link["to"]["table"], link["to"]["field"])
+        for parent, doc in rs.tables.items()
+        for link in doc.get("links") or []
+    ]
+
+
+def _parents_first(rs: ResourceSet, names: List[str]) -> List[str]:
+    children = {child for _, _, child, _ in _links(rs)}
+    return [n for n in names if n not in children] + [n for n in names if n in children]
+
+
+def _relink(rs: ResourceSet, originals: Dict[str, Table], synthetic: Dict[str, Table]) -> None:
+    """Point each child's foreign key to the synthetic version of its original parent row."""
+    for parent, parent_field, child, child_field in _links(rs):
+        if parent not in synthetic or child not in synthetic:
+            continue
+        p_orig, p_syn, c_orig, c_syn = originals[parent], synthetic[parent], originals[child], synthetic[child]
+        if parent_field not in p_orig.columns or child_field not in c_orig.columns:
+            raise FlowError(f"link {parent}.{parent_field} -> {child}.{child_field}: no such column")
+        p_index = p_orig.columns.index(parent_field)
+        row_of = {row[p_index]: i for i, row in enumerate(p_orig.rows)}
+        new_key = [row[p_syn.columns.index(parent_field)] for row in p_syn.rows]
+        c_orig_index = c_orig.columns.index(child_field)
+        c_syn_index = c_syn.columns.index(child_field)
+        for i, row in enumerate(c_orig.rows):
+            parent_row = row_of.get(row[c_orig_index])
+            c_syn.rows[i][c_syn_index] = "" if parent_row is None else new_key[parent_row]
+
+
+def _pairs(
+    rs: ResourceSet, read_input: ReadInput, find_result: FindResult, max_rows: int
+) -> List[Tuple[str, Table, Table, Optional[str]]]:
+    """(table, original, avatarized in the original order, primary key) of every table."""
+    out = []
+    for name, doc in rs.tables.items():
+        data = doc.get("data") or {}
+        original = _csv_table(read_input(str(data.get("volume")), str(data.get("file"))), f"table {name!r}", max_rows)
+        original, _ = _without(original, _columns(doc, "drop"))
+        given = (rs.avatar_tables.get(name) or {}).get("avatars_data") or {}
+        if given.get("file"):
+            path = read_input(str(given.get("volume")), str(given["file"]))
+        else:
+            path = find_result("unshuffled", name)
+        if path is None:
+            raise FlowError(
+                f"table {name!r}: no avatarized data (run the standard job first and name it in depends_on, "
+                "or give avatar_data)"
+            )
+        avatars = _csv_table(path, f"avatarized table {name!r}", max_rows)
+        if avatars.nb_rows != original.nb_rows:
+            raise FlowError(f"table {name!r}: {avatars.nb_rows} avatarized rows for {original.nb_rows} rows")
+        out.append((name, original, avatars, next(iter(_columns(doc, "primary_key")), None)))
+    return out
+
+
+def _metrics(
+    kind: str, rs: ResourceSet, pairs: List[Tuple[str, Table, Table, Optional[str]]], check: Callable[[], None]
+) -> Dict[str, Dict[str, Any]]:
+    out = {}
+    for name, original, avatars, primary in pairs:
+        try:
+            if kind == "privacy_metrics":
+                values = avatarize.privacy_metrics(
+                    original, avatars, list(range(original.nb_rows)), primary_key=primary, check=check
+                )
+            else:
+                values = avatarize.signal_metrics(original, avatars, primary_key=primary, check=check)
+        except TableError as exc:
+            raise FlowError(f"table {name!r}: {exc}") from None
+        out[name] = {"metadata": {"table_name": name}, **values}
+    return out
+
+
+def run_parameters(
+    text: str,
+    parameters_name: str,
+    *,
+    read_input: ReadInput,
+    find_result: FindResult,
+    max_rows: int = avatarize.DEFAULT_MAX_ROWS,
+    check: Callable[[], None] = lambda: None,
+) -> List[FlowOutput]:
+    """The result files of the job that runs ``parameters_name`` of the set ``text``."""
+    try:
+        rs = ResourceSet.from_yaml(text)
+    except DocumentError as exc:
+        raise FlowError(f"invalid resource set: {exc}") from None
+    kind = job_kind_of(text, parameters_name)
+    if kind is None:
+        raise FlowError(
+            f"parameters {parameters_name!r} not found in the resource set "
+            f"(available: {', '.join(rs.parameters_names()) or 'none'})"
+        )
+    if kind == "standard":
+        return _standard(rs, read_input, max_rows, check)
+    if kind in ("privacy_metrics", "signal_metrics"):
+        result = _metrics(kind, rs, _pairs(rs, read_input, find_result, max_rows), check)
+        return [
+            FlowOutput(kind, name, result_file_name(name, kind), _json([values]), "application/json")
+            for name, values in result.items()
+        ]
+    if kind == "report":
+        pairs = _pairs(rs, read_input, find_result, max_rows)
+        privacy = _metrics("privacy_metrics", rs, pairs, check)
+        signal = _metrics("signal_metrics", rs, pairs, check)
+        sections = [
+            {
+                "parameters_name": parameters_name,
+                "table": name,
+                "k": (rs.parameters["avatarization"].get(name) or {}).get("k"),
+                "nb_rows_in": original.nb_rows,
+                "nb_rows_out": avatars.nb_rows,
+                "privacy": privacy[name],
+                "signal": signal[name],
+            }
+            for name, original, avatars, _ in pairs
+        ]
+        report = avatarize.render_report(sections).encode("utf-8")
+        return [FlowOutput("report", "", "report.md", report, "text/markdown; charset=utf-8")]
+    advice = []
+    for name, doc in rs.tables.items():
+        data = doc.get("data") or {}
+        table = _csv_table(read_input(str(data.get("volume")), str(data.get("file"))), f"table {name!r}", max_rows)
+        suggestion = avatarize.advise(table)
+        advice.append({"table_name": name, "advice": {"k": suggestion["suggested_k"]}, "stand_in": suggestion})
+    return [FlowOutput("advice", "", "advice.json", _json(advice), "application/json")]
+
+
+def _json(data: Any) -> bytes:
+    buffer = io.StringIO()
+    json.dump(data, buffer, indent=2)
+    return (buffer.getvalue() + "\n").encode("utf-8")

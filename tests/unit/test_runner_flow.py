@@ -1,0 +1,495 @@
+"""Runner and Manager on the contract's wire (PUT /resources, POST /jobs, GET /jobs/{name},
+GET /results/{job}, /access), with the platform SDK's names and meanings."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any, Dict, List, Tuple
+
+import pandas as pd
+import pytest
+import responses
+
+from avatars import ApiClient, JobFailedError, Manager, RequestValidationError, Runner
+from avatars.documents import DocumentError, ResourceSet
+from avatars.documents.files import file_name_of, result_file_name, table_of_result_file
+from avatars.errors import WaitTimeoutError
+from avatars.progress import resolve_progress
+from avatars.runner import DataStore
+from avatars.storage import location_of
+
+from .conftest import BASE
+
+SET = "0d5d9e54-3072-4590-84d1-d6e3cba8f1ac"
+OTHER_SET = "6f1c3a1e-2f0b-4a57-9d55-1e9d2a6b7c80"
+STORE = "s3://bucket/user-1"
+
+
+class RecordingStore(DataStore):
+    """Object storage stand-in for uploads (downloads go over the wire: /access + the store)."""
+
+    def __init__(self, client: ApiClient) -> None:
+        super().__init__(client)
+        self.uploads: Dict[str, bytes] = {}
+
+    def upload(self, key: str, data: bytes, *, label: str, progress: Any) -> None:
+        self.uploads[key] = data
+
+
+def job_body(name: str, parameters_name: str, status: str = "finished", exception: str = "", **extra: Any) -> dict:
+    body = {
+        "name": name,
+        "set_name": SET,
+        "parameters_name": parameters_name,
+        "display_name": "study",
+        "created_at": "2026-11-27T10:00:00+00:00",
+        "kind": parameters_name.split("_pia")[0] if parameters_name != "report_pia" else "report",
+        "status": status,
+        "exception": exception,
+        "done": status in ("finished", "error", "parent_error"),
+        "progress": 1.0,
+        "deleted_at": None,
+    }
+    body.update(extra)
+    return body
+
+
+def serve_resources(rsps: responses.RequestsMock, display_name: str = "study") -> None:
+    rsps.add(responses.PUT, f"{BASE}/resources/{display_name}", json={"set_name": SET, "display_name": display_name})
+
+
+def serve_job_creation(rsps: responses.RequestsMock) -> List[dict]:
+    """POST /jobs answers {name, Location}; returns the request bodies, in order."""
+    bodies: List[dict] = []
+
+    def create(request: Any) -> Any:
+        body = json.loads(request.body)
+        bodies.append(body)
+        name = f"{body['parameters_name']}-job"
+        return 200, {}, json.dumps({"name": name, "Location": f"{BASE}/jobs/{name}"})
+
+    rsps.add_callback(responses.POST, f"{BASE}/jobs", callback=create)
+    return bodies
+
+
+def serve_file(rsps: responses.RequestsMock, location: str, content: bytes) -> None:
+    """/access gives the location back with credentials; the store gives the bytes to a signed GET."""
+    rsps.add(
+        responses.GET,
+        f"{BASE}/access",
+        json={"url": location, "credentials": {"access_key_id": "AK", "secret_access_key": "SK"}},
+        match=[responses.matchers.query_param_matcher({"url": location})],
+    )
+    rsps.add(
+        responses.GET,
+        location_of(location).url(STORAGE),
+        body=content,
+        match=[_signed_with("AK")],
+    )
+
+
+#: The default storage endpoint of BASE (its /api replaced by /storage).
+STORAGE = BASE[: -len("/api")] + "/storage"
+
+
+def _signed_with(key_id: str) -> Any:
+    def match(request: Any) -> Tuple[bool, str]:
+        auth = request.headers.get("Authorization", "")
+        ok = auth.startswith(f"AWS4-HMAC-SHA256 Credential={key_id}/")
+        return ok, "" if ok else f"not signed with {key_id}: {auth[:40]!r}"
+
+    return match
+
+
+def launch_one_table(runner: Runner, rsps: responses.RequestsMock, jobs: List[str]) -> None:
+    """Table ``t`` (columns id, x) with k=1, launched on the mocked wire."""
+    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
+    runner.set_parameters("t", k=1)
+    serve_resources(rsps)
+    serve_job_creation(rsps)
+    runner.run(jobs_to_run=jobs)
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "age": [31.5, 40.0, 22.25, 57.0],
+            "sex": pd.Categorical(["f", "m", "f", "m"]),
+            "seen": pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01"]),
+            "smoker": [True, False, False, True],
+        }
+    )
+
+
+@pytest.fixture
+def runner(client: ApiClient) -> Runner:
+    r = Runner(client, "study", seed=42, progress=False, data_store=RecordingStore(client))
+    r.poll_interval = 0.001
+    return r
+
+
+# ----------------------------------------------------------------- the flow
+
+
+def test_the_everyday_flow_on_the_wire(runner: Runner, rsps: responses.RequestsMock) -> None:
+    runner.add_table("patients", frame(), primary_key="id")
+    runner.set_parameters("patients", k=2, ncp=2, known_variables=["age"])
+    serve_resources(rsps)
+    bodies = serve_job_creation(rsps)
+
+    launched = runner.run()
+
+    assert launched == {
+        n: f"{n}-job" for n in ("standard", "signal_metrics", "privacy_metrics", "report", "report_pia")
+    }
+    put = rsps.calls[0].request
+    assert put.method == "PUT" and put.headers["Content-Type"] == "application/yaml"
+    stored = ResourceSet.from_yaml(put.body.decode())
+    assert stored.parameters["avatarization"] == {"patients": {"k": 2, "ncp": 2}}
+    assert stored.parameters["privacy_metrics"]["patients"]["known_variables"] == ["age"]
+    types = {c["field"]: c.get("type") for c in stored.tables["patients"]["columns"]}
+    assert types == {"id": "int", "age": "float", "sex": "category", "seen": "datetime", "smoker": "bool"}
+    assert stored.tables["patients"]["data"] == {"volume": "input", "file": "patients.csv"}
+    assert set(stored.reports) == {"basic", "pia"}
+    # one job per parameters document, each naming the jobs it depends on
+    assert [(b["set_name"], b["parameters_name"], b["depends_on"]) for b in bodies] == [
+        (SET, "standard", []),
+        (SET, "signal_metrics", ["standard-job"]),
+        (SET, "privacy_metrics", ["standard-job"]),
+        (SET, "report", ["privacy_metrics-job", "signal_metrics-job"]),
+        (SET, "report_pia", ["privacy_metrics-job", "signal_metrics-job"]),
+    ]
+    assert runner.set_name == SET
+    uploaded = runner._store.uploads  # type: ignore[attr-defined]
+    assert list(uploaded) == ["patients.csv"]
+    assert pd.read_csv(io.BytesIO(uploaded["patients.csv"]))["age"].tolist() == [31.5, 40.0, 22.25, 57.0]
+
+    # results: wait for the job, list its files, download the table's own file
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard", "pending"))
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
+    shuffled_url = f"{STORE}/standard/patients.shuffled.csv"
+    rsps.add(
+        responses.GET,
+        f"{BASE}/results/standard-job",
+        json={"shuffled": [f"{STORE}/standard/other.shuffled.csv", shuffled_url], "unshuffled": []},
+    )
+    avatarized = frame().sample(frac=1, random_state=1).to_csv(index=False).encode()
+    serve_file(rsps, shuffled_url, avatarized)
+
+    result = runner.shuffled("patients")
+
+    assert isinstance(result, pd.DataFrame)
+    assert dict(result.dtypes.astype(str)) == dict(frame().dtypes.astype(str))
+    assert sorted(result["id"].tolist()) == [1, 2, 3, 4]
+    calls_before = len(rsps.calls)
+    runner.shuffled("patients")  # cached: not fetched twice
+    assert len(rsps.calls) == calls_before
+
+
+def test_metrics_are_the_tables_own_entries(runner: Runner, rsps: responses.RequestsMock) -> None:
+    runner.add_table("a.b", io.BytesIO(b"id,x\n1,2\n3,4\n"), primary_key="id")
+    runner.set_parameters("a.b", k=1)
+    serve_resources(rsps)
+    serve_job_creation(rsps)
+    runner.run(jobs_to_run=["standard", "privacy_metrics"])
+    rsps.add(responses.GET, f"{BASE}/jobs/privacy_metrics-job", json=job_body("privacy_metrics-job", "privacy_metrics"))
+    urls = [f"{STORE}/privacy_metrics/a_dot_b.privacy.json", f"{STORE}/privacy_metrics/c.privacy.json"]
+    rsps.add(responses.GET, f"{BASE}/results/privacy_metrics-job", json={"privacy_metrics": urls})
+    serve_file(rsps, urls[0], json.dumps([{"metadata": {"table_name": "a.b"}, "dcr": 0.5}]).encode())
+    serve_file(rsps, urls[1], json.dumps([{"metadata": {"table_name": "c"}, "dcr": 0.9}]).encode())
+
+    assert runner.privacy_metrics("a.b") == [{"metadata": {"table_name": "a.b"}, "dcr": 0.5}]
+
+
+def test_two_linked_tables_send_the_link_and_each_tables_data(runner: Runner, rsps: responses.RequestsMock) -> None:
+    runner.add_table("patients", io.BytesIO(b"id,age\n1,30\n2,40\n"), primary_key="id", individual_level=True)
+    runner.add_table(
+        "visits",
+        io.BytesIO(b"vid,pid,cost\n1,1,3.5\n2,2,4\n"),
+        primary_key="vid",
+        foreign_keys=["pid"],
+        individual_level=False,
+    )
+    runner.add_link("patients", "id", "visits", "pid", "minimum_distance_assignment")
+    runner.set_parameters("patients", k=1)
+    runner.set_parameters("visits", k=1)
+    serve_resources(rsps)
+    serve_job_creation(rsps)
+    runner.run(jobs_to_run=["standard"])
+    stored = ResourceSet.from_yaml(rsps.calls[0].request.body.decode())
+    assert stored.tables["patients"]["links"] == [
+        {"field": "id", "to": {"table": "visits", "field": "pid"}, "method": "minimum_distance_assignment"}
+    ]
+    assert sorted(runner._store.uploads) == ["patients.csv", "visits.csv"]  # type: ignore[attr-defined]
+
+
+def test_results_are_rows_of_text_without_pandas(
+    runner: Runner, rsps: responses.RequestsMock, monkeypatch: Any
+) -> None:
+    launch_one_table(runner, rsps, ["standard"])
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
+    url = f"{STORE}/standard/t.shuffled.csv"
+    rsps.add(responses.GET, f"{BASE}/results/standard-job", json={"shuffled": [url]})
+    serve_file(rsps, url, b"id,x\n7,8\n")
+    monkeypatch.setitem(__import__("sys").modules, "pandas", None)  # import pandas -> ImportError
+    assert runner.shuffled("t") == [{"id": "7", "x": "8"}]
+
+
+def test_a_failed_job_shows_the_root_cause(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs/privacy_metrics-job",
+        json=job_body("privacy_metrics-job", "privacy_metrics", "parent_error", "parent job failed"),
+    )
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs/standard-job",
+        json=job_body("standard-job", "standard", "error", "k=50 is larger than the 1 rows"),
+    )
+    with pytest.raises(JobFailedError) as info:
+        runner.privacy_metrics("t")
+    assert info.value.job.name == "standard-job"
+    assert info.value.exception == "k=50 is larger than the 1 rows"
+    assert "k=50 is larger than the 1 rows" in str(info.value) and "parent_error" in str(info.value)
+
+
+def test_waiting_has_a_time_limit(runner: Runner, rsps: responses.RequestsMock, monkeypatch: Any) -> None:
+    launch_one_table(runner, rsps, ["standard"])
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard", "pending"))
+    runner.poll_interval = 0.05
+    with pytest.raises(WaitTimeoutError, match="still pending after 0.2 s"):
+        runner.wait("standard", timeout=0.2)
+    assert sum(c.request.url.endswith("/jobs/standard-job") for c in rsps.calls) >= 2
+
+
+def test_polls_back_off_up_to_the_cap(runner: Runner, rsps: responses.RequestsMock, monkeypatch: Any) -> None:
+    launch_one_table(runner, rsps, ["standard"])
+    for _ in range(6):
+        rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard", "queued"))
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
+    sleeps: List[float] = []
+    monkeypatch.setattr("avatars.runner.time.sleep", sleeps.append)
+    runner.poll_interval, runner.max_poll_interval, runner.poll_backoff = 0.2, 1.0, 2.0
+    assert runner.wait().status == "finished"
+    assert sleeps == [0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+
+
+# ----------------------------------------------------------- bad input, nothing sent
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "field"),
+    [
+        (lambda r: r.set_parameters("t", k=3), DocumentError, "table_name"),
+        (lambda r: r.shuffled("t"), RequestValidationError, "table_name"),
+        (lambda r: r.run(), RequestValidationError, "tables"),
+        (lambda r: r.get_status("standard"), RequestValidationError, "job_name"),
+        (lambda r: r.add_table("t", "id,x\n1,2\n"), RequestValidationError, "data"),
+        (lambda r: r.add_table("t", "id,x"), RequestValidationError, "data"),
+        (lambda r: r.add_table("t", "/no/such/file.csv"), RequestValidationError, "data"),
+        (lambda r: r.add_table("t", 42), RequestValidationError, "data"),
+        (lambda r: r.add_table("t", []), RequestValidationError, "data"),
+        (lambda r: r.add_table("t/x", io.BytesIO(b"a\n1\n")), DocumentError, "table_name"),
+        (lambda r: r.add_table("t", io.BytesIO(b"a\n1\n"), types={"b": "int"}), DocumentError, "types"),
+    ],
+)
+def test_mistakes_on_an_empty_runner_send_nothing(
+    runner: Runner, rsps: responses.RequestsMock, call: Any, error: type, field: str
+) -> None:
+    with pytest.raises(error) as info:
+        call(runner)
+    assert info.value.field == field, str(info.value)
+    assert len(rsps.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "field"),
+    [
+        (lambda r: r.set_parameters("t", k=0), DocumentError, "k"),
+        (lambda r: r.set_parameters("t", open_dp_epsilon=0.0), DocumentError, "open_dp_epsilon"),
+        (lambda r: r.set_parameters("t", k=2, column_weights={"nope": 1}), DocumentError, "column_weights"),
+        (lambda r: r.set_parameters("t", k=2, known_variables=["nope"]), DocumentError, "known_variables"),
+        (lambda r: r.set_parameters("t", k=2, not_a_parameter=1), RequestValidationError, "parameters"),
+        (lambda r: r.add_link("t", "id", "missing", "fk"), DocumentError, "child_table_name"),
+        (lambda r: r.run(), RequestValidationError, "parameters"),
+        (lambda r: r.run(jobs_to_run=["report"]), RequestValidationError, "jobs_to_run"),
+        (lambda r: r.run(jobs_to_run=["standart"]), RequestValidationError, "jobs_to_run"),
+        (lambda r: r.privacy_metrics("t"), RequestValidationError, "job_name"),
+        (lambda r: r.download_report(), RequestValidationError, "job_name"),
+        (lambda r: r.download_report(report_type="long"), RequestValidationError, "report_type"),
+    ],
+)
+def test_mistakes_after_add_table_send_nothing(
+    runner: Runner, rsps: responses.RequestsMock, call: Any, error: type, field: str
+) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"), primary_key="id")
+    with pytest.raises(error) as info:
+        call(runner)
+    assert info.value.field == field, str(info.value)
+    assert len(rsps.calls) == 0
+    assert runner._store.uploads == {}  # type: ignore[attr-defined]
+
+
+def test_data_as_a_path_a_text_file_and_a_named_index(runner: Runner, tmp_path: Any) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("id,x\n1,2\n")
+    runner.add_table("from_path", str(path))
+    runner.add_table("from_text_file", io.StringIO("id,x\n1,2\n"))
+    indexed = pd.DataFrame({"x": [1.5, 2.5]}, index=pd.Index([10, 20], name="patient_id"))
+    runner.add_table("indexed", indexed, primary_key="patient_id")
+    assert runner.config.columns["indexed"] == ["patient_id", "x"]
+    assert runner._tables["indexed"].payload.decode().splitlines() == ["patient_id,x", "10,1.5", "20,2.5"]
+    runner.add_table("rows", [{"id": 1, "x": 2.5}, {"id": 2, "y": "b"}])
+    assert runner._tables["rows"].payload.decode().splitlines() == ["id,x,y", "1,2.5,", "2,,b"]
+    clash = pd.DataFrame({"x": [1]}, index=pd.Index([1], name="x"))
+    with pytest.raises(RequestValidationError, match="index x has the name of a column"):
+        runner.add_table("clash", clash)
+
+
+def test_update_parameters_keeps_what_it_is_not_given(runner: Runner) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x,y\n1,2,3\n"), primary_key="id")
+    with pytest.raises(RequestValidationError, match="use set_parameters"):
+        runner.update_parameters("t", ncp=2)
+    runner.set_parameters("t", k=3, ncp=2, column_weights={"x": 2.0}, known_variables=["y"])
+    runner.update_parameters("t", k=5)
+    assert runner.config.parameters["avatarization"]["t"] == {"k": 5, "ncp": 2, "column_weights": {"x": 2.0}}
+    assert runner.config.parameters["privacy_metrics"]["t"]["known_variables"] == ["y"]
+    runner.update_parameters("t", open_dp_epsilon=1.0)  # another method replaces k
+    assert "t" not in runner.config.parameters["avatarization"]
+    assert runner.config.parameters["avatarization_open_dp"]["t"]["epsilon"] == 1.0
+    runner.delete_table("t")
+    assert runner.config.tables == {} and runner._tables == {}
+
+
+# ------------------------------------------------------------------- Manager
+
+
+def jobs_list(*jobs: dict) -> dict:
+    return {"jobs": list(jobs)}
+
+
+def test_a_report_language_the_platform_lacks_is_refused(client: ApiClient) -> None:
+    with pytest.raises(RequestValidationError, match="report_language must be one of en, fr") as info:
+        Runner(client, "study", report_language="de")
+    assert info.value.field == "report_language"
+
+
+def test_manager_keeps_one_name_for_its_client() -> None:
+    manager = Manager(BASE, api_key="k")
+    assert isinstance(manager.auth_client, ApiClient)
+    assert not hasattr(manager, "client")
+    with pytest.raises(RequestValidationError, match="API key"):
+        manager.authenticate("alice", "secret")
+    with pytest.raises(RequestValidationError, match="api_client excludes"):
+        Manager(BASE, api_client=ApiClient(BASE, api_key="k"))
+
+
+def test_get_last_jobs_is_the_newest_count_as_a_mapping(rsps: responses.RequestsMock) -> None:
+    old = job_body("j-old", "standard", created_at="2026-11-01T10:00:00+00:00")
+    new = job_body("j-new", "standard", created_at="2026-11-03T10:00:00+00:00")
+    mid = job_body("j-mid", "standard", created_at="2026-11-02T10:00:00+00:00", display_name="other")
+    rsps.add(responses.GET, f"{BASE}/jobs", json=jobs_list(old, new, mid))
+    manager = Manager(BASE, api_key="k")
+    assert list(manager.get_last_jobs(2)) == ["j-new", "j-mid"]
+    assert list(manager.get_last_jobs(5, name="study")) == ["j-new", "j-old"]
+    with pytest.raises(RequestValidationError):
+        manager.get_last_jobs(0)
+
+
+def test_delete_job_refuses_a_name_shared_by_two_runs(rsps: responses.RequestsMock) -> None:
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs",
+        json=jobs_list(job_body("a", "standard"), job_body("b", "standard", set_name=OTHER_SET)),
+    )
+    manager = Manager(BASE, api_key="k")
+    with pytest.raises(RequestValidationError, match="2 runs are named 'study'") as info:
+        manager.delete_job("study")
+    assert OTHER_SET in str(info.value) and SET in str(info.value)
+    assert [c.request.method for c in rsps.calls] == ["GET"]
+
+
+def test_delete_jobs_sends_batches_of_100_and_merges_the_answers(rsps: responses.RequestsMock) -> None:
+    sizes: List[int] = []
+
+    def bulk(request: Any) -> Any:
+        names = json.loads(request.body)["job_names"]
+        sizes.append(len(names))
+        return 200, {}, json.dumps({"deleted_jobs": [], "failed_jobs": names[:1]})
+
+    rsps.add_callback(responses.POST, f"{BASE}/jobs/bulk-delete", callback=bulk)
+    answer = Manager(BASE, api_key="k").delete_jobs([f"j{i}" for i in range(250)])
+    assert sizes == [100, 100, 50]
+    assert answer.failed_jobs == ["j0", "j100", "j200"]
+
+
+def test_create_runner_from_yaml_reads_the_platforms_documents(tmp_path: Any) -> None:
+    path = tmp_path / "set.yaml"
+    golden = __import__("pathlib").Path(__file__).parent.parent / "data" / "documents" / "linked.yaml"
+    path.write_text(golden.read_text())
+    runner = Manager(BASE, api_key="k").create_runner_from_yaml(path, "again")
+    assert runner.display_name == "again"
+    assert list(runner.config.tables) == ["patients", "visits"]
+    assert runner.config.parameters["avatarization"]["visits"] == {"k": 3, "use_categorical_reduction": True}
+    with pytest.raises(RequestValidationError, match="no data for table"):
+        runner.run()
+
+
+# ------------------------------------------------------------- the storage seam
+
+
+def test_the_default_store_uploads_through_the_storage_facade(client: ApiClient, rsps: responses.RequestsMock) -> None:
+    rsps.add(responses.GET, f"{BASE}/upload_url", json="s3://bucket/user-1")
+    rsps.add(
+        responses.GET,
+        f"{BASE}/access",
+        json={
+            "url": "s3://bucket/user-1/my table.csv",
+            "credentials": {"access_key_id": "AK", "secret_access_key": "SK"},
+        },
+    )
+    rsps.add(responses.PUT, f"{STORAGE}/bucket/user-1/my%20table.csv", status=200, match=[_signed_with("AK")])
+    DataStore(client).upload("my table.csv", b"a\n1\n", label="upload", progress=resolve_progress(False))
+    put = rsps.calls[2].request
+    body = put.body if isinstance(put.body, bytes) else b"".join(iter(lambda: put.body.read(65536), b""))  # type: ignore[union-attr]
+    assert body == b"a\n1\n"
+    assert "api-key" not in put.headers["Authorization"]  # API credentials never go to the storage origin
+
+
+def test_an_http_upload_prefix_on_the_storage_endpoint(client: ApiClient, rsps: responses.RequestsMock) -> None:
+    prefix = f"{STORAGE}/uploads/user-1/"
+    rsps.add(responses.GET, f"{BASE}/upload_url", json=prefix)
+    rsps.add(
+        responses.GET,
+        f"{BASE}/access",
+        json={"url": f"{prefix}t.csv", "credentials": {"access_key_id": "AK", "secret_access_key": "SK"}},
+    )
+    rsps.add(responses.PUT, f"{prefix}t.csv", status=200, match=[_signed_with("AK")])
+    DataStore(client).upload("t.csv", b"a\n1\n", label="upload", progress=resolve_progress(False))
+    assert len(rsps.calls) == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "result", "table"),
+    [
+        ("s3://b/u/standard/patients.shuffled.csv", "shuffled", "patients"),
+        ("s3://b/u/standard/a_dot_b_slash_c.unshuffled.csv", "unshuffled", "a.b/c"),
+        (f"{BASE}/access?url=s3%3A%2F%2Fb%2Fu%2Fx_plus_y.privacy.json", "privacy_metrics", "x+y"),
+        ("s3://b/u/standard/patients.unshuffled.csv", "shuffled", None),
+        ("s3://b/u/standard/.shuffled.csv", "shuffled", None),
+        ("s3://b/u/standard/..%2F..%2Fpatients.shuffled.csv", "shuffled", "patients"),
+    ],
+)
+def test_result_files_name_their_table(url: str, result: str, table: Any) -> None:
+    assert table_of_result_file(url, result) == table
+    assert "/" not in file_name_of(url) and "\\" not in file_name_of(url)
+    if table is not None:
+        assert file_name_of(url).endswith(result_file_name(table, result))
+
+
+@pytest.mark.parametrize("url", ["s3://b/u/%2E%2E", "s3://b/u/a%5C..%5C..", "s3://b/u/x/../.."])
+def test_a_result_name_never_leads_out_of_the_folder(url: str) -> None:
+    assert file_name_of(url) == ""  # download_all then names the file "<kind>-<n>"
