@@ -120,6 +120,16 @@ class ResultFiles(JsonResource):
                 f"expected a FileAccess or a URL, got {type(file_access_or_url).__name__}",
                 field="file_access_or_url",
             )
+        if isinstance(file_access_or_url, str) and self._client.storage.is_direct_url(file_access_or_url):
+            # A plain http(s) URL outside the store (a pre-signed link): read as it is, no credentials.
+            return self.download_url(
+                file_access_or_url,
+                destination,
+                progress=progress,
+                durable=durable,
+                timeout=timeout,
+                decompression_limit=decompression_limit,
+            )
         result = self._client.datasets.download(
             file_access_or_url,
             destination,

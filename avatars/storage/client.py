@@ -53,7 +53,7 @@ from ..transfer import (
 from ._bodies import Cancelled, PartBody, Source, open_source
 from .auth import DEFAULT_REGION, StorageAuth
 from .errors import REFRESH_CODES, StorageError, StorageSlowDown, storage_error
-from .locations import Location, location_of
+from .locations import Location, is_direct_url, location_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import ApiClient
@@ -160,6 +160,7 @@ class StorageClient:
         self._auths: Dict[str, StorageAuth] = {}
         self._lock = threading.Lock()
         self._prefix: Optional[Location] = None
+        self._upload_url: Optional[str] = None
 
     def __repr__(self) -> str:
         return f"StorageClient(endpoint_url={self.endpoint_url!r})"
@@ -220,13 +221,23 @@ class StorageClient:
         granted = self._client.results.get_permissions_to_download_batch(urls, timeout=timeout)
         return [self.remember(access) for access in granted]
 
+    def upload_prefix(self, *, timeout: Any = None) -> str:
+        """What ``GET /upload_url`` answers (asked once per client)."""
+        if self._upload_url is None:
+            self._upload_url = self._client.results.get_upload_url(timeout=timeout)
+        return self._upload_url
+
     def prefix(self, *, timeout: Any = None) -> Location:
-        """The caller's prefix (``GET /upload_url``), asked once per client."""
+        """The caller's prefix in the store (from ``GET /upload_url``)."""
         if self._prefix is None:
             self._prefix = location_of(
-                self._client.results.get_upload_url(timeout=timeout), endpoint_url=self.endpoint_url, name="upload_url"
+                self.upload_prefix(timeout=timeout), endpoint_url=self.endpoint_url, name="upload_url"
             )
         return self._prefix
+
+    def is_direct_url(self, url: str) -> bool:
+        """See :func:`avatars.storage.locations.is_direct_url`."""
+        return is_direct_url(url, self.endpoint_url)
 
     # ------------------------------------------------------------------ one request
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from ..errors import RequestValidationError
 
-__all__ = ["Location", "check_key", "location_of"]
+__all__ = ["Location", "check_key", "is_direct_url", "location_of"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,30 @@ def check_key(key: object, name: str = "key") -> str:
     return key
 
 
+def _carried(query: str) -> Optional[str]:
+    """The location an API URL carries in its ``url`` query parameter (an
+    ``s3://`` or ``http(s)://`` URL), or ``None``."""
+    values = parse_qs(query).get("url") if query else None
+    if not values:
+        return None
+    scheme = urlsplit(values[0]).scheme.lower()
+    return values[0] if scheme in ("s3", "http", "https") else None
+
+
+def is_direct_url(url: str, endpoint_url: str) -> bool:
+    """An ``http(s)`` URL that names no storage location: not on the storage
+    endpoint, and without a ``url`` query parameter carrying one.  Such a URL
+    is read (or written) as it is, like a pre-signed link, without credentials."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or _carried(parts.query) is not None:
+        return False
+    base = urlsplit(endpoint_url)
+    on_endpoint = (parts.scheme.lower(), parts.netloc.lower()) == (base.scheme.lower(), base.netloc.lower()) and (
+        parts.path.startswith(base.path.rstrip("/") + "/")
+    )
+    return not on_endpoint
+
+
 def location_of(url: object, *, endpoint_url: Optional[str] = None, name: str = "url") -> Location:
     """The object a platform URL names.
 
@@ -86,12 +110,10 @@ def location_of(url: object, *, endpoint_url: Optional[str] = None, name: str = 
     text = url.strip()
     for _ in range(3):  # an API URL may wrap an API URL (the SDK's habit)
         parts = urlsplit(text)
-        if parts.scheme.lower() in ("http", "https"):
-            inner = parse_qs(parts.query).get("url")
-            if inner:
-                text = inner[0]
-                continue
-        break
+        inner = _carried(parts.query) if parts.scheme.lower() in ("http", "https") else None
+        if inner is None:
+            break
+        text = inner
     parts = urlsplit(text)
     if parts.scheme.lower() == "s3":
         bucket, key = parts.netloc, parts.path.lstrip("/")

@@ -184,11 +184,12 @@ def s3_store() -> Iterator[Any]:
     moto.stop()
 
 
-#: Tests of the everyday flow and of result downloads against the local server:
-#: they need its S3-compatible store (the "s3server" work) and the new resource
-#: documents (the "flow" work), neither on this branch yet.  Strict: they are
+#: Tests that make the local server answer with the retired POST /download (or
+#: the old {"urls": [...]} body of /access/batch): the client now reads result
+#: files from the store and sends /access/batch a bare list, as the platform
+#: does.  They need the local server's store (the "s3server" work).  Strict:
 #: reported as soon as they pass.
 needs_local_store = pytest.mark.xfail(
     strict=True,
-    reason="needs the local server's object store (s3server) and resource documents (flow)",
+    reason="the local server still answers with POST /download and the old /access/batch body (s3server)",
 )

@@ -18,7 +18,7 @@ import pytest
 
 from avatars.testing import LocalAvatarServer
 
-from .conftest import SAMPLE, SAMPLE_PATH, needs_local_store
+from .conftest import SAMPLE, SAMPLE_PATH
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +101,6 @@ def test_datasets_upload_list_download(s3_store: Any, tmp_path: Path) -> None:
     assert refused.code != 0 and "'..'" in refused.err and "Traceback" not in refused.err, refused
 
 
-@needs_local_store
 def test_run_then_results_and_jobs_commands(env: Dict[str, str], tmp_path: Path) -> None:
     out_dir = tmp_path / "out"
     result = run(
@@ -155,7 +154,6 @@ def test_run_then_results_and_jobs_commands(env: Dict[str, str], tmp_path: Path)
     assert deleted.code == 0 and "deleted" in deleted.out
 
 
-@needs_local_store
 def test_human_run_output_and_progress_lines(env: Dict[str, str], tmp_path: Path) -> None:
     result = run(["run", str(SAMPLE_PATH), "--k", "5", "--output", str(tmp_path / "o")], env)
     assert result.code == 0, result
@@ -208,7 +206,6 @@ def test_network_error_exit_5() -> None:
     _no_traceback(result)
 
 
-@needs_local_store
 def test_job_failure_exit_4(env: Dict[str, str], tmp_path: Path) -> None:
     tiny = tmp_path / "tiny.csv"
     tiny.write_text("a,b\n1,2\n3,4\n5,6\n")
@@ -259,7 +256,6 @@ def test_proxy_flag_goes_through_squid(squid, env: Dict[str, str], avatar_server
     assert "407" in bad.err and "Bad-Proxy-Pass-1" not in bad.err
 
 
-@needs_local_store
 def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     result = run(["demo", "--output", str(tmp_path / "demo")], _clean_env(), cwd=tmp_path)
     assert result.code == 0, result

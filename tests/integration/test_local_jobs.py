@@ -124,7 +124,6 @@ def test_resource_sets_create_put_get(client: ApiClient, avatar_server: LocalAva
 # --------------------------------------------------------------------------- a whole run
 
 
-@needs_local_store
 def test_a_whole_run_through_the_raw_facades(
     client: ApiClient, avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:

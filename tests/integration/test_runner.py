@@ -15,8 +15,6 @@ from avatars.errors import WaitTimeoutError
 from avatars.models import JobResponse
 from avatars.testing import LocalAvatarServer
 
-from .conftest import needs_local_store
-
 pytestmark = pytest.mark.integration
 
 SAMPLE = Path(__file__).resolve().parents[2] / "avatars" / "data" / "sample.csv"
@@ -45,7 +43,6 @@ def patients() -> pd.DataFrame:
     )
 
 
-@needs_local_store
 def test_one_table_from_a_dataframe_with_an_api_key(
     avatar_server: LocalAvatarServer, avatar_api_key: str, tmp_path: Path
 ) -> None:
@@ -78,7 +75,6 @@ def test_one_table_from_a_dataframe_with_an_api_key(
     assert {job.name for job in recorder.jobs if job.succeeded} >= {launched["standard"]}
 
 
-@needs_local_store
 def test_two_linked_tables_keep_their_link(avatar_manager: Manager) -> None:
     visits = pd.DataFrame(
         {"vid": range(1, 81), "pid": [1 + v % 40 for v in range(80)], "cost": [1.5 * (v % 9) for v in range(80)]}
@@ -98,7 +94,6 @@ def test_two_linked_tables_keep_their_link(avatar_manager: Manager) -> None:
         assert new_pid == avatar_patients["id"].iloc[original_pid - 1]
 
 
-@needs_local_store
 def test_a_failed_job_names_the_root_cause(avatar_manager: Manager) -> None:
     runner = avatar_manager.create_runner("too-big-k")
     runner.add_table("t", SAMPLE)
@@ -110,7 +105,6 @@ def test_a_failed_job_names_the_root_cause(avatar_manager: Manager) -> None:
     assert "k=100000 is larger than" in info.value.exception
 
 
-@needs_local_store
 @pytest.mark.avatar_server(job_step_seconds=0.5, job_steps=10)
 def test_waiting_stops_at_the_time_limit(avatar_manager: Manager) -> None:
     runner = avatar_manager.create_runner("slow", timeout=0.3)
@@ -121,7 +115,6 @@ def test_waiting_stops_at_the_time_limit(avatar_manager: Manager) -> None:
         runner.shuffled("t")
 
 
-@needs_local_store
 def test_delete_removes_only_this_runs_jobs(avatar_manager: Manager) -> None:
     keep = avatar_manager.create_runner("keep")
     keep.add_table("t", SAMPLE)
@@ -137,7 +130,6 @@ def test_delete_removes_only_this_runs_jobs(avatar_manager: Manager) -> None:
     assert keep.wait().name == kept["standard"]
 
 
-@needs_local_store
 def test_advise_parameters_sets_the_advised_k(avatar_manager: Manager) -> None:
     runner = avatar_manager.create_runner("advised")
     runner.add_table("t", SAMPLE)

@@ -459,6 +459,18 @@ def test_the_default_store_uploads_through_the_storage_facade(client: ApiClient,
     assert "api-key" not in put.headers["Authorization"]  # API credentials never go to the storage origin
 
 
+def test_a_plain_http_upload_prefix_outside_the_store_takes_a_plain_put(
+    client: ApiClient, rsps: responses.RequestsMock
+) -> None:
+    prefix = "https://storage.avatar.test/uploads/user-1/"
+    rsps.add(responses.GET, f"{BASE}/upload_url", json=prefix)
+    rsps.add(responses.PUT, f"{prefix}my%20table.csv", status=200)
+    DataStore(client).upload("my table.csv", b"a\n1\n", label="upload", progress=resolve_progress(False))
+    put = rsps.calls[1].request
+    assert put.body == b"a\n1\n"
+    assert "Authorization" not in put.headers  # API credentials never go to the storage origin
+
+
 def test_an_http_upload_prefix_on_the_storage_endpoint(client: ApiClient, rsps: responses.RequestsMock) -> None:
     prefix = f"{STORAGE}/uploads/user-1/"
     rsps.add(responses.GET, f"{BASE}/upload_url", json=prefix)

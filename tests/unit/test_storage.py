@@ -554,3 +554,30 @@ def test_list_reads_every_page(rsps: responses.RequestsMock, store_client: ApiCl
     listed = store_client.datasets.list()
     assert [(o.key, o.size) for o in listed] == [("a.csv", 3), ("d/b.csv", 5)]
     assert listed[1].location == Location("avatars", "user-1/d/b.csv")
+
+
+# --------------------------------------------------------------------------- direct URLs
+
+
+@pytest.mark.parametrize(
+    ("url", "direct"),
+    [
+        ("https://cdn.test/results/a.csv?X-Amz-Signature=abc", True),  # a pre-signed link elsewhere
+        (f"{STORE}/avatars/user-1/a.csv", False),  # on the store: signed with /access credentials
+        (f"{BASE}/access?url=s3://avatars/user-1/a.csv", False),  # an API URL carrying a location
+        ("https://cdn.test/x?url=/", True),  # a "url" parameter that carries no location
+        ("s3://avatars/user-1/a.csv", False),
+        ("https://store.test/storage-other/a.csv", True),  # not under the endpoint's path
+    ],
+)
+def test_direct_urls(store_client: ApiClient, url: str, direct: bool) -> None:
+    assert store_client.storage.is_direct_url(url) is direct
+
+
+def test_a_direct_result_url_is_read_without_credentials(rsps: responses.RequestsMock, store_client: ApiClient) -> None:
+    url = "https://cdn.test/results/a.csv?X-Amz-Signature=abc"
+    rsps.add(responses.GET, url, body=b"a,b\n")
+    buffer = io.BytesIO()
+    store_client.results.download_file(url, buffer)
+    assert buffer.getvalue() == b"a,b\n" and len(rsps.calls) == 1  # no /access call
+    assert "Authorization" not in rsps.calls[0].request.headers
