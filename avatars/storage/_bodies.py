@@ -17,7 +17,7 @@ from collections.abc import Iterable as _IterableABC
 from typing import Any, Callable, Iterator, List, Optional
 
 from ..errors import RequestValidationError
-from ..transfer import FileBody
+from ..transfer import FileBody, _read_chunks
 
 __all__ = ["Source", "PartBody", "open_source", "is_dataframe"]
 
@@ -181,14 +181,6 @@ class _StreamSource(Source):
         return data
 
 
-def _reader_chunks(stream: Any) -> Iterator[bytes]:
-    while True:
-        chunk = stream.read(READ_SIZE)
-        if not chunk:
-            return
-        yield chunk
-
-
 def is_dataframe(value: object) -> bool:
     """A pandas DataFrame, recognised without importing pandas."""
     return type(value).__module__.split(".")[0] == "pandas" and type(value).__name__ == "DataFrame"
@@ -239,7 +231,7 @@ def open_source(source: Any) -> Source:
         remaining = _seekable_remaining(source)
         if remaining is not None:
             return _FileSource(source, int(source.tell()), remaining, owned=False)
-        return _StreamSource(_reader_chunks(source))
+        return _StreamSource(_read_chunks(source))
     if isinstance(source, _IterableABC) and not isinstance(source, (dict, str)):
         return _StreamSource(iter(source))
     raise RequestValidationError(
