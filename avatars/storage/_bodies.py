@@ -21,8 +21,6 @@ from ..transfer import FileBody, _read_chunks
 
 __all__ = ["Source", "PartBody", "open_source", "is_dataframe"]
 
-#: Bytes per read while sending a part.
-READ_SIZE = 256 * 1024
 
 
 class Cancelled(Exception):
