@@ -22,7 +22,6 @@ from ..transfer import FileBody, _read_chunks
 __all__ = ["Source", "PartBody", "open_source", "is_dataframe"]
 
 
-
 class Cancelled(Exception):
     """Internal: a part read after the upload was cancelled."""
 
