@@ -317,7 +317,10 @@ def test_every_bad_document_is_reported_and_a_set_needs_no_metadata_document(
     bad = "kind: AvatarParameters\nmetadata: {name: p}\nspec: {}\n---\nkind: AvatarSchema\nmetadata: {name: s}\n"
     response = http.put(srv.url("/resources/bad"), data=bad, headers=YAML)
     assert response.status_code == 422
-    assert [i["loc"] for i in response.json()["detail"]] == [["body", 0, "spec", "schema"], ["body", 1, "spec", "tables"]]
+    assert [i["loc"] for i in response.json()["detail"]] == [
+        ["body", 0, "spec", "schema"],
+        ["body", 1, "spec", "tables"],
+    ]
     # the platform SDK reads sets without an AvatarMetadata document: the display name is the set's
     without = documents("AvatarParameters:p").split("---\n", 1)[1]
     assert "AvatarMetadata" not in without
