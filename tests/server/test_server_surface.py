@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
@@ -13,6 +14,7 @@ import requests
 import yaml
 
 from avatars.testing import LocalAvatarServer
+from avatars.testing.resource_sets import PARAMETERS_KINDS
 
 from .conftest import key_session
 
@@ -352,3 +354,30 @@ def test_malformed_job_requests_are_422_envelopes(
 def test_deeply_nested_json_is_a_422_not_a_500(http: requests.Session, srv: LocalAvatarServer) -> None:
     response = http.post(srv.url("/jobs"), data="[" * 100_000, headers={"Content-Type": "application/json"})
     assert response.status_code == 422, response.text
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "documents"
+
+
+@pytest.mark.parametrize("name", ["single.yaml", "linked.yaml", "dp_and_series.yaml"])
+def test_sets_written_by_the_platforms_avatar_yaml_are_accepted(
+    http: requests.Session, srv: LocalAvatarServer, put_set: Any, name: str
+) -> None:
+    text = (GOLDEN / name).read_text()
+    set_name = put_set("golden", text)
+    expected = {
+        d["metadata"]["name"]: PARAMETERS_KINDS[d["kind"]]
+        for d in yaml.safe_load_all(text)
+        if d and d["kind"] in PARAMETERS_KINDS
+    }
+    assert expected
+    for parameters_name, kind in expected.items():
+        job = post_job(http, srv, set_name, parameters_name)
+        assert http.get(srv.url(f"/jobs/{job['name']}")).json()["kind"] == kind
+    # one field the platform requires, taken out of the first parameters document: refused, located
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    index = next(i for i, d in enumerate(docs) if d["kind"] in PARAMETERS_KINDS and "schema" in d["spec"])
+    del docs[index]["spec"]["schema"]
+    response = http.put(srv.url("/resources/golden"), data=yaml.safe_dump_all(docs), headers=YAML)
+    assert response.status_code == 422
+    assert [i["loc"] for i in response.json()["detail"]] == [["body", index, "spec", "schema"]]
