@@ -102,12 +102,18 @@ def _timeout_error(message: str, method: str, url: str, timeout: Any, deadline: 
     )
 
 
+#: seconds of budget left under which a failure counts as the budget running out
+_BUDGET_SLACK = 0.05
+
+
 def map_transport_error(
     exc: BaseException, method: str, url: str, timeout: Any, deadline: Optional[Deadline] = None
 ) -> AvatarError:
     """The typed error for a failure to get a usable answer for ``method url``."""
     host = host_of(url)
-    if deadline is not None and deadline.expired:
+    # A per-phase timeout capped to what was left of the budget can fire a
+    # moment before the watchdog marks the deadline expired: the budget ran out.
+    if deadline is not None and (deadline.expired or deadline.remaining() <= _BUDGET_SLACK):
         return deadline.error(method, url)
     # Rejected while preparing: nothing was sent (the value is not echoed).
     if isinstance(exc, requests.exceptions.InvalidHeader):
