@@ -97,6 +97,15 @@ class DataStore:
         self._client.request("PUT", url, data=data, auth_required=False)
         progress.on_bytes(label, len(data), len(data))
 
+    def prefetch(self, urls: Sequence[str]) -> None:
+        """Ask for the credentials of several result files at once (``POST /access/batch``),
+        so that their downloads need no ``GET /access`` each; a URL left out is asked
+        for alone when it is downloaded."""
+        storage = self._client.storage
+        wanted = [url for url in urls if not storage.is_direct_url(url)]
+        if len(wanted) > 1:
+            storage.prefetch(wanted)
+
     def download(self, url: str, *, label: str, progress: Any) -> bytes:
         buffer = io.BytesIO()
         self._client.results.download_file(url, buffer, progress=bytes_callback(progress, label))
@@ -492,9 +501,11 @@ class Runner:
         names = [self._parameters_name(job_name)] if job_name is not None else list(self.jobs)
         if not names:
             raise RequestValidationError("no job to wait for: call run() first", field="job_name")
+        limit = self.timeout if timeout is None else timeout
+        self._wait_many(names, limit)  # several jobs: one GET /jobs?set_name= per round
         job: Optional[JobResponse] = None
         for name in names:
-            job = self._wait(name, self.timeout if timeout is None else timeout)
+            job = self._wait(name, limit)
         assert job is not None
         return job
 
@@ -532,6 +543,20 @@ class Runner:
     def get_all_results(self) -> RunnerResults:
         """Every table's results from the jobs that ran."""
         results = RunnerResults()
+        self._wait_many([n for n in _RESULT_JOBS if n in self.jobs], self.timeout)
+        wanted = [
+            url
+            for name, kinds in (
+                (JobKind.standard.value, ("shuffled", "unshuffled")),
+                (JobKind.privacy_metrics.value, ("privacy_metrics",)),
+                (JobKind.signal_metrics.value, ("signal_metrics",)),
+            )
+            if name in self.jobs
+            for kind in kinds
+            for url in self._urls(name).get(kind, [])
+            if url not in self._downloads
+        ]
+        self._store.prefetch(wanted)
         for table in self.config.tables:
             if JobKind.standard.value in self.jobs:
                 results.shuffled[table] = self.shuffled(table)
@@ -686,6 +711,40 @@ class Runner:
             time.sleep(interval)
             interval = min(self.max_poll_interval, interval * self.poll_backoff)
 
+    def _wait_many(self, parameters_names: Sequence[str], timeout: Optional[float]) -> None:
+        """Wait for several jobs with one ``GET /jobs?set_name=`` per round (not one
+        ``GET /jobs/{name}`` per job); a job the listing lacks is waited for alone."""
+        pending = {self._job(p).name: p for p in parameters_names if p not in self._finished}
+        if len(pending) < 2 or self.set_name is None:
+            for name in pending.values():
+                self._wait(name, timeout)
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = self.poll_interval
+        while pending:
+            listed = {job.name: job for job in self.client.jobs.get_jobs(set_name=self.set_name)}
+            for job_name, parameters_name in list(pending.items()):
+                job = listed.get(job_name)
+                if job is None:
+                    continue
+                self._progress.on_job(job)
+                if job.failed:
+                    raise self._root_cause(job)
+                if job.status is JobStatus.finished:
+                    self._finished[parameters_name] = job
+                    del pending[job_name]
+            if not pending:
+                return
+            if not any(name in listed for name in pending):  # not in the listing: ask for each
+                for name in list(pending.values()):
+                    self._wait(name, None if deadline is None else max(0.0, deadline - time.monotonic()))
+                return
+            if deadline is not None and time.monotonic() + interval > deadline:
+                waiting = ", ".join(sorted(pending.values()))
+                raise WaitTimeoutError(f"jobs {waiting} still running after {timeout:g} s")
+            time.sleep(interval)
+            interval = min(self.max_poll_interval, interval * self.poll_backoff)
+
     def _root_cause(self, job: JobResponse) -> JobFailedError:
         """The error of the job that failed by itself, when ``job`` only inherited a failure."""
         culprit = job
@@ -756,6 +815,10 @@ class Runner:
 
     def __repr__(self) -> str:
         return f"Runner({self.display_name!r}, tables={list(self.config.tables)}, jobs={list(self.jobs)})"
+
+
+#: the jobs whose files :meth:`Runner.get_all_results` reads
+_RESULT_JOBS = (JobKind.standard.value, JobKind.privacy_metrics.value, JobKind.signal_metrics.value)
 
 
 def _choice(enum: Any, value: Any, field: str) -> str:

@@ -505,3 +505,125 @@ def test_result_files_name_their_table(url: str, result: str, table: Any) -> Non
 @pytest.mark.parametrize("url", ["s3://b/u/%2E%2E", "s3://b/u/a%5C..%5C..", "s3://b/u/x/../.."])
 def test_a_result_name_never_leads_out_of_the_folder(url: str) -> None:
     assert file_name_of(url) == ""  # download_all then names the file "<kind>-<n>"
+
+
+# ------------------------------------------------- fewer requests for several jobs
+
+
+def serve_set_listing(rsps: responses.RequestsMock, *rounds: List[dict]) -> None:
+    """``GET /jobs?set_name=SET``: one answer per round, in order."""
+    for jobs in rounds:
+        rsps.add(
+            responses.GET,
+            f"{BASE}/jobs",
+            json=jobs_list(*jobs),
+            match=[responses.matchers.query_param_matcher({"set_name": SET})],
+        )
+
+
+def test_waiting_for_every_job_polls_the_set_once_per_round(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics", "signal_metrics"])
+    serve_set_listing(
+        rsps,
+        [
+            job_body("standard-job", "standard"),
+            job_body("privacy_metrics-job", "privacy_metrics", "pending"),
+            job_body("signal_metrics-job", "signal_metrics", "queued"),
+        ],
+        [
+            job_body("standard-job", "standard"),
+            job_body("privacy_metrics-job", "privacy_metrics"),
+            job_body("signal_metrics-job", "signal_metrics"),
+            job_body("someone-elses-job", "standard", "pending"),  # not this runner's: ignored
+        ],
+    )
+    before = len(rsps.calls)
+
+    assert runner.wait().status == "finished"
+
+    polled = [c.request.url for c in rsps.calls[before:]]
+    assert polled == [f"{BASE}/jobs?set_name={SET}"] * 2  # no GET /jobs/{name}
+    # later waits are answered from what the listing said
+    assert runner.wait("privacy_metrics").name == "privacy_metrics-job"
+    assert len(rsps.calls) == before + 2
+
+
+def test_a_failure_seen_in_the_set_listing_shows_the_root_cause(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
+    serve_set_listing(
+        rsps,
+        [
+            job_body("standard-job", "standard", "error", "k=50 is larger than the 1 rows"),
+            job_body("privacy_metrics-job", "privacy_metrics", "parent_error", "parent job failed"),
+        ],
+    )
+    with pytest.raises(JobFailedError) as info:
+        runner.wait()
+    assert info.value.job.name == "standard-job"
+    assert "k=50 is larger than the 1 rows" in str(info.value)
+
+
+def test_jobs_missing_from_the_set_listing_are_asked_for_one_by_one(
+    runner: Runner, rsps: responses.RequestsMock
+) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
+    serve_set_listing(rsps, [])
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
+    rsps.add(responses.GET, f"{BASE}/jobs/privacy_metrics-job", json=job_body("privacy_metrics-job", "privacy_metrics"))
+    assert runner.wait().name == "privacy_metrics-job"
+
+
+def test_waiting_for_the_set_has_a_time_limit(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
+    pending = [
+        job_body("standard-job", "standard", "pending"),
+        job_body("privacy_metrics-job", "privacy_metrics", "queued"),
+    ]
+    serve_set_listing(rsps, pending)  # responses repeats the last answer
+    runner.poll_interval = 0.05
+    with pytest.raises(WaitTimeoutError, match="privacy_metrics, standard still running after 0.2 s"):
+        runner.wait(timeout=0.2)
+
+
+def test_get_all_results_asks_credentials_for_every_file_in_one_batch(
+    runner: Runner, rsps: responses.RequestsMock
+) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics", "signal_metrics"])
+    serve_set_listing(
+        rsps,
+        [
+            job_body("standard-job", "standard"),
+            job_body("privacy_metrics-job", "privacy_metrics"),
+            job_body("signal_metrics-job", "signal_metrics"),
+        ],
+    )
+    files = {
+        f"{STORE}/standard/t.shuffled.csv": b"id,x\n5,6\n",
+        f"{STORE}/standard/t.unshuffled.csv": b"id,x\n1,2\n",
+        f"{STORE}/privacy/t.privacy.json": json.dumps([{"metadata": {"table_name": "t"}, "dcr": 1}]).encode(),
+        f"{STORE}/signal/t.signal.json": json.dumps([{"metadata": {"table_name": "t"}, "hellinger": 0}]).encode(),
+    }
+    urls = list(files)
+    rsps.add(responses.GET, f"{BASE}/results/standard-job", json={"shuffled": [urls[0]], "unshuffled": [urls[1]]})
+    rsps.add(responses.GET, f"{BASE}/results/privacy_metrics-job", json={"privacy_metrics": [urls[2]]})
+    rsps.add(responses.GET, f"{BASE}/results/signal_metrics-job", json={"signal_metrics": [urls[3]]})
+    granted = [
+        {"url": url, "credentials": {"access_key_id": f"AK{i}", "secret_access_key": "SK"}}
+        for i, url in enumerate(urls)
+    ]
+    rsps.add(
+        responses.POST,
+        f"{BASE}/access/batch",
+        json=granted,
+        match=[responses.matchers.json_params_matcher(urls)],
+    )
+    for i, (url, content) in enumerate(files.items()):
+        rsps.add(responses.GET, location_of(url).url(STORAGE), body=content, match=[_signed_with(f"AK{i}")])
+
+    results = runner.get_all_results()
+
+    assert results.shuffled["t"]["id"].tolist() == [5]
+    assert results.sensitive_unshuffled["t"]["id"].tolist() == [1]
+    assert results.privacy_metrics["t"][0]["dcr"] == 1
+    assert results.signal_metrics["t"][0]["hellinger"] == 0
+    assert not any(c.request.url.startswith(f"{BASE}/access?") for c in rsps.calls)  # no GET /access per file
