@@ -38,18 +38,29 @@ JOBS = 3  # standard, privacy, signal
 
 
 def _python312() -> Optional[str]:
-    found = shutil.which("python3.12")
-    if found:
-        return found
+    """A working Python 3.12: on PATH, or one of pyenv's (a pyenv shim may exist and fail)."""
+    candidates = [shutil.which("python3.12")]
     pyenv = shutil.which("pyenv")
     if pyenv:
-        out = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip()
-        versions = os.path.join(out, "versions")
-        if out and os.path.isdir(versions):
-            for name in sorted(os.listdir(versions), reverse=True):
-                candidate = os.path.join(versions, name, "bin", "python3.12")
-                if name.startswith("3.12.") and os.path.exists(candidate):
-                    return candidate
+        root = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip()
+        versions = os.path.join(root, "versions")
+        if root and os.path.isdir(versions):
+            candidates += [
+                os.path.join(versions, name, "bin", "python3.12")
+                for name in sorted(os.listdir(versions), reverse=True)
+                if name.startswith("3.12.")
+            ]
+    for candidate in candidates:
+        if not candidate or not os.path.exists(candidate):
+            continue
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return candidate
     return None
 
 
@@ -126,16 +137,16 @@ def run(quick: bool) -> List[Figure]:
         ours = _run_flow(PYTHON, server, rows)
         theirs = _run_flow(sdk, server, rows) if sdk is not None else None
 
-    label = f"flow, {rows:,} rows"
+    label = f"{rows:,} rows"
     details = {"rows": rows, "avatars": ours, "sdk": theirs}
     if theirs is None:
         skipped = "(skipped: no SDK)"
         return [
-            Figure("flow", f"{label}: wall time", f"{ours['seconds']:.2f} s", skipped, None, "<= SDK", None, why),
-            Figure("flow", f"{label}: HTTP requests", str(ours["requests"]), skipped, None, "<= SDK / 2", None, why),
+            Figure("flow", f"flow: wall time ({label})", f"{ours['seconds']:.2f} s", skipped, None, "<= SDK", None, why),
+            Figure("flow", f"flow: HTTP requests ({label})", str(ours["requests"]), skipped, None, "<= SDK / 2", None, why),
             Figure(
                 "flow",
-                f"{label}: peak memory",
+                f"flow: peak memory ({label})",
                 f"{ours['peak_rss_kib'] / 1024:.0f} MiB",
                 skipped,
                 None,
@@ -147,7 +158,7 @@ def run(quick: bool) -> List[Figure]:
     return [
         Figure(
             "flow",
-            f"{label}: wall time",
+            f"flow: wall time ({label})",
             f"{ours['seconds']:.2f} s",
             f"{theirs['seconds']:.2f} s (platform SDK)",
             ours["seconds"] / theirs["seconds"],
@@ -157,7 +168,7 @@ def run(quick: bool) -> List[Figure]:
         ),
         Figure(
             "flow",
-            f"{label}: HTTP requests",
+            f"flow: HTTP requests ({label})",
             str(ours["requests"]),
             f"{theirs['requests']} (platform SDK)",
             ours["requests"] / theirs["requests"],
@@ -166,7 +177,7 @@ def run(quick: bool) -> List[Figure]:
         ),
         Figure(
             "flow",
-            f"{label}: peak memory",
+            f"flow: peak memory ({label})",
             f"{ours['peak_rss_kib'] / 1024:.0f} MiB",
             f"{theirs['peak_rss_kib'] / 1024:.0f} MiB (platform SDK)",
             ours["peak_rss_kib"] / theirs["peak_rss_kib"],
