@@ -202,7 +202,8 @@ KNOWN_MISSES: Dict[str, str] = {
         "client: ``GET /upload_url``, ``GET /access`` and the object's PUT, ``PUT /resources``, one "
         "``POST /jobs`` per job (3), one ``GET /results`` per job (3), ``POST /access/batch`` and the 4 "
         "result objects; the SDK's 29 include 2 calls at start-up, a ``POST /access/batch`` per job (two "
-        "for the standard job), a ``HEAD`` on the bucket and one before each object.  Half of the SDK's count is below that floor; ``avatars`` "
+        "for the standard job), a ``HEAD`` on the bucket and one before each object.  Half of the "
+        "SDK's count is below that floor; ``avatars`` "
         "waits with one ``GET /jobs?set_name=`` per round for all the jobs, and the rounds depend on "
         "how long the jobs run (the SDK polls every 5 s or more; ``avatars`` from 0.2 s, growing)."
     ),

@@ -142,8 +142,12 @@ def run(quick: bool) -> List[Figure]:
     if theirs is None:
         skipped = "(skipped: no SDK)"
         return [
-            Figure("flow", f"flow: wall time ({label})", f"{ours['seconds']:.2f} s", skipped, None, "<= SDK", None, why),
-            Figure("flow", f"flow: HTTP requests ({label})", str(ours["requests"]), skipped, None, "<= SDK / 2", None, why),
+            Figure(
+                "flow", f"flow: wall time ({label})", f"{ours['seconds']:.2f} s", skipped, None, "<= SDK", None, why
+            ),
+            Figure(
+                "flow", f"flow: HTTP requests ({label})", str(ours["requests"]), skipped, None, "<= SDK / 2", None, why
+            ),
             Figure(
                 "flow",
                 f"flow: peak memory ({label})",
