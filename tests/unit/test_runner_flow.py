@@ -14,7 +14,7 @@ import responses
 from avatars import ApiClient, JobFailedError, Manager, RequestValidationError, Runner
 from avatars.documents import DocumentError, ResourceSet
 from avatars.documents.files import file_name_of, result_file_name, table_of_result_file
-from avatars.errors import ConfigurationError, WaitTimeoutError
+from avatars.errors import AvatarError, ConfigurationError, EndpointUnavailableError, WaitTimeoutError
 from avatars.progress import resolve_progress
 from avatars.runner import DataStore
 from avatars.storage import location_of
@@ -627,3 +627,230 @@ def test_get_all_results_asks_credentials_for_every_file_in_one_batch(
     assert results.privacy_metrics["t"][0]["dcr"] == 1
     assert results.signal_metrics["t"][0]["hellinger"] == 0
     assert not any(c.request.url.startswith(f"{BASE}/access?") for c in rsps.calls)  # no GET /access per file
+
+
+# ---------------------------------------- the platform SDK's other Manager / Runner names
+
+
+def serve_stored_run(rsps: responses.RequestsMock, runner: Runner) -> None:
+    """``GET /resources/SET`` answers ``runner``'s documents; ``GET /jobs?set_name=SET`` its jobs
+    (an older standard job replaced by a newer one, a deleted job, a pending signal job)."""
+    rsps.add(responses.GET, f"{BASE}/resources/{SET}", body=runner.get_yaml(), content_type="application/yaml")
+    jobs = [
+        job_body("standard-old", "standard", "error", "x", created_at="2026-11-27T09:00:00+00:00"),
+        job_body("standard-new", "standard"),
+        job_body("privacy-gone", "privacy_metrics", deleted_at="2026-11-27T11:00:00+00:00"),
+        job_body("signal-job", "signal_metrics", "pending", progress=0.5),
+    ]
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs",
+        json=jobs_list(*jobs),
+        match=[responses.matchers.query_param_matcher({"set_name": SET})],
+    )
+
+
+def test_create_runner_from_id_reads_a_stored_run_without_running_it(
+    runner: Runner, rsps: responses.RequestsMock
+) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"), primary_key="id")
+    runner.set_parameters("t", k=1)
+    serve_stored_run(rsps, runner)
+    url = f"{STORE}/standard/t.shuffled.csv"
+    rsps.add(responses.GET, f"{BASE}/results/standard-new", json={"shuffled": [url]})
+    serve_file(rsps, url, b"id,x\n9,8\n")
+    manager = Manager(BASE, api_key="k")
+
+    again = manager.create_runner_from_id(SET)
+
+    assert again.set_name == SET and again.display_name == "study"
+    assert again.config.parameters["avatarization"] == {"t": {"k": 1}}
+    assert {name: job.name for name, job in again.jobs.items()} == {
+        "standard": "standard-new",
+        "signal_metrics": "signal-job",
+    }
+    again.poll_interval = 0.001
+    assert again.shuffled("t").to_dict("list") == {"id": [9], "x": [8]}
+    # the finished job was not asked for again; nothing was sent but reads
+    assert {c.request.method for c in rsps.calls} == {"GET"}
+    assert not any(c.request.url.endswith("/jobs/standard-new") for c in rsps.calls)
+
+
+def test_create_runner_from_name_takes_the_newest_run_and_find_ids_groups_by_run(
+    rsps: responses.RequestsMock,
+) -> None:
+    older = job_body("a1", "standard", set_name=OTHER_SET, created_at="2026-11-20T10:00:00+00:00")
+    newer = [job_body("b1", "standard"), job_body("b2", "signal_metrics", created_at="2026-11-28T10:00:00+00:00")]
+    advice = job_body("adv", "advice", set_name=OTHER_SET, created_at="2026-11-30T10:00:00+00:00")
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs",
+        json=jobs_list(older, *newer, advice),
+        match=[
+            responses.matchers.query_param_matcher(
+                {"display_name": "study", "kind": ["standard", "privacy_metrics", "signal_metrics", "report"]}
+            )
+        ],
+    )
+    manager = Manager(BASE, api_key="k")
+
+    runs = manager.find_ids_by_name("study")
+
+    assert [(run, [j.name for j in jobs]) for run, jobs in runs] == [(SET, ["b1", "b2"]), (OTHER_SET, ["a1"])]
+    rsps.add(responses.GET, f"{BASE}/resources/{SET}", body=ResourceSet("study").to_yaml())
+    rsps.add(responses.GET, f"{BASE}/jobs", json=jobs_list(*newer))
+    assert manager.create_runner_from_name("study").set_name == SET
+
+
+def test_a_run_that_is_not_there_is_refused_clearly(rsps: responses.RequestsMock) -> None:
+    rsps.add(responses.GET, f"{BASE}/jobs", json=jobs_list())
+    manager = Manager(BASE, api_key="k")
+    with pytest.raises(RequestValidationError, match="no run is named 'nobody'") as info:
+        manager.create_runner_from_name("nobody")
+    assert info.value.field == "display_name"
+    calls = len(rsps.calls)
+    for bad in ("not-a-uuid", 42, None):
+        with pytest.raises(RequestValidationError, match="must be a set_name"):
+            manager.create_runner_from_id(bad)  # type: ignore[arg-type]
+        with pytest.raises(RequestValidationError, match="must be a set_name"):
+            manager.get_jobs_by_id(bad)  # type: ignore[arg-type]
+    assert len(rsps.calls) == calls  # nothing sent
+
+
+def test_get_jobs_by_id_and_get_last_set(rsps: responses.RequestsMock) -> None:
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs",
+        json=jobs_list(job_body("s", "standard")),
+        match=[responses.matchers.query_param_matcher({"set_name": SET})],
+    )
+    rsps.add(
+        responses.GET, f"{BASE}/jobs/last_set", json=jobs_list(job_body("l1", "standard"), job_body("l2", "report"))
+    )
+    manager = Manager(BASE, api_key="k")
+    assert [j.name for j in manager.get_jobs_by_id(SET.upper())] == ["s"]
+    assert [j.name for j in manager.get_last_set()] == ["l1", "l2"]
+
+
+def test_print_parameters_shows_each_tables_documents(runner: Runner) -> None:
+    runner.add_table("a", io.BytesIO(b"id,x\n1,2\n"))
+    runner.add_table("b", io.BytesIO(b"id,y\n1,2\n"))
+    runner.set_parameters("a", k=3, known_variables=["x"])
+    out = io.StringIO()
+    runner.print_parameters(file=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "--- a ---"
+    assert 'avatarization: {"k": 3}' in lines
+    assert any(line.startswith("privacy_metrics: ") and '"known_variables": ["x"]' in line for line in lines)
+    assert lines[-2:] == ["--- b ---", "no parameters set (call set_parameters() or advise_parameters())"]
+    with pytest.raises(RequestValidationError, match="no table 'c'"):
+        runner.print_parameters("c")
+
+
+def test_kill_cancels_the_jobs_that_have_not_ended(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics", "signal_metrics"])
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
+    runner.wait("standard")
+    rsps.add(
+        responses.POST,
+        f"{BASE}/jobs/privacy_metrics-job/cancel",
+        json=job_body("privacy_metrics-job", "privacy_metrics", "error", "cancelled by user"),
+    )
+    rsps.add(
+        responses.POST,
+        f"{BASE}/jobs/signal_metrics-job/cancel",
+        status=409,
+        json={"detail": {"message": "Job signal_metrics-job has ended"}},
+    )
+    stopped = runner.kill()
+    assert [j.name for j in stopped] == ["privacy_metrics-job"]
+    assert not any(c.request.url.endswith("/standard-job/cancel") for c in rsps.calls)
+
+
+def test_kill_before_run_sends_nothing_and_on_290_says_there_is_no_cancel(
+    runner: Runner, rsps: responses.RequestsMock
+) -> None:
+    with pytest.raises(RequestValidationError, match="call run\\(\\) first"):
+        runner.kill()
+    assert not rsps.calls
+    launch_one_table(runner, rsps, ["standard"])
+    rsps.add(responses.POST, f"{BASE}/jobs/standard-job/cancel", status=404, json={"detail": "Not Found"})
+    with pytest.raises(EndpointUnavailableError):
+        runner.kill()
+
+
+def test_table_summary_reads_the_advice_jobs_statistics(runner: Runner, rsps: responses.RequestsMock) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
+    with pytest.raises(RequestValidationError, match="advise_parameters"):
+        runner.table_summary("t")
+    serve_resources(rsps)
+    serve_job_creation(rsps)
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs/advice_parameters-job",
+        json=job_body("advice_parameters-job", "advice_parameters", kind="advice"),
+    )
+    url = f"{STORE}/advice/advice.json"
+    rsps.add(responses.GET, f"{BASE}/results/advice_parameters-job", json={"advice": [url]})
+    stats = [{"variable": "x", "mean": 2.0}, {"variable": "id", "mean": 1.0}]
+    serve_file(rsps, url, json.dumps([{"table_name": "t", "advice": {"k": 1}, "summary": {"stats": stats}}]).encode())
+    runner.advise_parameters()
+    assert runner.table_summary("t").to_dict("records") == stats
+    with pytest.raises(RequestValidationError, match="no table 'u'"):
+        runner.table_summary("u")
+
+
+def test_table_summary_without_statistics_is_a_clear_error(runner: Runner, rsps: responses.RequestsMock) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
+    serve_resources(rsps)
+    serve_job_creation(rsps)
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs/advice_parameters-job",
+        json=job_body("advice_parameters-job", "advice_parameters", kind="advice"),
+    )
+    url = f"{STORE}/advice/advice.json"
+    rsps.add(responses.GET, f"{BASE}/results/advice_parameters-job", json={"advice": [url]})
+    serve_file(rsps, url, json.dumps([{"table_name": "t", "advice": {"k": 1}, "summary": "n/a"}]).encode())
+    runner.advise_parameters()
+    with pytest.raises(AvatarError, match="no summary for table 't'"):
+        runner.table_summary("t")
+
+
+def test_metrics_summary_joins_privacy_and_signal_per_table(runner: Runner, rsps: responses.RequestsMock) -> None:
+    for name in ("a", "b"):
+        runner.add_table(name, io.BytesIO(b"id,x\n1,2\n"))
+        runner.set_parameters(name, k=1)
+    with pytest.raises(RequestValidationError, match="call run\\(\\) first"):
+        runner.metrics_summary()
+    serve_resources(rsps)
+    serve_job_creation(rsps)
+    runner.run(jobs_to_run=["standard", "privacy_metrics", "signal_metrics"])
+    for job, result, summary in (
+        ("privacy_metrics", "privacy_metrics_summary", {"a": {"ref": 0.9}, "b": {"ref": 0.8}}),
+        ("signal_metrics", "signal_metrics_summary", {"a": {"ref": 0.5}}),
+    ):
+        rsps.add(responses.GET, f"{BASE}/jobs/{job}-job", json=job_body(f"{job}-job", job))
+        url = f"{STORE}/{job}/summary.json"
+        rsps.add(responses.GET, f"{BASE}/results/{job}-job", json={result: [url]})
+        serve_file(rsps, url, json.dumps(summary).encode())
+
+    frame = runner.metrics_summary()
+
+    assert list(frame.index) == ["a", "b"]
+    assert list(frame.columns) == [("ref", "privacy"), ("ref", "signal")]
+    assert frame.loc["a", ("ref", "signal")] == 0.5
+    assert frame.loc["b", ("ref", "privacy")] == 0.8 and pd.isna(frame.loc["b", ("ref", "signal")])
+
+
+def test_metrics_summary_needs_several_tables_and_the_summary_files(
+    runner: Runner, rsps: responses.RequestsMock
+) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics", "signal_metrics"])
+    with pytest.raises(RequestValidationError, match="several tables"):
+        runner.metrics_summary()
+    runner.add_table("u", io.BytesIO(b"id\n1\n"))
+    rsps.add(responses.GET, f"{BASE}/jobs/privacy_metrics-job", json=job_body("privacy_metrics-job", "privacy_metrics"))
+    rsps.add(responses.GET, f"{BASE}/results/privacy_metrics-job", json={"privacy_metrics": []})
+    with pytest.raises(AvatarError, match="no privacy_metrics_summary file"):
+        runner.metrics_summary()
