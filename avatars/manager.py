@@ -23,6 +23,7 @@ from uuid import UUID
 
 import requests
 
+from ._validate import require_uuid
 from .client import ApiClient
 from .config import ClientConfig, Timeout
 from .documents import ResourceSet
@@ -40,18 +41,6 @@ def _count(count: object) -> int:
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise RequestValidationError(f"count must be a positive integer, got {count!r}", field="count")
     return count
-
-
-def _set_name(value: object, field: str) -> UUID:
-    """A run's ``set_name`` (a UUID, or its text); anything else is refused before a request."""
-    if isinstance(value, UUID):
-        return value
-    if isinstance(value, str):
-        try:
-            return UUID(value)
-        except ValueError:
-            pass
-    raise RequestValidationError(f"{field} must be a set_name (a UUID), got {value!r}", field=field)
 
 
 class Manager:
@@ -166,7 +155,7 @@ class Manager:
 
     def get_jobs_by_id(self, id: Union[str, UUID]) -> List[JobResponse]:  # noqa: A002 - the platform's name
         """Every job of the set ``id`` (a run's ``set_name``): ``GET /jobs?set_name=``."""
-        return list(self.auth_client.jobs.get_jobs(set_name=_set_name(id, "id")))
+        return list(self.auth_client.jobs.get_jobs(set_name=require_uuid(id, "id")))
 
     def get_last_set(self) -> List[JobResponse]:
         """Every job of the most recent set (``GET /jobs/last_set``)."""
@@ -190,7 +179,7 @@ class Manager:
         running anything again.  A later :meth:`Runner.run` makes a new set (the
         table data must then be added again); the display name is kept as stored
         (the platform SDK appends ``-vN``)."""
-        wanted = _set_name(set_name, "set_name")
+        wanted = require_uuid(set_name, "set_name")
         config = ResourceSet.from_yaml(self.auth_client.resources.get_resources(wanted))
         jobs = self.get_jobs_by_id(wanted)
         runner = self.create_runner(config.display_name)

@@ -710,9 +710,9 @@ def test_a_run_that_is_not_there_is_refused_clearly(rsps: responses.RequestsMock
     assert info.value.field == "display_name"
     calls = len(rsps.calls)
     for bad in ("not-a-uuid", 42, None):
-        with pytest.raises(RequestValidationError, match="must be a set_name"):
+        with pytest.raises(RequestValidationError, match="must be a UUID"):
             manager.create_runner_from_id(bad)  # type: ignore[arg-type]
-        with pytest.raises(RequestValidationError, match="must be a set_name"):
+        with pytest.raises(RequestValidationError, match="must be a UUID"):
             manager.get_jobs_by_id(bad)  # type: ignore[arg-type]
     assert len(rsps.calls) == calls  # nothing sent
 
@@ -779,10 +779,8 @@ def test_kill_before_run_sends_nothing_and_on_290_says_there_is_no_cancel(
         runner.kill()
 
 
-def test_table_summary_reads_the_advice_jobs_statistics(runner: Runner, rsps: responses.RequestsMock) -> None:
-    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
-    with pytest.raises(RequestValidationError, match="advise_parameters"):
-        runner.table_summary("t")
+def advise_with(runner: Runner, rsps: responses.RequestsMock, entry: Dict[str, Any]) -> None:
+    """``advise_parameters()`` on the mocked wire; the advice file holds ``[entry]``."""
     serve_resources(rsps)
     serve_job_creation(rsps)
     rsps.add(
@@ -792,9 +790,16 @@ def test_table_summary_reads_the_advice_jobs_statistics(runner: Runner, rsps: re
     )
     url = f"{STORE}/advice/advice.json"
     rsps.add(responses.GET, f"{BASE}/results/advice_parameters-job", json={"advice": [url]})
-    stats = [{"variable": "x", "mean": 2.0}, {"variable": "id", "mean": 1.0}]
-    serve_file(rsps, url, json.dumps([{"table_name": "t", "advice": {"k": 1}, "summary": {"stats": stats}}]).encode())
+    serve_file(rsps, url, json.dumps([entry]).encode())
     runner.advise_parameters()
+
+
+def test_table_summary_reads_the_advice_jobs_statistics(runner: Runner, rsps: responses.RequestsMock) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
+    with pytest.raises(RequestValidationError, match="advise_parameters"):
+        runner.table_summary("t")
+    stats = [{"variable": "x", "mean": 2.0}, {"variable": "id", "mean": 1.0}]
+    advise_with(runner, rsps, {"table_name": "t", "advice": {"k": 1}, "summary": {"stats": stats}})
     assert runner.table_summary("t").to_dict("records") == stats
     with pytest.raises(RequestValidationError, match="no table 'u'"):
         runner.table_summary("u")
@@ -802,17 +807,7 @@ def test_table_summary_reads_the_advice_jobs_statistics(runner: Runner, rsps: re
 
 def test_table_summary_without_statistics_is_a_clear_error(runner: Runner, rsps: responses.RequestsMock) -> None:
     runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
-    serve_resources(rsps)
-    serve_job_creation(rsps)
-    rsps.add(
-        responses.GET,
-        f"{BASE}/jobs/advice_parameters-job",
-        json=job_body("advice_parameters-job", "advice_parameters", kind="advice"),
-    )
-    url = f"{STORE}/advice/advice.json"
-    rsps.add(responses.GET, f"{BASE}/results/advice_parameters-job", json={"advice": [url]})
-    serve_file(rsps, url, json.dumps([{"table_name": "t", "advice": {"k": 1}, "summary": "n/a"}]).encode())
-    runner.advise_parameters()
+    advise_with(runner, rsps, {"table_name": "t", "advice": {"k": 1}, "summary": "n/a"})
     with pytest.raises(AvatarError, match="no summary for table 't'"):
         runner.table_summary("t")
 
