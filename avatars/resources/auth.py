@@ -38,8 +38,7 @@ class Auth(JsonResource):
             data = self._client.request_json(
                 "POST", "login", data=form, timeout=timeout, send_auth=False, auth_required=False
             )
-        schemas = schemas_module()
-        login: LoginResponse = schemas.load(schemas.LoginResponseSchema, data, endpoint="POST /login")
+        login: LoginResponse = schemas_module().load(LoginResponse, data, endpoint="POST /login")
         return login
 
     def refresh(self, refresh_token: str, *, timeout: Optional[Timeout] = None) -> LoginResponse:
@@ -54,8 +53,7 @@ class Auth(JsonResource):
                 send_auth=False,
                 auth_required=False,
             )
-        schemas = schemas_module()
-        login: LoginResponse = schemas.load(schemas.LoginResponseSchema, data, endpoint="POST /refresh")
+        login: LoginResponse = schemas_module().load(LoginResponse, data, endpoint="POST /refresh")
         return login
 
     def logout(self, *, timeout: Optional[Timeout] = None) -> None:

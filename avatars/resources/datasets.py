@@ -56,18 +56,18 @@ class Datasets(JsonResource):
                 headers={"Content-Type": "application/octet-stream"},
                 timeout=timeout,
             )
-        dataset: Dataset = self._load("DatasetSchema", response, "POST /datasets/stream")
+        dataset = self._load(Dataset, response, "POST /datasets/stream")
         return dataset
 
     def find_all_datasets(self, *, timeout: Optional[Timeout] = None) -> List[Dataset]:
         """``GET /datasets``: the caller's datasets."""
         response = self._client.request("GET", "datasets", timeout=timeout)
-        return self._load_many("DatasetSchema", response, "GET /datasets")
+        return self._load_many(Dataset, response, "GET /datasets")
 
     def get_dataset(self, id: IdLike, *, timeout: Optional[Timeout] = None) -> Dataset:  # noqa: A002
         """``GET /datasets/{id}``."""
         response = self._client.request("GET", f"datasets/{id_segment(id)}", timeout=timeout)
-        dataset: Dataset = self._load("DatasetSchema", response, "GET /datasets/{id}")
+        dataset = self._load(Dataset, response, "GET /datasets/{id}")
         return dataset
 
     def download_dataset(
