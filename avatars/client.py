@@ -2,8 +2,10 @@
 
 One client owns (or borrows) one :class:`requests.Session`.  Every facade
 (``client.jobs``, ``client.users``, ...) goes through :meth:`ApiClient.request`,
-the one road for HTTP: it joins the path to the base URL, applies the timeout,
-TLS verification, ``User-Agent`` and credentials, maps transport failures and
+the one road for HTTP: it resolves the call through its
+:class:`~avatars._policy.CallPolicy` (URL, timeout, TLS verification, proxies,
+``User-Agent``; the same object an :class:`AvatarSession` it builds uses),
+attaches credentials, maps transport failures and
 error statuses to :mod:`avatars.errors`, and logs one DEBUG line per call
 (never a secret).
 """
@@ -27,9 +29,10 @@ from . import _created
 from ._bounded import DEFAULT_MAX_RESPONSE_BYTES, read_bounded
 from ._deadline import DEFAULT_TOTAL_TIMEOUT, Deadline, check_total_timeout, current_deadline
 from ._fork import reset_in_child, reset_session_pools
+from ._policy import CallPolicy
 from ._resend import RedirectGuard, rewind
 from ._transport_errors import host_of, map_transport_error, proxy_auth_error
-from ._urls import Origin, join_url, origin_of
+from ._urls import Origin
 from .auth import (
     AUTH_ACTION_ATTR,
     AUTH_ACTION_REFRESHED,
@@ -40,7 +43,7 @@ from .auth import (
     TokenPair,
     notify_token_updater,
 )
-from .config import NO_TIMEOUT, ClientConfig, Timeout, normalize_timeout
+from .config import ClientConfig, Timeout
 from .errors import (
     ApiConnectionError,
     AuthenticationError,
@@ -69,7 +72,7 @@ from .resources.openapi import OpenApi
 from .resources.resources import ResourceSets
 from .resources.results import ResultFiles
 from .resources.users import Users
-from .session import AvatarSession, user_agent
+from .session import AvatarSession
 
 __all__ = ["ApiClient", "AuthTokens", "InsecureTLSWarning", "MIN_RATE_LIMIT_WAIT", "MAX_RATE_LIMIT_RETRIES"]
 
@@ -194,7 +197,6 @@ class ApiClient:
         self._config = config
         self._api_key_from_env = self._api_key_from_env and config.api_key is not None
         self.base_url: str = config.base_url  # normalised by ClientConfig
-        self.origin: Optional[Origin] = origin_of(self.base_url)
         self.timeout: Timeout = config.timeout
         self.verify_auth: bool = bool(verify_auth)
         #: The whole-call budget of every call, in seconds (always finite).
@@ -209,12 +211,17 @@ class ApiClient:
 
         self._owns_session = http_client is None
         if http_client is None:
-            self._session: requests.Session = AvatarSession(self.base_url, timeout=self.timeout)
+            own = AvatarSession(self.base_url, timeout=self.timeout)
+            self._session: requests.Session = own
+            #: The per-call policy (URL, timeout...), shared with the session built here.
+            self._policy = own.policy
         else:
             self._session = http_client
+            self._policy = CallPolicy(self.base_url, self.timeout)
             # A child process must not share the injected session's pooled connections either.
             reset_in_child(self._session, reset_session_pools)
-        self._extra_headers = self._headers_for_injected_session()
+        self.origin: Optional[Origin] = self._policy.origin
+        self._extra_headers = CallPolicy.headers_for(self._session, owned=self._owns_session)
 
         self._verify_override: Optional[Union[bool, str]] = config.should_verify_ssl
         if self._verify_override is False:
@@ -404,7 +411,7 @@ class ApiClient:
     # ------------------------------------------------------------------ the one road for HTTP
 
     def url_for(self, path: str) -> str:
-        return join_url(self.base_url, path)
+        return self._policy.url_for(path)
 
     def request(
         self,
@@ -445,7 +452,7 @@ class ApiClient:
         if self._closed:
             raise ConfigurationError("this client is closed")
         method = method.upper()
-        url = self.url_for(path)
+        url = self._policy.url_for(path)
         if auth is None and auth_required and send_auth and self.verify_auth and self._auth is None:
             raise CredentialsRequiredError(
                 "this call needs credentials and the client has none: pass api_key=... "
@@ -461,7 +468,7 @@ class ApiClient:
         kwargs: dict[str, Any] = {
             "params": params,
             "data": data,
-            "timeout": self._timeout_for(timeout),
+            "timeout": self._policy.timeout_for(timeout),
             "allow_redirects": allow_redirects,
             # None leaves the session's own auth in charge (ours, or an injected session's).
             "auth": auth if auth is not None else (self._auth if send_auth else NoAuth()),
@@ -475,13 +482,9 @@ class ApiClient:
             merged_headers.update(headers)
         if merged_headers:
             kwargs["headers"] = merged_headers
-        verify = self._verify_for_request()
-        if verify is not None:
-            kwargs["verify"] = verify
-        if self._session.proxies:
-            # The session's own proxies win over HTTP(S)_PROXY, which requests
-            # would otherwise let override them (psf/requests#2018).
-            kwargs["proxies"] = dict(self._session.proxies)
+        kwargs.update(
+            CallPolicy.send_options(self._session, owned=self._owns_session, verify_override=self._verify_override)
+        )
 
         # One deadline for the whole call; a call made inside another one (a
         # token refresh from a 401 hook) spends the outer call's budget.
@@ -646,35 +649,6 @@ class ApiClient:
                 f" [request id {rid}]" if rid else "",
             )
         return response
-
-    def _timeout_for(self, timeout: Any) -> Optional[Timeout]:
-        """The concrete requests timeout for a call (``None``: wait forever)."""
-        if timeout is NO_TIMEOUT:
-            return None
-        if timeout is None:
-            return self.timeout
-        return normalize_timeout(timeout)
-
-    def _verify_for_request(self) -> Optional[Union[bool, str]]:
-        if self._verify_override is not None:
-            return self._verify_override
-        if self._owns_session:
-            return None
-        # An injected session's own verify wins over REQUESTS_CA_BUNDLE, which
-        # requests would otherwise let override it (psf/requests#3829).
-        verify = self._session.verify
-        return None if verify is True or verify is None else verify
-
-    def _headers_for_injected_session(self) -> dict[str, str]:
-        if self._owns_session:
-            return {}
-        ua = user_agent()
-        raw = self._session.headers.get("User-Agent")
-        current = raw.decode("latin-1") if isinstance(raw, bytes) else raw
-        default = requests.utils.default_user_agent()
-        if current and current != default and not current.startswith(ua.split("/", 1)[0] + "/"):
-            ua = f"{ua} {current}"
-        return {"User-Agent": ua}
 
     # ------------------------------------------------------------------ lifecycle
 
