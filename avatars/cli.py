@@ -407,29 +407,30 @@ def cmd_datasets(args: argparse.Namespace, out: Output) -> int:
     progress = _progress_for(args, out.err)
     with build_client(args) as client:
         if args.datasets_command == "list":
-            items = client.datasets.find_all_datasets()
-            rows = [
-                [str(d.id), d.name or "", str(d.filetype), str(d.nb_lines or ""), str(d.nb_dimensions or "")]
-                for d in items
-            ]
-            out.result(items, lambda: _table(rows, ["ID", "NAME", "TYPE", "LINES", "COLUMNS"]))
+            items = client.datasets.list()
+            rows = [[o.key, str(o.size), o.last_modified or ""] for o in items]
+            out.result(
+                [{"key": o.key, "location": o.location.uri, "size": o.size} for o in items],
+                lambda: _table(rows, ["KEY", "SIZE", "MODIFIED"]),
+            )
         elif args.datasets_command == "upload":
             path = Path(args.file)
             if not path.is_file():
                 raise UsageError(f"no such file: {path}")
-            dataset = client.datasets.create_dataset(
-                path,
-                name=args.name or path.name,
-                filetype=args.filetype,
-                progress=bytes_callback(progress, f"upload {path.name}"),
+            uploaded = client.datasets.upload(
+                path, args.key or path.name, progress=bytes_callback(progress, f"upload {path.name}")
             )
-            out.result(dataset, lambda: f"uploaded {path} as dataset {dataset.id} ({dataset.nb_lines} lines)")
+            out.result(
+                {"location": uploaded.location.uri, "bytes": uploaded.size},
+                lambda: f"uploaded {path} to {uploaded.location.uri} ({uploaded.size} bytes)",
+            )
         elif args.datasets_command == "download":
-            result = client.datasets.download_dataset(
-                args.id,
+            result = client.datasets.download(
+                args.location,
                 Path(args.destination),
-                progress=bytes_callback(progress, f"download {args.id}"),
+                progress=bytes_callback(progress, f"download {args.location}"),
             )
+            assert not isinstance(result, bytes)
             out.result(
                 {"path": args.destination, "bytes": result.bytes_written, "sha256": result.sha256},
                 lambda: f"wrote {result.bytes_written} bytes to {args.destination}",
@@ -691,19 +692,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("names", nargs="+", help="the jobs' names")
     p.set_defaults(func=cmd_jobs)
 
-    p = sub.add_parser("datasets", parents=[common], help="upload, download or list datasets")
+    p = sub.add_parser("datasets", parents=[common], help="upload, download or list data files in object storage")
     dsub = p.add_subparsers(dest="datasets_command", metavar="ACTION", parser_class=_Parser)
     dsub.required = True
-    q = dsub.add_parser("upload", parents=[common], help="upload a file (streamed)")
+    q = dsub.add_parser("upload", parents=[common], help="upload a file under your storage prefix (streamed)")
     q.add_argument("file", help="the file to upload")
-    q.add_argument("--name", help="dataset name (default: the file name)")
-    q.add_argument(
-        "--filetype", default="csv", choices=["csv", "json", "parquet"], help="the file's format (default: csv)"
-    )
-    q = dsub.add_parser("download", parents=[common], help="download a dataset to a file")
-    q.add_argument("id", help="the dataset's id")
+    q.add_argument("--key", help="key under your prefix (default: the file name)")
+    q = dsub.add_parser("download", parents=[common], help="download a storage location (s3://...) to a file")
+    q.add_argument("location", help="the storage location (s3://bucket/key, or an /access?url= URL)")
     q.add_argument("destination", help="the file to write")
-    dsub.add_parser("list", parents=[common], help="list datasets")
+    dsub.add_parser("list", parents=[common], help="list the files under your storage prefix")
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("run", parents=[common], help="avatarize a CSV file end to end")

@@ -59,7 +59,7 @@ from .errors import (
     redact_url,
     request_id_of,
 )
-from .models import LoginResponse
+from .models import FileAccess, LoginResponse
 from .resources.api_keys import ApiKeys
 from .resources.auth import Auth
 from .resources.capabilities import Capabilities
@@ -73,6 +73,7 @@ from .resources.resources import ResourceSets
 from .resources.results import ResultFiles
 from .resources.users import Users
 from .session import AvatarSession
+from .storage.client import StorageClient
 
 __all__ = ["ApiClient", "AuthTokens", "InsecureTLSWarning", "MIN_RATE_LIMIT_WAIT", "MAX_RATE_LIMIT_RETRIES"]
 
@@ -130,6 +131,9 @@ class ApiClient:
         decompression ratio above 200:1, :class:`ResponseTooLargeError`.
     :param token_updater: called with :class:`AuthTokens` after :meth:`authenticate`
         and after each refresh, to persist them.
+    :param storage_endpoint_url: the object store (default: ``base_url`` with
+        its final ``/api`` replaced by ``/storage``; also ``ClientConfig`` and
+        ``AVATAR_STORAGE_ENDPOINT_URL``).  See :attr:`storage`.
 
     Each of ``base_url``, ``timeout``, ``should_verify_ssl`` and ``api_key``
     left out is read from its ``AVATAR_*`` variable (see
@@ -153,6 +157,7 @@ class ApiClient:
         rate_limit_wait: Optional[float] = None,
         token_updater: Optional[Callable[[AuthTokens], None]] = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        storage_endpoint_url: Optional[str] = None,
     ) -> None:
         #: An API key read from AVATAR_API_KEY gives way to an explicit login.
         self._api_key_from_env = config is None and api_key is None
@@ -164,6 +169,7 @@ class ApiClient:
                     ("timeout", timeout),
                     ("should_verify_ssl", should_verify_ssl),
                     ("api_key", api_key),
+                    ("storage_endpoint_url", storage_endpoint_url),
                 )
                 if value is not None
             ]
@@ -178,7 +184,11 @@ class ApiClient:
             # The one rule (avatars.config): each value given here wins, else its
             # AVATAR_* variable, else the default.
             config = ClientConfig.from_env(
-                base_url=base_url, timeout=timeout, should_verify_ssl=should_verify_ssl, api_key=api_key
+                base_url=base_url,
+                timeout=timeout,
+                should_verify_ssl=should_verify_ssl,
+                api_key=api_key,
+                storage_endpoint_url=storage_endpoint_url,
             )
         if http_client is not None and not isinstance(http_client, requests.Session):
             raise ConfigurationError(f"http_client must be a requests.Session, got {type(http_client).__name__}")
@@ -261,6 +271,34 @@ class ApiClient:
         self.resources = ResourceSets(self)
         self.results = ResultFiles(self)
         self.users = Users(self)
+        # The object store (uploads, downloads, listing): see avatars.storage.StorageClient.
+        self.storage = StorageClient(self, config.storage_url)
+
+    # ------------------------------------------------------------------ object storage (platform SDK names)
+
+    def upload_file(self, data: Any, key: str) -> None:
+        """Upload ``data`` (a path, or a pandas DataFrame written as CSV; also a
+        binary file or bytes) under ``key`` in your storage prefix.
+
+        The platform SDK's name and signature; :meth:`Datasets.upload
+        <avatars.resources.datasets.Datasets.upload>` returns what was stored
+        and takes progress and multipart options.
+        """
+        self.datasets.upload(data, key)
+
+    def download_file(self, file_access: FileAccess) -> Union[str, bytes]:
+        """The content of the object ``file_access`` grants: ``bytes`` for
+        ``.pdf`` and ``.docx`` files, UTF-8 text otherwise (as the platform SDK)."""
+        if not isinstance(file_access, FileAccess):
+            raise RequestValidationError(
+                f"file_access must be a FileAccess, got {type(file_access).__name__}", field="file_access"
+            )
+        location = self.storage.remember(file_access)
+        content = self.storage.download(location)
+        assert isinstance(content, bytes)
+        if location.key.lower().endswith((".pdf", ".docx")):
+            return content
+        return content.decode("utf-8")
 
     @classmethod
     def from_env(
@@ -271,13 +309,19 @@ class ApiClient:
         timeout: Optional[Timeout] = None,
         should_verify_ssl: Optional[Union[bool, str]] = None,
         api_key: Optional[str] = None,
+        storage_endpoint_url: Optional[str] = None,
         **client_options: Any,
     ) -> ApiClient:
         """A client configured from the ``AVATAR_*`` variables of ``env`` (default
         ``os.environ``); the values given here win over them.  ``client_options``
         go to the constructor (``http_client``, ``total_timeout``...)."""
         config = ClientConfig.from_env(
-            env, base_url=base_url, timeout=timeout, should_verify_ssl=should_verify_ssl, api_key=api_key
+            env,
+            base_url=base_url,
+            timeout=timeout,
+            should_verify_ssl=should_verify_ssl,
+            api_key=api_key,
+            storage_endpoint_url=storage_endpoint_url,
         )
         client = cls(config=config, **client_options)
         client._api_key_from_env = api_key is None and config.api_key is not None

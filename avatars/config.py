@@ -21,6 +21,9 @@ reads, plus the username and password:
 ``AVATAR_USERNAME`` and ``AVATAR_PASSWORD``
     Used by :meth:`ApiClient.authenticate() <avatars.ApiClient.authenticate>`
     when it is called without them.  An API key wins over them.
+``AVATAR_STORAGE_ENDPOINT_URL``
+    The object store (default: the base URL with its final ``/api`` replaced
+    by ``/storage``).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "NO_TIMEOUT",
     "normalize_base_url",
+    "normalize_storage_url",
     "normalize_timeout",
     "ENV_NAMES",
 ]
@@ -137,6 +141,25 @@ def normalize_base_url(url: object, *, name: str = "base_url") -> str:
         )
     del port
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def normalize_storage_url(url: object, *, name: str = "storage_endpoint_url") -> str:
+    """Check and normalise the object store's URL (``scheme://host[:port][/path]``)."""
+    if not isinstance(url, str):
+        raise ConfigurationError(f"{name} must be a string, got {type(url).__name__}")
+    value = url.strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"{name} must start with http:// or https:// and name a host, got {value!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(f"{name} must not contain credentials")
+    if parts.query or parts.fragment or any(c.isspace() for c in value):
+        raise ConfigurationError(f"{name} must not have a query string, a fragment or spaces")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 def normalize_timeout(value: object, *, name: str = "timeout") -> Optional[Timeout]:
@@ -235,9 +258,13 @@ class ClientConfig:
     #: The whole-call budget in seconds; ``None`` means the library's default
     #: (``avatars._deadline.DEFAULT_TOTAL_TIMEOUT``, 300 s).  Always finite.
     total_timeout: Optional[float] = None
+    #: The object store's URL; ``None``: the base URL with ``/api`` replaced by ``/storage``.
+    storage_endpoint_url: Optional[str] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
+        if self.storage_endpoint_url is not None:
+            object.__setattr__(self, "storage_endpoint_url", normalize_storage_url(self.storage_endpoint_url))
         timeout = normalize_timeout(self.timeout)
         object.__setattr__(self, "timeout", DEFAULT_TIMEOUT if timeout is None else timeout)
         if self.should_verify_ssl is not None:
@@ -257,7 +284,9 @@ class ClientConfig:
         return (
             f"ClientConfig(base_url={self.base_url!r}, timeout={self.timeout!r}, "
             f"should_verify_ssl={self.should_verify_ssl!r}, api_key={key}, "
-            f"username={self.username!r}, password={password}, total_timeout={self.total_timeout!r})"
+            f"username={self.username!r}, password={password}, total_timeout={self.total_timeout!r}"
+            + (f", storage_endpoint_url={self.storage_endpoint_url!r}" if self.storage_endpoint_url else "")
+            + ")"
         )
 
     def credentials(self, username: Optional[str], password: Optional[str]) -> Tuple[str, str]:
@@ -270,6 +299,13 @@ class ClientConfig:
         if not secret:
             raise ConfigurationError("no password: pass password=..., or set AVATAR_PASSWORD")
         return user, secret
+
+    @property
+    def storage_url(self) -> str:
+        """The object store's URL: ``storage_endpoint_url``, or the platform's default."""
+        if self.storage_endpoint_url is not None:
+            return self.storage_endpoint_url
+        return self.base_url[: -len("/api")] + "/storage"
 
     def with_changes(self, **changes: object) -> ClientConfig:
         """A copy with some values replaced (validated again)."""
@@ -286,6 +322,7 @@ class ClientConfig:
         api_key: Optional[str] = None,
         username: Optional[str] = None,
         password: Optional[str] = None,
+        storage_endpoint_url: Optional[str] = None,
     ) -> ClientConfig:
         """Read the ``AVATAR_*`` variables (from ``env``, default ``os.environ``);
         keyword arguments that are not ``None`` win over them, one by one."""
@@ -326,6 +363,10 @@ class ClientConfig:
             username = source["AVATAR_USERNAME"].strip()
         if password is None and source.get("AVATAR_PASSWORD", ""):
             password = source["AVATAR_PASSWORD"]
+        if storage_endpoint_url is None and source.get("AVATAR_STORAGE_ENDPOINT_URL", "").strip():
+            storage_endpoint_url = normalize_storage_url(
+                source["AVATAR_STORAGE_ENDPOINT_URL"], name="AVATAR_STORAGE_ENDPOINT_URL"
+            )
         return cls(
             base_url=base_url,
             timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
@@ -333,4 +374,5 @@ class ClientConfig:
             api_key=api_key,
             username=username,
             password=password,
+            storage_endpoint_url=storage_endpoint_url,
         )

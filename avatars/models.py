@@ -44,7 +44,6 @@ __all__ = [
     "JobStatus",
     "UserRole",
     "CompatibilityStatus",
-    "FileType",
     # responses
     "LoginResponse",
     "User",
@@ -55,7 +54,6 @@ __all__ = [
     "ApiKey",
     "ApiKeyWithPlaintext",
     "CreateApiKeyResponse",
-    "Dataset",
     "ResourceSetResponse",
     "JobResponse",
     "JobResponseList",
@@ -194,14 +192,6 @@ class CompatibilityStatus(_TolerantStrEnum):
     unknown = "unknown"
 
 
-class FileType(_TolerantStrEnum):
-    """Format of a dataset."""
-
-    csv = "csv"
-    json = "json"
-    parquet = "parquet"
-
-
 # --------------------------------------------------------------------------- responses
 
 
@@ -287,19 +277,6 @@ class CreateApiKeyResponse:
 
     api_key: ApiKeyWithPlaintext
     message: str
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A stored dataset.  ``hash`` is the SHA-256 hex digest of its bytes."""
-
-    id: UUID
-    name: Optional[str]
-    filetype: FileType
-    nb_lines: Optional[int]
-    nb_dimensions: Optional[int]
-    hash: Optional[str]
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -423,23 +400,20 @@ class FileCredentials:
     def __repr__(self) -> str:
         return "FileCredentials(access_key_id='***', secret_access_key='***')"
 
-    def to_json(self) -> Dict[str, str]:
-        return {"access_key_id": self.access_key_id, "secret_access_key": self.secret_access_key}
-
 
 @dataclass(frozen=True)
 class FileAccess:
-    """Permission to download one result file (``GET /access``)."""
+    """Short-lived storage credentials for one location (``GET /access``).
+
+    ``url`` is the location (``s3://bucket/key``, or an API URL whose ``url``
+    query parameter holds it); see :mod:`avatars.storage`.
+    """
 
     url: str
     credentials: FileCredentials
 
     def __repr__(self) -> str:
         return f"FileAccess(url={redact_url(self.url)!r}, credentials={self.credentials!r})"
-
-    def to_json(self) -> Dict[str, Any]:
-        """The body of ``POST /download``."""
-        return {"url": self.url, "credentials": self.credentials.to_json()}
 
 
 @dataclass(frozen=True)

@@ -88,17 +88,11 @@ class DataStore:
         self._client = client
 
     def upload(self, key: str, data: bytes, *, label: str, progress: Any) -> None:
-        upload_file = getattr(self._client, "upload_file", None)
-        if upload_file is not None:  # the object-storage facade (signed S3 requests)
-            upload_file(io.BytesIO(data), key)
+        prefix = self._client.storage.upload_prefix()
+        if not self._client.storage.is_direct_url(prefix):  # the object store (signed S3 requests)
+            self._client.datasets.upload(data, key, progress=bytes_callback(progress, label))
             return
-        prefix = self._client.results.get_upload_url()
-        if not prefix.startswith(("http://", "https://")):
-            raise AvatarError(
-                f"the platform's upload location is {prefix.split('://', 1)[0]}://...; this version of avatars "
-                "cannot write there (it needs ApiClient.upload_file)"
-            )
-        # a storage origin that takes a plain PUT under the caller's prefix (the local server)
+        # a plain http(s) prefix outside the store takes a plain PUT (the local server, until it has a store)
         url = f"{prefix.rstrip('/')}/{quote(key)}"
         self._client.request("PUT", url, data=data, auth_required=False)
         progress.on_bytes(label, len(data), len(data))

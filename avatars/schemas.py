@@ -44,7 +44,6 @@ __all__ = [
     "ApiKeySchema",
     "ApiKeyWithPlaintextSchema",
     "CreateApiKeyResponseSchema",
-    "DatasetSchema",
     "ResourceSetResponseSchema",
     "JobResponseSchema",
     "JobResponseListSchema",
@@ -253,18 +252,6 @@ class CreateApiKeyResponseSchema(BaseSchema):
 
     api_key = fields.Nested(ApiKeyWithPlaintextSchema, required=True)
     message = fields.String(required=True)
-
-
-class DatasetSchema(BaseSchema):
-    __model__ = models.Dataset
-
-    id = fields.UUID(required=True)
-    name = fields.String(**_NULLABLE)
-    filetype = TolerantEnum(models.FileType, required=True)
-    nb_lines = fields.Integer(strict=True, **_NULLABLE)
-    nb_dimensions = fields.Integer(strict=True, **_NULLABLE)
-    hash = fields.String(**_NULLABLE)
-    created_at = UtcDateTime(required=True)
 
 
 class ResourceSetResponseSchema(BaseSchema):

@@ -75,9 +75,11 @@ import hashlib
 import io
 import math
 import os
+import queue
 import secrets
 import socket
 import stat
+import threading
 import zlib
 from collections.abc import Iterable as _IterableABC
 from dataclasses import dataclass
@@ -450,7 +452,8 @@ def _report(progress: Optional[ProgressCallback], done: int, total: Optional[int
 @dataclass(frozen=True)
 class DownloadResult:
     """What a download wrote: ``bytes_written``, the ``sha256`` hex digest of
-    those bytes, and the final ``path`` (``None`` when written to a file object)."""
+    those bytes (``""`` when the download was asked not to compute it), and the
+    final ``path`` (``None`` when written to a file object)."""
 
     bytes_written: int
     sha256: str
@@ -544,8 +547,12 @@ def save_response(
     chunk_size: int = DOWNLOAD_CHUNK_SIZE,
     durable: bool = False,
     decompression_limit: Optional[DecompressionLimit] = DEFAULT_DECOMPRESSION_LIMIT,
+    checksum: bool = True,
 ) -> DownloadResult:
     """Stream ``response``'s body to ``destination`` (see the module docstring).
+
+    ``checksum=False`` skips the SHA-256 of the bytes (computed in a helper
+    thread otherwise): the result's ``sha256`` is then ``""``.
 
     ``response`` should come from a ``stream=True`` request.  It is closed
     when this returns or raises.  With ``durable=True``, a download to a path
@@ -559,7 +566,9 @@ def save_response(
         check_destination(destination)
         if isinstance(destination, (str, os.PathLike)):
             path = os.fsdecode(os.fspath(destination))
-            return _save_to_path(response, path, progress, chunk_size, durable=durable, limit=decompression_limit)
+            return _save_to_path(
+                response, path, progress, chunk_size, durable=durable, limit=decompression_limit, checksum=checksum
+            )
         name = getattr(destination, "name", None)
         return _copy_body(
             response,
@@ -569,6 +578,7 @@ def save_response(
             path=None,
             label=name if isinstance(name, str) else None,
             limit=decompression_limit,
+            checksum=checksum,
         )
     finally:
         response.close()
@@ -588,6 +598,7 @@ def _save_to_path(
     *,
     durable: bool,
     limit: Optional[DecompressionLimit],
+    checksum: bool = True,
 ) -> DownloadResult:
     final = _write_target(os.path.abspath(path))
     with _local_file(final):
@@ -600,7 +611,9 @@ def _save_to_path(
                 raise RequestValidationError(f"destination {path!r} leads to a directory", field="destination")
             # a device or a pipe: write into it, never rename a file over it
             with open(final, "wb") as special:
-                return _copy_body(response, special, progress, chunk_size, path=final, label=final, limit=limit)
+                return _copy_body(
+                    response, special, progress, chunk_size, path=final, label=final, limit=limit, checksum=checksum
+                )
         fd, temp = _create_temp(os.path.dirname(final), os.path.basename(final))
     try:
         with _local_file(final):
@@ -608,7 +621,9 @@ def _save_to_path(
                 _set_mode(fd, temp, stat.S_IMODE(info.st_mode) & 0o777)
             handle = os.fdopen(fd, "wb")
         with handle:
-            result = _copy_body(response, handle, progress, chunk_size, path=final, label=final, limit=limit)
+            result = _copy_body(
+                response, handle, progress, chunk_size, path=final, label=final, limit=limit, checksum=checksum
+            )
             with _local_file(final):
                 handle.flush()
                 if durable:
@@ -810,12 +825,29 @@ def _copy_body(
     path: Optional[str],
     label: Optional[str],
     limit: Optional[DecompressionLimit],
+    checksum: bool = True,
 ) -> DownloadResult:
     expected = _expected_length(response)
-    digest = hashlib.sha256()
-    done = 0
+    digest = _HashThread() if checksum else _NoHash()
     _report(progress, 0, expected)
     chunks = iter_decoded(response, chunk_size, limit=limit)
+    try:
+        return _copy_chunks(response, chunks, out, progress, digest, expected, path, label)
+    finally:
+        digest.close()
+
+
+def _copy_chunks(
+    response: requests.Response,
+    chunks: Iterator[bytes],
+    out: Any,
+    progress: Optional[ProgressCallback],
+    digest: Union[_HashThread, _NoHash],
+    expected: Optional[int],
+    path: Optional[str],
+    label: Optional[str],
+) -> DownloadResult:
+    done = 0
     while True:
         try:
             chunk = next(chunks)
@@ -840,6 +872,55 @@ def _copy_body(
             url=response.url,
         )
     return DownloadResult(bytes_written=done, sha256=digest.hexdigest(), path=path)
+
+
+class _NoHash:
+    """No checksum (``checksum=False``)."""
+
+    def update(self, chunk: bytes) -> None:
+        return None
+
+    def hexdigest(self) -> str:
+        return ""
+
+    def close(self) -> None:
+        return None
+
+
+class _HashThread:
+    """SHA-256 of the downloaded bytes, computed in a helper thread.
+
+    ``hashlib`` releases the GIL on large buffers, so hashing one chunk runs
+    while the next is read and written (inline, it cost a third of the
+    download's speed).  At most ``depth`` chunks wait in the queue.
+    """
+
+    def __init__(self, depth: int = 4) -> None:
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[Optional[bytes]] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, name="avatars-sha256", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _run(self) -> None:
+        while True:
+            chunk = self._queue.get()
+            if chunk is None:
+                return
+            self._digest.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
 
 
 def _download_error(

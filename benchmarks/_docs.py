@@ -69,15 +69,31 @@ Loading
     enums, optional float).
 
 Streaming
-    ``create_dataset(path)`` and ``download_dataset(id, path)`` in a child
+    A streamed upload of a file (:func:`avatars.transfer.open_upload`
+    through ``ApiClient.request``) to the local server's own data endpoint,
+    and a streamed download of it to a path
+    (:func:`avatars.transfer.save_response`), in a child
     process (its peak RSS is its own ``VmHWM``), the server in another
     process, next to ``curl`` moving the same file to and from the same server
     in the same run (``curl -X POST -T FILE ...`` and ``curl -o FILE ...``;
     ``--data-binary @FILE`` reads the file whole into memory and fails on
     1 GiB).  The throughput ratio is the median of paired runs, in
-    alternating order.  ``download_dataset(id, path, durable=True)`` is shown
+    alternating order.  The same download with ``durable=True`` is shown
     for information: the same download, ``fsync``-ed before the rename, so
     it runs at the disk's speed (``curl -o`` does not wait for the disk).
+
+Object storage
+    ``client.storage.upload(path)`` and ``client.storage.download(location,
+    path)`` in a child process, against moto's S3 server in another process,
+    next to ``curl --aws-sigv4`` moving the same object to and from the same
+    store in the same run (``curl -T FILE URL`` and ``curl -o FILE URL``).
+    Like for like: curl sends one PUT without hashing the file and computes
+    no checksum of a download, so the figures with targets are the client's
+    one PUT with ``UNSIGNED-PAYLOAD`` and its download with
+    ``checksum=False``.  Shown for information: 16 MiB parts one at a time
+    (the default above 16 MiB), 4 parts in parallel, parts hashed for the
+    signature (the default over plain http), and the download with its
+    SHA-256 computed in a helper thread.  Peak RSS is the child's ``VmHWM``.
 
 Import
     ``python -c "import avatars"`` as a whole process, next to

@@ -2,8 +2,9 @@
 
 The client runs in a child process (``_stream_client.py``), the server in
 another (``python -m avatars.testing``), so the client's peak RSS is its own.
-``client.datasets.create_dataset(path)`` and ``download_dataset(id, path)``
-are the figures with targets; ``download_dataset(id, path, durable=True)``
+A streamed upload of a file and a streamed download of it (avatars.transfer
+through ``ApiClient.request``, to the local server's own data endpoint) are
+the figures with targets; the download with ``durable=True``
 (the same, ``fsync``-ed before the rename) is measured too, for information:
 it runs at the disk's speed, which ``curl -o`` never waits for.
 ``curl`` moves the same file to and from the same server in the same run:
@@ -271,7 +272,7 @@ def run(quick: bool) -> List[Figure]:
 
 
 def _profile_download(size_mib: int, out_path: str) -> None:
-    """Profile one ``download_dataset(id, path)`` of ``size_mib`` MiB (the whole
+    """Profile one streamed download to a path of ``size_mib`` MiB (the whole
     child process, warm-up call included) into ``out_path``."""
     workdir = tempfile.mkdtemp(prefix="avatars-bench-stream-")
     try:

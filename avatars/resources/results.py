@@ -3,7 +3,8 @@
 Result files live in object storage.  Two ways to fetch one:
 
 * :meth:`ResultFiles.download_file`: ask the API for access (``GET /access``),
-  then let it stream the file (``POST /download``);
+  then fetch the object from the store, signed with those credentials
+  (:mod:`avatars.storage`);
 * :meth:`ResultFiles.download_url`: a plain ``GET`` of the URL, for result URLs
   that are directly readable (e.g. pre-signed).  The API credentials are only
   ever attached on the API's own origin, so another host receives none.
@@ -47,7 +48,7 @@ __all__ = ["ResultFiles", "download_result_files"]
 
 
 class ResultFiles(JsonResource):
-    """The result endpoints (``/results``, ``/access``, ``/download``, ``/upload_url``)."""
+    """The result endpoints (``/results``, ``/access``, ``/access/batch``, ``/upload_url``)."""
 
     def get_results(self, job_name: str, *, timeout: Optional[Timeout] = None) -> models.Results:
         """``GET /results/{job_name}``: ``{result kind: [url, ...]}``.
@@ -74,7 +75,8 @@ class ResultFiles(JsonResource):
     def get_permissions_to_download_batch(
         self, urls: Sequence[str], *, timeout: Optional[Timeout] = None
     ) -> List[FileAccess]:
-        """``POST /access/batch``: credentials for several files in one call."""
+        """``POST /access/batch`` (the body is a bare JSON list of URLs): credentials
+        for several files in one call; a URL the platform refuses is left out."""
         if isinstance(urls, (str, bytes)) or not isinstance(urls, Sequence):
             raise RequestValidationError(f"urls must be a list of URLs, got {type(urls).__name__}", field="urls")
         for index, url in enumerate(urls):
@@ -99,32 +101,45 @@ class ResultFiles(JsonResource):
         timeout: Optional[Timeout] = None,
         decompression_limit: Optional[DecompressionLimit] = DEFAULT_DECOMPRESSION_LIMIT,
     ) -> DownloadResult:
-        """``POST /download``: stream one result file to ``destination``.
+        """``GET /access``, then ``GET`` from the object store: stream one result
+        file to ``destination``.
 
         ``destination`` is a path (written atomically: a temporary file next
         to it replaces it when complete) or a writable binary file.  Given a
         URL instead of a :class:`FileAccess`, this first asks ``GET /access``
-        for it (two calls).  ``progress(done_bytes, total_bytes)`` is called as
-        bytes arrive.  ``durable=True`` also ``fsync``-s the file before it
-        takes its final name (survives a power cut; costs the disk's speed).
+        for it.  ``progress(done_bytes, total_bytes)`` is called as bytes
+        arrive.  ``durable=True`` also ``fsync``-s the file before it takes its
+        final name (survives a power cut; costs the disk's speed).
         A compressed answer may expand only as far as ``decompression_limit``
         allows (see :mod:`avatars.transfer`); a local write failure raises
         :class:`~avatars.errors.LocalFileError`.
         """
         check_destination(destination)
-        if isinstance(file_access_or_url, FileAccess):
-            access = file_access_or_url
-        elif isinstance(file_access_or_url, str):
-            access = self.get_permission_to_download(file_access_or_url, timeout=timeout)
-        else:
+        if not isinstance(file_access_or_url, (FileAccess, str)):
             raise RequestValidationError(
                 f"expected a FileAccess or a URL, got {type(file_access_or_url).__name__}",
                 field="file_access_or_url",
             )
-        response = self._client.request("POST", "download", json=access.to_json(), timeout=timeout, stream=True)
-        return save_response(
-            response, destination, progress=progress, durable=durable, decompression_limit=decompression_limit
+        if isinstance(file_access_or_url, str) and self._client.storage.is_direct_url(file_access_or_url):
+            # A plain http(s) URL outside the store (a pre-signed link): read as it is, no credentials.
+            return self.download_url(
+                file_access_or_url,
+                destination,
+                progress=progress,
+                durable=durable,
+                timeout=timeout,
+                decompression_limit=decompression_limit,
+            )
+        result = self._client.datasets.download(
+            file_access_or_url,
+            destination,
+            progress=progress,
+            durable=durable,
+            decompression_limit=decompression_limit,
+            timeout=timeout,
         )
+        assert isinstance(result, DownloadResult)
+        return result
 
     def download_url(
         self,

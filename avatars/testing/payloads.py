@@ -36,7 +36,6 @@ __all__ = [
     "features_info",
     "api_key",
     "api_key_created",
-    "dataset",
     "resource_set",
     "job",
     "job_list",
@@ -158,32 +157,6 @@ def api_key_created(
     key = api_key(name)
     key["plaintext"] = plaintext
     return _with({"api_key": key, "message": message}, extra)
-
-
-def dataset(
-    name: Optional[str] = "patients",
-    *,
-    id: str = DATASET_ID,  # noqa: A002
-    filetype: str = "csv",
-    nb_lines: Optional[int] = 100,
-    nb_dimensions: Optional[int] = 5,
-    hash: str = "ab" * 32,  # noqa: A002
-    created_at: str = CREATED_AT,
-    **extra: Any,
-) -> Json:
-    """``Dataset``."""
-    return _with(
-        {
-            "id": id,
-            "name": name,
-            "filetype": filetype,
-            "nb_lines": nb_lines,
-            "nb_dimensions": nb_dimensions,
-            "hash": hash,
-            "created_at": created_at,
-        },
-        extra,
-    )
 
 
 def resource_set(display_name: str = "nightly", *, set_name: str = SET_NAME, **extra: Any) -> Json:

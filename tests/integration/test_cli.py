@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -73,20 +74,31 @@ def test_jobs_list_json_empty(env: Dict[str, str]) -> None:
     assert result.json() == []
 
 
-def test_datasets_upload_list_download(env: Dict[str, str], tmp_path: Path, avatar_server: LocalAvatarServer) -> None:
-    up = run(["datasets", "upload", str(SAMPLE_PATH), "--json", "--quiet"], env)
+def test_datasets_upload_list_download(s3_store: Any, tmp_path: Path) -> None:
+    """Against a real S3-compatible store (signatures checked) and its /access API."""
+    env = _clean_env(
+        {
+            "AVATAR_BASE_API_URL": s3_store.base_url,
+            "AVATAR_API_KEY": "key-alice",
+            "AVATAR_STORAGE_ENDPOINT_URL": s3_store.storage_url,
+        }
+    )
+    key = f"cli-{os.getpid()}-{time.monotonic_ns()}/sample.csv"
+    up = run(["datasets", "upload", str(SAMPLE_PATH), "--key", key, "--json", "--quiet"], env)
     assert up.code == 0, up
-    dataset = up.json()
-    assert isinstance(dataset, dict) and dataset["nb_lines"] == 300 and dataset["name"] == "sample.csv"
+    uploaded = up.json()
+    assert uploaded == {"location": f"s3://avatars/user-alice/{key}", "bytes": len(SAMPLE)}
     listed = run(["datasets", "list", "--json"], env)
-    assert [d["id"] for d in listed.json()] == [dataset["id"]]  # type: ignore[union-attr, index]
+    assert {"key": key, "location": uploaded["location"], "size": len(SAMPLE)} in listed.json()  # type: ignore[index, operator]
     human = run(["datasets", "list"], env)
-    assert dataset["id"] in human.out and "LINES" in human.out
+    assert key in human.out and "SIZE" in human.out
     target = tmp_path / "copy.csv"
-    down = run(["datasets", "download", dataset["id"], str(target), "--json"], env)
+    down = run(["datasets", "download", uploaded["location"], str(target), "--json"], env)  # type: ignore[index]
     assert down.code == 0, down
     assert target.read_bytes() == SAMPLE
-    assert down.json()["sha256"] == dataset["hash"]  # type: ignore[index]
+    assert down.json()["sha256"] == hashlib.sha256(SAMPLE).hexdigest()  # type: ignore[index]
+    refused = run(["datasets", "upload", str(SAMPLE_PATH), "--key", "../user-bob/x.csv"], env)
+    assert refused.code != 0 and "'..'" in refused.err and "Traceback" not in refused.err, refused
 
 
 def test_run_then_results_and_jobs_commands(env: Dict[str, str], tmp_path: Path) -> None:

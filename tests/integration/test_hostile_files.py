@@ -35,7 +35,7 @@ from avatars.resources.results import download_result_files
 from avatars.testing import LocalAvatarServer
 from avatars.transfer import DecompressionLimit
 
-from .conftest import TIMEOUT
+from .conftest import TIMEOUT, needs_local_store
 from .test_cli import Result, _clean_env, _command
 
 pytestmark = pytest.mark.integration
@@ -91,6 +91,7 @@ HOSTILE = {
 HOSTILE_COUNT = sum(len(v) for v in HOSTILE.values())
 
 
+@needs_local_store
 def test_cli_results_download_keeps_every_hostile_name_inside(
     env: Dict[str, str], avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
@@ -125,6 +126,7 @@ def test_cli_results_download_keeps_every_hostile_name_inside(
     ]
 
 
+@needs_local_store
 def test_library_batch_download_is_the_same_road(
     client: ApiClient, avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
@@ -155,6 +157,7 @@ def test_a_symlink_leading_out_is_refused_before_any_download(
     assert not (outside / "victim.csv").exists()
 
 
+@needs_local_store
 def test_cli_prints_server_text_without_terminal_controls(
     env: Dict[str, str], avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
@@ -218,6 +221,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     yield from _tmpfs(tmp_path / "small")
 
 
+@needs_local_store
 def test_cli_disk_full_is_a_local_error(
     env: Dict[str, str], avatar_server: LocalAvatarServer, small_disk: Path
 ) -> None:
@@ -242,6 +246,7 @@ def _limit_file_size() -> None:  # runs in the child before exec
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
+@needs_local_store
 @pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="needs RLIMIT_FSIZE")
 def test_cli_file_size_limit_is_a_local_error(
     env: Dict[str, str], avatar_server: LocalAvatarServer, tmp_path: Path
@@ -257,6 +262,7 @@ def test_cli_file_size_limit_is_a_local_error(
 # --------------------------------------------------------------------------- decompression bomb
 
 
+@needs_local_store
 def test_cli_gzip_bomb_is_bounded(env: Dict[str, str], avatar_server: LocalAvatarServer, tmp_path: Path) -> None:
     bomb = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)  # ~64 KiB on the wire
     serve_results(avatar_server, {"shuffled": ["s3://bucket/t.csv"]}, [bomb], headers={"Content-Encoding": "gzip"})
@@ -384,6 +390,7 @@ def test_local_failures_are_typed(client: ApiClient, avatar_server: LocalAvatarS
         download_result_files(client.results, [(url, "x")], tmp_path / "f\0")
 
 
+@needs_local_store
 def test_runner_download_all_one_batch_across_jobs(
     avatar_manager: Manager, avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
@@ -423,6 +430,7 @@ def test_runner_download_all_one_batch_across_jobs(
     ]
 
 
+@needs_local_store
 def test_a_link_planted_during_the_batch_is_refused(
     client: ApiClient, avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:

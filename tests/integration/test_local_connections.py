@@ -26,7 +26,7 @@ from avatars import (
 from avatars.errors import RedirectRefusedError
 from avatars.testing import LocalAvatarServer
 
-from .conftest import SAMPLE, TIMEOUT, expire_access_token
+from .conftest import SAMPLE, TIMEOUT, expire_access_token, legacy_dataset, legacy_download
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.integration
 def test_50_sequential_calls_use_one_connection(avatar_server: LocalAvatarServer, avatar_api_key: str) -> None:
     baseline = avatar_server.connections_opened
     with ApiClient(avatar_server.base_url, api_key=avatar_api_key, timeout=TIMEOUT) as c:
-        dataset = c.datasets.create_dataset(SAMPLE)
+        dataset = legacy_dataset(c, SAMPLE)
         for i in range(49):
             step = i % 7
             if step == 0:
@@ -48,12 +48,12 @@ def test_50_sequential_calls_use_one_connection(avatar_server: LocalAvatarServer
                 c.health.get_health()
             elif step == 3:
                 with pytest.raises(NotFound):  # error answers keep the connection too
-                    c.datasets.get_dataset(uuid.uuid4())
+                    c.request("GET", f"datasets/{uuid.uuid4()}")
             elif step == 4:
                 with pytest.raises(NotFound):  # an unknown set
                     c.jobs.create_job(JobCreateRequest(uuid.uuid4(), "p", depends_on=["nope"]))
             elif step == 5:
-                c.datasets.download_dataset(dataset.id, io.BytesIO())  # a streamed body, read to the end
+                legacy_download(c, dataset["id"], io.BytesIO())  # a streamed body, read to the end
             else:
                 c.users.get_credits_info()
         assert avatar_server.connections_opened - baseline == 1
@@ -156,9 +156,9 @@ def test_a_307_post_redirect_to_another_origin_is_refused(
 def test_download_url_on_the_storage_origin_carries_no_credentials(
     bearer: ApiClient, avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
-    dataset = bearer.datasets.create_dataset(SAMPLE)
+    dataset = legacy_dataset(bearer, SAMPLE)
     document = {
-        "tables": [{"name": "t", "dataset_id": str(dataset.id)}],
+        "tables": [{"name": "t", "dataset_id": str(dataset["id"])}],
         "parameters": [{"name": "p", "table": "t", "k": 3}],
     }
     set_name = bearer.resources.put_resources("s", json.dumps(document)).set_name

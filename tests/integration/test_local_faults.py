@@ -34,7 +34,7 @@ from avatars import (
 )
 from avatars.testing import LocalAvatarServer
 
-from .conftest import SAMPLE, TIMEOUT
+from .conftest import SAMPLE, TIMEOUT, legacy_dataset, legacy_download
 
 pytestmark = pytest.mark.integration
 
@@ -64,9 +64,9 @@ def expect(cls: Type[E], call: Callable[..., Any], *args: Any, **kwargs: Any) ->
 
 
 def make_set(client: ApiClient, k: int = 5) -> uuid.UUID:
-    dataset = client.datasets.create_dataset(SAMPLE, name="sample")
+    dataset = legacy_dataset(client, SAMPLE)
     document = {
-        "tables": [{"name": "patients", "dataset_id": str(dataset.id), "primary_key": "patient_id"}],
+        "tables": [{"name": "patients", "dataset_id": str(dataset["id"]), "primary_key": "patient_id"}],
         "parameters": [{"name": "main", "table": "patients", "k": k, "seed": 1}],
     }
     return client.resources.put_resources(f"set-{uuid.uuid4().hex[:8]}", json.dumps(document)).set_name
@@ -149,16 +149,16 @@ def test_drop_mid_body_on_post_is_never_resent(client: ApiClient, avatar_server:
 def test_drop_mid_body_of_a_download_leaves_no_file(
     client: ApiClient, avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
-    dataset = client.datasets.create_dataset(os.urandom(3 * 1024 * 1024), name="blob", filetype="parquet")
+    dataset = legacy_dataset(client, os.urandom(3 * 1024 * 1024), filetype="parquet")
     target = tmp_path / "out.bin"
     target.write_bytes(b"previous content")
-    avatar_server.faults.drop_mid_body("GET", f"/api/datasets/{dataset.id}/download/stream", fraction=0.4)
-    err = expect(ApiConnectionError, client.datasets.download_dataset, dataset.id, target)
+    avatar_server.faults.drop_mid_body("GET", f"/api/datasets/{dataset['id']}/download/stream", fraction=0.4)
+    err = expect(ApiConnectionError, legacy_download, client, dataset["id"], target)
     assert "download" in str(err)
     assert target.read_bytes() == b"previous content"  # replaced only by a complete download
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]  # no temporary file left behind
-    result = client.datasets.download_dataset(dataset.id, target)
-    assert result.sha256 == dataset.hash and result.bytes_written == 3 * 1024 * 1024
+    result = legacy_download(client, dataset["id"], target)
+    assert result.sha256 == dataset["hash"] and result.bytes_written == 3 * 1024 * 1024
     assert target.stat().st_size == 3 * 1024 * 1024
 
 
@@ -238,13 +238,13 @@ def test_total_timeout_bounds_a_trickling_download(
 ) -> None:
     payload = os.urandom(32 * 1024)
     with ApiClient(avatar_server.base_url, api_key=avatar_api_key, timeout=(2, 5), total_timeout=1.0) as c:
-        dataset = c.datasets.create_dataset(payload, filetype="parquet")
+        dataset = legacy_dataset(c, payload, filetype="parquet")
         # 64 pauses of 0.05 s: more than 3 s for the whole body
-        path = f"/api/datasets/{dataset.id}/download/stream"
+        path = f"/api/datasets/{dataset['id']}/download/stream"
         avatar_server.faults.trickle("GET", path, chunk_size=512, interval=0.05)
         target = tmp_path / "slow.bin"
         started = time.monotonic()
-        expect(ApiTimeoutError, c.datasets.download_dataset, dataset.id, target)
+        expect(ApiTimeoutError, legacy_download, c, dataset["id"], target)
         elapsed = time.monotonic() - started
     assert elapsed < 2.5, f"a 1 s total_timeout let a download run {elapsed:.1f} s"
     assert not target.exists() and list(tmp_path.iterdir()) == []

@@ -36,7 +36,7 @@ from avatars import (
 from avatars.testing import LocalAvatarServer
 from avatars.testing.resource_sets import PARAMETERS_KINDS
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, legacy_dataset, needs_local_store
 
 pytestmark = pytest.mark.integration
 
@@ -77,8 +77,8 @@ def resource_document(dataset_id: Any) -> Dict[str, Any]:
 
 
 def make_set(client: ApiClient, display_name: str = "patients-run") -> uuid.UUID:
-    dataset = client.datasets.create_dataset(SAMPLE, name="patients")
-    stored = client.resources.put_resources(display_name, json.dumps(resource_document(dataset.id)))
+    dataset = legacy_dataset(client, SAMPLE)
+    stored = client.resources.put_resources(display_name, json.dumps(resource_document(dataset["id"])))
     assert stored.display_name == display_name
     return stored.set_name
 
@@ -107,8 +107,8 @@ def fetch(client: ApiClient, url: str) -> bytes:
 
 
 def test_resource_sets_create_put_get(client: ApiClient, avatar_server: LocalAvatarServer) -> None:
-    dataset = client.datasets.create_dataset(SAMPLE)
-    text = json.dumps(resource_document(dataset.id))
+    dataset = legacy_dataset(client, SAMPLE)
+    text = json.dumps(resource_document(dataset["id"]))
     set_name = client.resources.put_resources("first", text).set_name
     # two of the stand-in's single mappings do not make one document: refused, the set unchanged
     with pytest.raises(ValidationError):
@@ -127,7 +127,7 @@ def test_resource_sets_create_put_get(client: ApiClient, avatar_server: LocalAva
 
     yaml_text = (
         "tables:\n"
-        f"  - name: patients\n    dataset_id: {dataset.id}\n"
+        f"  - name: patients\n    dataset_id: {dataset['id']}\n"
         "parameters:\n  - name: only\n    table: patients\n    k: 3\n"
     )
     first = client.resources.put_resources("my set", yaml_text)
@@ -326,6 +326,7 @@ def test_job_names_cannot_reach_another_route(client: ApiClient, avatar_server: 
 # --------------------------------------------------------------------------- result files
 
 
+@needs_local_store
 def test_result_file_access_and_downloads(
     client: ApiClient, avatar_server: LocalAvatarServer, avatar_api_key: str, tmp_path: Path
 ) -> None:

@@ -12,7 +12,7 @@ from urllib3.exceptions import InsecureRequestWarning
 from avatars import ApiClient, ApiConnectionError, InsecureTLSWarning, TLSError
 from avatars.testing import LocalAvatarServer
 
-from .conftest import Pki
+from .conftest import Pki, legacy_dataset
 
 pytestmark = pytest.mark.integration
 
@@ -82,8 +82,8 @@ def test_ca_bundle_through_the_clients_own_setting(
     with ApiClient(tls_server.base_url, api_key=tls_key, should_verify_ssl=str(pki.ca_pem)) as client:
         assert client.users.get_me().email == "tls@example.com"
         # uploads and streamed downloads go through the same verification
-        dataset = client.datasets.create_dataset(b"a,b\n1,2\n3,4\n", name="tls.csv")
-        assert dataset.nb_lines == 2
+        dataset = legacy_dataset(client, b"a,b\n1,2\n3,4\n")
+        assert dataset["nb_lines"] == 2
 
 
 def test_ca_bundle_from_avatar_environment(

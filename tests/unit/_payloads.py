@@ -53,10 +53,6 @@ def api_key_created(**overrides: Any) -> Dict[str, Any]:
     return payloads.api_key_created("avk_secret_plaintext_value", **overrides)
 
 
-def dataset(**overrides: Any) -> Dict[str, Any]:
-    return payloads.dataset(**overrides)
-
-
 def resource_set(**overrides: Any) -> Dict[str, Any]:
     return payloads.resource_set(**overrides)
 

@@ -41,7 +41,6 @@ SCHEMAS: List[Type[marshmallow.Schema]] = [
     s.ApiKeySchema,
     s.ApiKeyWithPlaintextSchema,
     s.CreateApiKeyResponseSchema,
-    s.DatasetSchema,
     s.ResourceSetResponseSchema,
     s.JobResponseSchema,
     s.JobResponseListSchema,
@@ -64,7 +63,6 @@ VALID: Dict[Any, Callable[[], Dict[str, Any]]] = {
     s.ApiKeySchema: p.api_key,
     s.ApiKeyWithPlaintextSchema: lambda: p.api_key_created()["api_key"],
     s.CreateApiKeyResponseSchema: p.api_key_created,
-    s.DatasetSchema: p.dataset,
     s.ResourceSetResponseSchema: p.resource_set,
     s.JobResponseSchema: p.job,
     s.JobResponseListSchema: lambda: {"jobs": [p.job("a"), p.job("b", progress=None, status="pending")]},
@@ -329,9 +327,7 @@ def test_near_canonical_payloads_load_as_with_marshmallow(schema_cls: Type[marsh
     check()
 
 
-@pytest.mark.parametrize(
-    "schema_cls", [s.UserSchema, s.DatasetSchema, s.ApiKeySchema, s.FileAccessSchema], ids=lambda c: c.__name__
-)
+@pytest.mark.parametrize("schema_cls", [s.UserSchema, s.ApiKeySchema, s.FileAccessSchema], ids=lambda c: c.__name__)
 def test_random_lists_load_as_with_marshmallow(schema_cls: Type[marshmallow.Schema]) -> None:
     @SETTINGS
     @given(data=st.lists(payloads(schema_cls) | _strict_payloads(schema_cls) | _ODD, max_size=4))

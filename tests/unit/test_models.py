@@ -131,10 +131,8 @@ def test_secrets_stay_out_of_repr() -> None:
         assert secret not in text
     assert "part=1" in text
     # ...but the data is intact
-    assert access.to_json() == {
-        "url": "https://s3.test/b/k.csv?X-Amz-Signature=SIG123&X-Amz-Credential=CRED9&part=1",
-        "credentials": {"access_key_id": "AKIA-ID", "secret_access_key": "SECRET-KEY"},
-    }
+    assert access.url == "https://s3.test/b/k.csv?X-Amz-Signature=SIG123&X-Amz-Credential=CRED9&part=1"
+    assert (access.credentials.access_key_id, access.credentials.secret_access_key) == ("AKIA-ID", "SECRET-KEY")
     login = LoginResponse("ACCESS", "REFRESH")
     assert "ACCESS" not in repr(login) and "REFRESH" not in repr(login)
     user = CreateUser("ada@example.com", password="PW-SECRET")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 from pathlib import Path
 from typing import Any, List, Tuple
@@ -72,7 +71,10 @@ def test_get_permissions_batch(rsps: responses.RequestsMock, client: ApiClient) 
         f"{BASE}/access/batch",
         json=[p.file_access(u) for u in urls],
         # the platform takes a bare JSON list
-        match=[matchers.body_matcher(json.dumps(urls)), matchers.header_matcher(AUTH)],
+        match=[
+            matchers.json_params_matcher(urls, strict_match=True),
+            matchers.header_matcher(AUTH),
+        ],  # a bare JSON list
     )
     accesses = client.results.get_permissions_to_download_batch(urls)
     assert [a.url for a in accesses] == urls
@@ -94,22 +96,24 @@ def test_get_upload_url(rsps: responses.RequestsMock, client: ApiClient) -> None
         client.results.get_upload_url()
 
 
+STORE = "https://avatar.test/storage"
+
+
+def storage_signed(request: Any, key_id: str) -> bool:
+    """Signed with the storage credentials, and without the API key."""
+    auth = request.headers.get("Authorization", "")
+    return auth.startswith(f"AWS4-HMAC-SHA256 Credential={key_id}/") and "api-key" not in auth
+
+
 def test_download_file_with_file_access(rsps: responses.RequestsMock, client: ApiClient, tmp_path: Path) -> None:
     content = b"id,age\n1,30\n" * 1000
     access = FileAccess("s3://b/shuffled.csv", FileCredentials("AK", "SK"))
     rsps.add(
-        responses.POST,
-        f"{BASE}/download",
+        responses.GET,
+        f"{STORE}/b/shuffled.csv",
         body=content,
         headers={"Content-Length": str(len(content))},
         content_type="application/octet-stream",
-        match=[
-            matchers.json_params_matcher(
-                {"url": "s3://b/shuffled.csv", "credentials": {"access_key_id": "AK", "secret_access_key": "SK"}},
-                strict_match=True,
-            ),
-            matchers.header_matcher(AUTH),
-        ],
     )
     seen: List[Tuple[int, Any]] = []
     target = tmp_path / "out.csv"
@@ -119,6 +123,7 @@ def test_download_file_with_file_access(rsps: responses.RequestsMock, client: Ap
     assert result.sha256 == hashlib.sha256(content).hexdigest()
     assert seen[0] == (0, len(content)) and seen[-1] == (len(content), len(content))
     assert rsps.calls[0].request.req_kwargs["stream"] is True
+    assert storage_signed(rsps.calls[0].request, "AK") and len(rsps.calls) == 1
     assert os.listdir(tmp_path) == ["out.csv"]
 
 
@@ -127,21 +132,17 @@ def test_download_file_from_url_asks_access_first(rsps: responses.RequestsMock, 
         responses.GET,
         f"{BASE}/access",
         json=p.file_access("s3://b/x.json"),
-        match=[matchers.query_param_matcher({"url": "s3://b/x.json"})],
+        match=[matchers.query_param_matcher({"url": "s3://b/x.json"}), matchers.header_matcher(AUTH)],
     )
-    rsps.add(
-        responses.POST,
-        f"{BASE}/download",
-        body=b'{"a": 1}',
-        match=[matchers.json_params_matcher(p.file_access("s3://b/x.json"), strict_match=True)],
-    )
+    rsps.add(responses.GET, f"{STORE}/b/x.json", body=b'{"a": 1}')
     buffer = io.BytesIO()
     result = client.results.download_file("s3://b/x.json", buffer)
     assert buffer.getvalue() == b'{"a": 1}' and result.path is None and result.bytes_written == 8
     assert [(c.request.method, c.request.path_url.split("?")[0]) for c in rsps.calls] == [
         ("GET", "/api/access"),
-        ("POST", "/api/download"),
+        ("GET", "/storage/b/x.json"),
     ]
+    assert storage_signed(rsps.calls[1].request, p.file_access()["credentials"]["access_key_id"])
 
 
 def test_download_file_bad_input_sends_nothing(rsps: responses.RequestsMock, client: ApiClient, tmp_path: Path) -> None:
@@ -195,12 +196,13 @@ def test_download_url_rejects_non_http_urls(rsps: responses.RequestsMock, client
 
 
 def test_download_error_status_leaves_no_file(rsps: responses.RequestsMock, client: ApiClient, tmp_path: Path) -> None:
-    rsps.add(responses.POST, f"{BASE}/download", status=403, json={"detail": "expired credentials"})
+    error = "<Error><Code>AccessDenied</Code><Message>expired credentials</Message></Error>"
+    rsps.add(responses.GET, f"{STORE}/b/x", status=403, body=error)
     access = FileAccess("s3://b/x", FileCredentials("a", "b"))
-    with pytest.raises(PermissionDenied, match="expired credentials"):
+    with pytest.raises(PermissionDenied, match="AccessDenied: expired credentials") as info:
         client.results.download_file(access, tmp_path / "x.csv")
+    assert getattr(info.value, "code", None) == "AccessDenied"
     assert os.listdir(tmp_path) == []
-    assert json.loads(rsps.calls[0].request.body) == access.to_json()
 
 
 def test_a_refused_url_is_not_echoed_with_its_signature(rsps: responses.RequestsMock, client: ApiClient) -> None:

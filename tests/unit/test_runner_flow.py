@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pandas as pd
 import pytest
 import responses
 
-from avatars import ApiClient, AvatarError, JobFailedError, Manager, RequestValidationError, Runner
+from avatars import ApiClient, JobFailedError, Manager, RequestValidationError, Runner
 from avatars.documents import DocumentError, ResourceSet
 from avatars.documents.files import file_name_of, result_file_name, table_of_result_file
 from avatars.errors import ConfigurationError, WaitTimeoutError
 from avatars.progress import resolve_progress
 from avatars.runner import DataStore
+from avatars.storage import location_of
 
 from .conftest import BASE
 
@@ -26,7 +27,7 @@ STORE = "s3://bucket/user-1"
 
 
 class RecordingStore(DataStore):
-    """Object storage stand-in for uploads (downloads go over the wire: /access + /download)."""
+    """Object storage stand-in for uploads (downloads go over the wire: /access + the store)."""
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
@@ -73,7 +74,7 @@ def serve_job_creation(rsps: responses.RequestsMock) -> List[dict]:
 
 
 def serve_file(rsps: responses.RequestsMock, location: str, content: bytes) -> None:
-    """/access gives the location back with credentials; /download streams the bytes."""
+    """/access gives the location back with credentials; the store gives the bytes to a signed GET."""
     rsps.add(
         responses.GET,
         f"{BASE}/access",
@@ -81,11 +82,24 @@ def serve_file(rsps: responses.RequestsMock, location: str, content: bytes) -> N
         match=[responses.matchers.query_param_matcher({"url": location})],
     )
     rsps.add(
-        responses.POST,
-        f"{BASE}/download",
+        responses.GET,
+        location_of(location).url(STORAGE),
         body=content,
-        match=[responses.matchers.json_params_matcher({"url": location}, strict_match=False)],
+        match=[_signed_with("AK")],
     )
+
+
+#: The default storage endpoint of BASE (its /api replaced by /storage).
+STORAGE = BASE[: -len("/api")] + "/storage"
+
+
+def _signed_with(key_id: str) -> Any:
+    def match(request: Any) -> Tuple[bool, str]:
+        auth = request.headers.get("Authorization", "")
+        ok = auth.startswith(f"AWS4-HMAC-SHA256 Credential={key_id}/")
+        return ok, "" if ok else f"not signed with {key_id}: {auth[:40]!r}"
+
+    return match
 
 
 def launch_one_table(runner: Runner, rsps: responses.RequestsMock, jobs: List[str]) -> None:
@@ -427,7 +441,27 @@ def test_create_runner_from_yaml_reads_the_platforms_documents(tmp_path: Any) ->
 # ------------------------------------------------------------- the storage seam
 
 
-def test_the_default_store_puts_under_an_http_upload_prefix(client: ApiClient, rsps: responses.RequestsMock) -> None:
+def test_the_default_store_uploads_through_the_storage_facade(client: ApiClient, rsps: responses.RequestsMock) -> None:
+    rsps.add(responses.GET, f"{BASE}/upload_url", json="s3://bucket/user-1")
+    rsps.add(
+        responses.GET,
+        f"{BASE}/access",
+        json={
+            "url": "s3://bucket/user-1/my table.csv",
+            "credentials": {"access_key_id": "AK", "secret_access_key": "SK"},
+        },
+    )
+    rsps.add(responses.PUT, f"{STORAGE}/bucket/user-1/my%20table.csv", status=200, match=[_signed_with("AK")])
+    DataStore(client).upload("my table.csv", b"a\n1\n", label="upload", progress=resolve_progress(False))
+    put = rsps.calls[2].request
+    body = put.body if isinstance(put.body, bytes) else b"".join(iter(lambda: put.body.read(65536), b""))  # type: ignore[union-attr]
+    assert body == b"a\n1\n"
+    assert "api-key" not in put.headers["Authorization"]  # API credentials never go to the storage origin
+
+
+def test_a_plain_http_upload_prefix_outside_the_store_takes_a_plain_put(
+    client: ApiClient, rsps: responses.RequestsMock
+) -> None:
     prefix = "https://storage.avatar.test/uploads/user-1/"
     rsps.add(responses.GET, f"{BASE}/upload_url", json=prefix)
     rsps.add(responses.PUT, f"{prefix}my%20table.csv", status=200)
@@ -437,11 +471,17 @@ def test_the_default_store_puts_under_an_http_upload_prefix(client: ApiClient, r
     assert "Authorization" not in put.headers  # API credentials never go to the storage origin
 
 
-def test_the_default_store_says_when_it_cannot_reach_s3(client: ApiClient, rsps: responses.RequestsMock) -> None:
-    rsps.add(responses.GET, f"{BASE}/upload_url", json="s3://bucket/user-1")
-    with pytest.raises(AvatarError, match="s3://...; this version of avatars cannot write there"):
-        DataStore(client).upload("t.csv", b"a\n1\n", label="upload", progress=resolve_progress(False))
-    assert len(rsps.calls) == 1
+def test_an_http_upload_prefix_on_the_storage_endpoint(client: ApiClient, rsps: responses.RequestsMock) -> None:
+    prefix = f"{STORAGE}/uploads/user-1/"
+    rsps.add(responses.GET, f"{BASE}/upload_url", json=prefix)
+    rsps.add(
+        responses.GET,
+        f"{BASE}/access",
+        json={"url": f"{prefix}t.csv", "credentials": {"access_key_id": "AK", "secret_access_key": "SK"}},
+    )
+    rsps.add(responses.PUT, f"{prefix}t.csv", status=200, match=[_signed_with("AK")])
+    DataStore(client).upload("t.csv", b"a\n1\n", label="upload", progress=resolve_progress(False))
+    assert len(rsps.calls) == 3
 
 
 @pytest.mark.parametrize(

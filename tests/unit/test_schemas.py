@@ -33,13 +33,6 @@ CASES: List[Tuple[Type[marshmallow.Schema], Callable[..., Dict[str, Any]], str, 
         ["revoked_at", "last_used_at"],
     ),
     (s.CreateApiKeyResponseSchema, p.api_key_created, "POST /api-keys", ["api_key", "message"], []),
-    (
-        s.DatasetSchema,
-        p.dataset,
-        "GET /datasets/{id}",
-        ["id", "filetype", "created_at"],
-        ["name", "nb_lines", "nb_dimensions", "hash"],
-    ),
     (s.ResourceSetResponseSchema, p.resource_set, "POST /resources/{set_name}", ["set_name", "display_name"], []),
     (
         s.JobResponseSchema,
@@ -114,19 +107,6 @@ def test_api_key_with_plaintext_and_offsets() -> None:
     plain = load(s.ApiKeySchema, p.api_key(), endpoint="GET /api-keys/{id}")
     assert plain.last_used_at == datetime(2026, 11, 28, 7, 30, 0, 250000, tzinfo=UTC)
     assert plain.last_used_at.utcoffset() == timedelta(hours=1)
-
-
-def test_dataset_fields() -> None:
-    ds = load(s.DatasetSchema, p.dataset(filetype="parquet", name=None), endpoint="GET /datasets/{id}")
-    assert ds == m.Dataset(
-        id=UUID(p.DATASET_ID),
-        name=None,
-        filetype=m.FileType.parquet,
-        nb_lines=100,
-        nb_dimensions=5,
-        hash="ab" * 32,
-        created_at=datetime(2026, 11, 27, 10, tzinfo=UTC),
-    )
 
 
 def test_small_models() -> None:
@@ -279,8 +259,6 @@ WRONG = [
     (s.CreditsInfoSchema, p.credits_info, "credits", "42"),
     (s.CreditsInfoSchema, p.credits_info, "credits", 4.5),
     (s.CreditsInfoSchema, p.credits_info, "credits", True),
-    (s.DatasetSchema, p.dataset, "nb_lines", "100"),
-    (s.DatasetSchema, p.dataset, "filetype", 1),
     (s.FeaturesInfoSchema, p.features_info, "feature_scopes", "single_table"),
     (s.MeUserSchema, p.me, "environment", "big"),
     (s.FileAccessSchema, p.file_access, "credentials", "key:secret"),
@@ -332,8 +310,6 @@ def test_unknown_enum_values_load_as_pseudo_members() -> None:
     assert user.role == "auditor" and not user.role.is_known
     compat = load(s.CompatibilityResponseSchema, p.compatibility(status="deprecated"))
     assert compat.status == "deprecated" and not compat.is_compatible
-    ds = load(s.DatasetSchema, p.dataset(filetype="xlsx"))
-    assert ds.filetype == "xlsx"
 
 
 def test_known_enum_values_are_the_members() -> None:

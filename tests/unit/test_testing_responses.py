@@ -24,7 +24,6 @@ BUILDERS: List[Tuple[str, Callable[[], Any], str, str]] = [
     ("features_info", payloads.features_info, "FeaturesInfoSchema", "FeaturesInfo"),
     ("api_key", payloads.api_key, "ApiKeySchema", "ApiKey"),
     ("api_key_created", payloads.api_key_created, "CreateApiKeyResponseSchema", "CreateApiKeyResponse"),
-    ("dataset", payloads.dataset, "DatasetSchema", ""),
     ("resource_set", payloads.resource_set, "ResourceSetResponseSchema", "ResourceSetResponse"),
     ("job", payloads.job, "JobResponseSchema", "JobResponse"),
     ("job_list", lambda: payloads.job_list([payloads.job()]), "JobResponseListSchema", "JobResponseList"),

@@ -21,16 +21,21 @@ from avatars import (
     ApiClient,
     ApiConnectionError,
     ApiTimeoutError,
-    Dataset,
-    FileType,
     RequestNotRetryableError,
     RequestValidationError,
     TransportError,
 )
 from avatars.errors import DecompressionLimitError, ResponseDecodeError
-from avatars.transfer import DecompressionLimit, FileBody, iter_decoded, open_upload, save_response
+from avatars.transfer import (
+    DecompressionLimit,
+    DownloadResult,
+    FileBody,
+    check_destination,
+    iter_decoded,
+    open_upload,
+    save_response,
+)
 
-from . import _payloads as p
 from ._streaming import Received, StreamingAdapter, session_with
 from .conftest import AUTH, BASE, login_body
 
@@ -68,8 +73,31 @@ class Progress:
         assert {t for _, t in self.calls} == {total}
 
 
+#: Stand-in endpoints: these tests are about avatars.transfer, which streams any
+#: body through ApiClient.request (the platform's data goes to object storage,
+#: see test_storage.py).
+UPLOAD_URL = f"{BASE}/uploads"
+DOWNLOAD_URL = f"{BASE}/downloads/1"
+
+
+def send_upload(client: ApiClient, source: Any, *, progress: Any = None) -> Any:
+    """POST ``source`` as avatars.transfer streams it; the decoded JSON answer."""
+    with open_upload(source, progress=progress) as upload:
+        response = client.request(
+            "POST", "uploads", data=upload.body, headers={"Content-Type": "application/octet-stream"}
+        )
+    return client.decode_json(response)
+
+
+def fetch(client: ApiClient, destination: Any, *, progress: Any = None, durable: bool = False) -> DownloadResult:
+    """GET the stand-in download and save it with avatars.transfer."""
+    check_destination(destination)
+    response = client.request("GET", "downloads/1", stream=True)
+    return save_response(response, destination, progress=progress, durable=durable)
+
+
 def dataset_answer(received: Received) -> Tuple[int, dict, Any]:
-    return 201, {}, p.dataset(hash=received.sha256, nb_lines=received.size)
+    return 201, {}, {"hash": received.sha256, "size": received.size}
 
 
 class Capture:
@@ -88,7 +116,7 @@ class Capture:
         if body is not None and not isinstance(body, (bytes, str)):
             body = body.read() if hasattr(body, "read") else b"".join(body)
         self.bodies.append(body.encode() if isinstance(body, str) else body)
-        return 201, {}, json.dumps(p.dataset())
+        return 201, {}, json.dumps({"stored": True})
 
 
 # ---------------------------------------------------------------- uploads through responses
@@ -101,17 +129,16 @@ def test_create_dataset_from_path(rsps: responses.RequestsMock, tmp_path: Path) 
     capture = Capture()
     rsps.add_callback(
         responses.POST,
-        f"{BASE}/datasets/stream",
+        UPLOAD_URL,
         callback=capture,
         match=[
-            matchers.query_param_matcher({"name": "patients", "filetype": "csv"}),
             matchers.header_matcher(
                 {**AUTH, "Content-Type": "application/octet-stream", "Content-Length": str(len(content))}
             ),
         ],
     )
-    dataset = ApiClient(BASE, api_key="key-1").datasets.create_dataset(source, name="patients")
-    assert isinstance(dataset, Dataset) and dataset.name == "patients" and dataset.filetype is FileType.csv
+    dataset = send_upload(ApiClient(BASE, api_key="key-1"), source)
+    assert dataset == {"stored": True}
     assert capture.bodies == [content]
     assert "Transfer-Encoding" not in rsps.calls[0].request.headers
 
@@ -122,14 +149,13 @@ def test_create_dataset_from_buffers(rsps: responses.RequestsMock, kind: Callabl
     capture = Capture()
     rsps.add_callback(
         responses.POST,
-        f"{BASE}/datasets/stream",
+        UPLOAD_URL,
         callback=capture,
         match=[
-            matchers.query_param_matcher({"filetype": "json"}),
             matchers.header_matcher({"Content-Length": str(len(content))}),
         ],
     )
-    ApiClient(BASE, api_key="key-1").datasets.create_dataset(kind(content), filetype="json")
+    send_upload(ApiClient(BASE, api_key="key-1"), kind(content))
     assert capture.bodies == [content]
 
 
@@ -137,10 +163,10 @@ def test_create_dataset_from_a_file_object_starts_at_its_position(rsps: response
     path = tmp_path / "d.csv"
     path.write_bytes(b"HEADER-TO-SKIP\nrow1\nrow2\n")
     capture = Capture()
-    rsps.add_callback(responses.POST, f"{BASE}/datasets/stream", callback=capture)
+    rsps.add_callback(responses.POST, UPLOAD_URL, callback=capture)
     with open(path, "rb") as handle:
         handle.seek(len(b"HEADER-TO-SKIP\n"))
-        ApiClient(BASE, api_key="key-1").datasets.create_dataset(handle)
+        send_upload(ApiClient(BASE, api_key="key-1"), handle)
         assert not handle.closed  # the caller's file is left open
     assert capture.bodies == [b"row1\nrow2\n"]
     assert rsps.calls[0].request.headers["Content-Length"] == "10"
@@ -151,11 +177,11 @@ def test_create_dataset_from_a_generator_is_chunked() -> None:
     adapter = StreamingAdapter(dataset_answer)
     client = ApiClient(BASE, api_key="key-1", http_client=session_with(adapter))
     progress = Progress()
-    dataset = client.datasets.create_dataset((c for c in chunks), name="gen", progress=progress)
+    dataset = send_upload(client, (c for c in chunks), progress=progress)
     (received,) = adapter.received
     assert received.headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in received.headers
     assert received.size == 17 and received.sha256 == hashlib.sha256(b"id,age\n1,30\n2,40\n").hexdigest()
-    assert dataset.hash == received.sha256
+    assert dataset["hash"] == received.sha256
     progress.assert_complete(None, 17)
     assert progress.calls == [(0, None), (7, None), (12, None), (17, None)]
 
@@ -171,18 +197,8 @@ def test_create_dataset_from_a_generator_is_chunked() -> None:
 )
 def test_bad_upload_sources_send_nothing(rsps: responses.RequestsMock, source: Any, field: str) -> None:
     with pytest.raises(RequestValidationError) as info:
-        ApiClient(BASE, api_key="key-1").datasets.create_dataset(source)
+        send_upload(ApiClient(BASE, api_key="key-1"), source)
     assert info.value.field == field
-    assert len(rsps.calls) == 0
-
-
-def test_bad_filetype_or_name_sends_nothing(rsps: responses.RequestsMock) -> None:
-    client = ApiClient(BASE, api_key="key-1")
-    with pytest.raises(RequestValidationError) as info:
-        client.datasets.create_dataset(b"x", filetype="xlsx")
-    assert info.value.field == "filetype"
-    with pytest.raises(RequestValidationError):
-        client.datasets.create_dataset(b"x", name="")
     assert len(rsps.calls) == 0
 
 
@@ -190,7 +206,7 @@ def test_a_generator_yielding_text_is_refused() -> None:
     adapter = StreamingAdapter(dataset_answer)
     client = ApiClient(BASE, api_key="key-1", http_client=session_with(adapter))
     with pytest.raises(RequestValidationError, match="chunk 1 is str"):
-        client.datasets.create_dataset(iter([b"ok", "text"]))
+        send_upload(client, iter([b"ok", "text"]))
 
 
 # ---------------------------------------------------------------- uploads: memory and chunking
@@ -230,12 +246,12 @@ def test_50mb_upload_from_a_path_streams(big_file: Tuple[Path, str]) -> None:
     progress = Progress()
     tracemalloc.start()
     try:
-        dataset = client.datasets.create_dataset(path, name="big", progress=progress)
+        dataset = send_upload(client, path, progress=progress)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     (received,) = adapter.received
-    assert received.size == BIG and received.sha256 == sha and dataset.hash == sha
+    assert received.size == BIG and received.sha256 == sha and dataset["hash"] == sha
     assert received.headers["Content-Length"] == str(BIG) and "Transfer-Encoding" not in received.headers
     assert peak < 4 * MiB, f"peak {peak / MiB:.1f} MiB while uploading 50 MiB"
     progress.assert_complete(BIG, BIG)
@@ -250,7 +266,7 @@ def test_upload_from_a_file_reads_the_source_in_bounded_chunks(big_file: Tuple[P
         spy = ReadSpy(handle)
         tracemalloc.start()
         try:
-            client.datasets.create_dataset(spy)
+            send_upload(client, spy)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
@@ -302,7 +318,7 @@ def test_an_unseekable_stream_is_sent_chunked() -> None:
     adapter = StreamingAdapter(dataset_answer)
     client = ApiClient(BASE, api_key="key-1", http_client=session_with(adapter))
     with os.fdopen(read_fd, "rb") as pipe:
-        client.datasets.create_dataset(pipe)
+        send_upload(client, pipe)
     (received,) = adapter.received
     assert received.headers.get("Transfer-Encoding") == "chunked"
     assert received.sha256 == hashlib.sha256(b"piped,data\n").hexdigest()
@@ -331,10 +347,10 @@ def test_a_path_upload_is_rewound_and_resent_after_a_refresh(tmp_path: Path) -> 
     adapter = StreamingAdapter(refreshing_handler(state))
     client = ApiClient(BASE, http_client=session_with(adapter))
     client.set_tokens({"access_token": "access-1", "refresh_token": "refresh-2"})
-    dataset = client.datasets.create_dataset(source)
+    dataset = send_upload(client, source)
     assert state["bodies"] == [(len(content), hashlib.sha256(content).hexdigest())]
-    assert dataset.hash == hashlib.sha256(content).hexdigest()
-    assert [r.url.rsplit("/", 1)[-1].split("?")[0] for r in adapter.received] == ["stream", "refresh", "stream"]
+    assert dataset["hash"] == hashlib.sha256(content).hexdigest()
+    assert [r.url.rsplit("/", 1)[-1].split("?")[0] for r in adapter.received] == ["uploads", "refresh", "uploads"]
 
 
 def test_a_generator_upload_is_not_resent_empty() -> None:
@@ -343,7 +359,7 @@ def test_a_generator_upload_is_not_resent_empty() -> None:
     client = ApiClient(BASE, http_client=session_with(adapter))
     client.set_tokens({"access_token": "access-1", "refresh_token": "refresh-2"})
     with pytest.raises(RequestNotRetryableError):
-        client.datasets.create_dataset(iter([b"a", b"b"]))
+        send_upload(client, iter([b"a", b"b"]))
     assert "bodies" not in state
 
 
@@ -354,14 +370,14 @@ def test_download_dataset_to_a_path(rsps: responses.RequestsMock, tmp_path: Path
     content = b"x,y\n" * 5000
     rsps.add(
         responses.GET,
-        f"{BASE}/datasets/{p.DATASET_ID}/download/stream",
+        DOWNLOAD_URL,
         body=content,
         headers={"Content-Length": str(len(content))},
         match=[matchers.header_matcher(AUTH)],
     )
     progress = Progress()
     target = tmp_path / "out.csv"
-    result = ApiClient(BASE, api_key="key-1").datasets.download_dataset(p.DATASET_ID, target, progress=progress)
+    result = fetch(ApiClient(BASE, api_key="key-1"), target, progress=progress)
     assert target.read_bytes() == content
     assert (result.bytes_written, result.sha256, result.path) == (
         len(content),
@@ -374,17 +390,17 @@ def test_download_dataset_to_a_path(rsps: responses.RequestsMock, tmp_path: Path
 
 
 def test_download_dataset_to_a_file_object(rsps: responses.RequestsMock) -> None:
-    rsps.add(responses.GET, f"{BASE}/datasets/{p.DATASET_ID}/download/stream", body=b"abc")
+    rsps.add(responses.GET, DOWNLOAD_URL, body=b"abc")
     out = io.BytesIO()
-    result = ApiClient(BASE, api_key="key-1").datasets.download_dataset(p.DATASET_ID, out)
+    result = fetch(ApiClient(BASE, api_key="key-1"), out)
     assert out.getvalue() == b"abc" and result.path is None and not out.closed
 
 
 def test_download_replaces_an_existing_file(rsps: responses.RequestsMock, tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     target.write_bytes(b"old content that is longer")
-    rsps.add(responses.GET, f"{BASE}/datasets/{p.DATASET_ID}/download/stream", body=b"new")
-    ApiClient(BASE, api_key="key-1").datasets.download_dataset(p.DATASET_ID, target)
+    rsps.add(responses.GET, DOWNLOAD_URL, body=b"new")
+    fetch(ApiClient(BASE, api_key="key-1"), target)
     assert target.read_bytes() == b"new"
 
 
@@ -393,7 +409,7 @@ def test_50mb_download_streams(rsps: responses.RequestsMock, big_file: Tuple[Pat
     with open(path, "rb") as body:  # responses streams a BufferedReader body as is
         rsps.add(
             responses.GET,
-            f"{BASE}/datasets/{p.DATASET_ID}/download/stream",
+            DOWNLOAD_URL,
             body=body,
             headers={"Content-Length": str(BIG)},
         )
@@ -401,7 +417,7 @@ def test_50mb_download_streams(rsps: responses.RequestsMock, big_file: Tuple[Pat
         progress = Progress()
         tracemalloc.start()
         try:
-            result = ApiClient(BASE, api_key="key-1").datasets.download_dataset(p.DATASET_ID, target, progress=progress)
+            result = fetch(ApiClient(BASE, api_key="key-1"), target, progress=progress)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
@@ -444,13 +460,13 @@ def test_an_interrupted_download_leaves_no_file(
     body = io.BufferedReader(BreakingRaw(3 * MiB, error))
     rsps.add(
         responses.GET,
-        f"{BASE}/datasets/{p.DATASET_ID}/download/stream",
+        DOWNLOAD_URL,
         body=body,  # type: ignore[arg-type]
         headers={"Content-Length": str(10 * MiB)},
     )
     target = tmp_path / "out.csv"
     with pytest.raises(expected) as info:
-        ApiClient(BASE, api_key="key-1").datasets.download_dataset(p.DATASET_ID, target)
+        fetch(ApiClient(BASE, api_key="key-1"), target)
     assert "of 10485760 bytes" in str(info.value)
     assert os.listdir(tmp_path) == []
 
@@ -460,13 +476,13 @@ def test_a_short_body_is_an_error_and_keeps_the_old_file(rsps: responses.Request
     target.write_bytes(b"previous version")
     rsps.add(
         responses.GET,
-        f"{BASE}/datasets/{p.DATASET_ID}/download/stream",
+        DOWNLOAD_URL,
         body=b"x" * 1000,
         headers={"Content-Length": "2000"},
         auto_calculate_content_length=False,
     )
     with pytest.raises(ApiConnectionError):
-        ApiClient(BASE, api_key="key-1").datasets.download_dataset(p.DATASET_ID, target)
+        fetch(ApiClient(BASE, api_key="key-1"), target)
     assert os.listdir(tmp_path) == ["out.csv"]
     assert target.read_bytes() == b"previous version"
 
@@ -493,14 +509,14 @@ def test_short_body_detected_by_the_client_itself(tmp_path: Path) -> None:
 
 
 def test_a_failing_progress_callback_aborts_and_cleans_up(rsps: responses.RequestsMock, tmp_path: Path) -> None:
-    rsps.add(responses.GET, f"{BASE}/datasets/{p.DATASET_ID}/download/stream", body=b"abc" * 1000)
+    rsps.add(responses.GET, DOWNLOAD_URL, body=b"abc" * 1000)
 
     def progress(done: int, total: Optional[int]) -> None:
         if done:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        ApiClient(BASE, api_key="key-1").datasets.download_dataset(p.DATASET_ID, tmp_path / "o", progress=progress)
+        fetch(ApiClient(BASE, api_key="key-1"), tmp_path / "o", progress=progress)
     assert os.listdir(tmp_path) == []
 
 
@@ -509,11 +525,11 @@ def test_a_compressed_download_is_decoded(rsps: responses.RequestsMock, tmp_path
     packed = gzip.compress(content)
     rsps.add(
         responses.GET,
-        f"{BASE}/datasets/{p.DATASET_ID}/download/stream",
+        DOWNLOAD_URL,
         body=packed,
         headers={"Content-Encoding": "gzip", "Content-Length": str(len(packed))},
     )
-    result = ApiClient(BASE, api_key="key-1").datasets.download_dataset(p.DATASET_ID, tmp_path / "o.csv")
+    result = fetch(ApiClient(BASE, api_key="key-1"), tmp_path / "o.csv")
     assert (tmp_path / "o.csv").read_bytes() == content and result.bytes_written == len(content)
 
 
@@ -530,12 +546,12 @@ def test_a_broken_compressed_download_is_a_decode_error(
 ) -> None:
     rsps.add(
         responses.GET,
-        f"{BASE}/datasets/{p.DATASET_ID}/download/stream",
+        DOWNLOAD_URL,
         body=body,
         headers={"Content-Encoding": encoding, "Content-Length": str(len(body))},
     )
     with pytest.raises(ResponseDecodeError):
-        ApiClient(BASE, api_key="key-1").datasets.download_dataset(p.DATASET_ID, tmp_path / "o.csv")
+        fetch(ApiClient(BASE, api_key="key-1"), tmp_path / "o.csv")
     assert os.listdir(tmp_path) == []
 
 
@@ -584,29 +600,10 @@ def test_download_destination_is_checked_before_sending(rsps: responses.Requests
     client = ApiClient(BASE, api_key="key-1")
     for bad in (tmp_path / "no" / "such" / "dir.csv", tmp_path, io.StringIO(), 42):
         with pytest.raises(RequestValidationError):
-            client.datasets.download_dataset(p.DATASET_ID, bad)  # type: ignore[arg-type]
+            fetch(client, bad)  # type: ignore[arg-type]
     with pytest.raises(RequestValidationError):
-        client.datasets.download_dataset("not-a-uuid", tmp_path / "x")
+        fetch(client, tmp_path / "missing-dir" / "x")
     assert len(rsps.calls) == 0
-
-
-# ---------------------------------------------------------------- the other dataset calls
-
-
-def test_find_get_delete_datasets(rsps: responses.RequestsMock) -> None:
-    client = ApiClient(BASE, api_key="key-1")
-    rsps.add(responses.GET, f"{BASE}/datasets", json=[p.dataset(), p.dataset(name=None, nb_lines=None)])
-    rsps.add(responses.GET, f"{BASE}/datasets/{p.DATASET_ID}", json=p.dataset(), match=[matchers.header_matcher(AUTH)])
-    rsps.add(responses.DELETE, f"{BASE}/datasets/{p.DATASET_ID}", status=204)
-    found = client.datasets.find_all_datasets()
-    assert [d.name for d in found] == ["patients", None] and found[1].nb_lines is None
-    assert client.datasets.get_dataset(p.DATASET_ID).hash == "ab" * 32
-    assert client.datasets.delete_dataset(p.DATASET_ID) is None
-    assert [(c.request.method, c.request.path_url) for c in rsps.calls] == [
-        ("GET", "/api/datasets"),
-        ("GET", f"/api/datasets/{p.DATASET_ID}"),
-        ("DELETE", f"/api/datasets/{p.DATASET_ID}"),
-    ]
 
 
 @pytest.mark.parametrize("kind", ["path", "bytes", "file"])
@@ -618,7 +615,7 @@ def test_an_empty_source_is_sent_with_content_length_zero(kind: str, tmp_path: P
     progress = Progress()
     with open(path, "rb") as handle:
         source: Any = {"path": path, "bytes": b"", "file": handle}[kind]
-        client.datasets.create_dataset(source, progress=progress)
+        send_upload(client, source, progress=progress)
     (received,) = adapter.received
     assert received.headers.get("Content-Length") == "0" and "Transfer-Encoding" not in received.headers
     assert progress.calls == [(0, 0)]
