@@ -268,6 +268,45 @@ def test_a_503_with_a_bad_retry_after_is_retried_and_keeps_its_status(retry_afte
     assert info.value.status_code == 503
 
 
+def _session_with_plain_retry(**retry: Any) -> Any:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=Retry(backoff_factor=0, **retry)))
+    return session
+
+
+@pytest.mark.parametrize("retry_after", ["-5", "abc", "1.5"])
+@pytest.mark.parametrize("forcelist", [None, [503]])
+def test_an_injected_plain_retry_on_a_bad_retry_after_keeps_the_503(retry_after: str, forcelist: Any) -> None:
+    """urllib3 1.26 and 2.x raise InvalidHeader from a plain Retry on these
+    values, after the 503 arrived: the call still ends in a ServerError 503
+    (it is not "nothing was sent", nor a network failure)."""
+    with HostileServer(lambda r: [json_answer('{"detail": "busy"}', 503, {"Retry-After": retry_after})]) as srv:
+        with _session_with_plain_retry(total=2, status_forcelist=forcelist) as session:
+            with ApiClient(srv.base_url, api_key="k" * 20, http_client=session) as client:
+                with pytest.raises(ServerError) as info:
+                    client.request("GET", "jobs")
+    assert info.value.status_code == 503
+    assert "Retry-After" in str(info.value)
+    assert info.value.headers.get("Retry-After") == retry_after
+    assert len(srv.requests) == 1  # the session's policy stopped at the first answer
+
+
+def test_an_injected_plain_retry_that_runs_out_keeps_the_status() -> None:
+    """A plain Retry with raise_on_status (urllib3's default) raises once its
+    retries run out: the call ends in a ServerError with the last status."""
+    with HostileServer(lambda r: [json_answer("{}", 502)]) as srv:
+        with _session_with_plain_retry(total=2, status_forcelist=[502]) as session:
+            with ApiClient(srv.base_url, api_key="k" * 20, http_client=session) as client:
+                with pytest.raises(ServerError) as info:
+                    client.request("GET", "jobs")
+    assert info.value.status_code == 502 and "gave up after its retries" in str(info.value)
+    assert len(srv.requests) == 3
+
+
 # ---------------------------------------------------------------------- processes and auth bookkeeping
 
 
