@@ -96,6 +96,11 @@ class Deadline:
 
     # ------------------------------------------------------------------ enforcement
 
+    @property
+    def armed(self) -> bool:
+        """The watchdog enforces this deadline (between :meth:`arm` and :meth:`disarm`)."""
+        return self._armed
+
     def arm(self) -> None:
         if not self._armed:
             self._armed = True

@@ -410,7 +410,7 @@ class ApiClient:
         self.auth_tokens = auth_tokens
         self._auth = TokenAuth(
             auth_tokens,
-            refresher=self._refresh_tokens,
+            budgeted_refresher=self._refresh_tokens,
             token_updater=self._token_updater,
             origin=self.origin,
         )
@@ -441,8 +441,9 @@ class ApiClient:
         """Set a new password with the token from the reset e-mail."""
         self.auth.reset_password(email, new_password, new_password_repeated, token, timeout=timeout)
 
-    def _refresh_tokens(self, refresh_token: str) -> TokenPair:
-        login = self.auth.refresh(refresh_token)
+    def _refresh_tokens(self, refresh_token: str, deadline: Optional[Deadline]) -> TokenPair:
+        # The refresh is part of the call that needed it: it spends that call's budget.
+        login = self.auth.refresh(refresh_token, deadline=deadline)
         return login.access_token, login.refresh_token
 
     def _install_auth(self) -> None:
@@ -474,6 +475,7 @@ class ApiClient:
         total_timeout: Optional[float] = None,
         auth: Optional[AuthBase] = None,
         secret_body: Optional[bool] = None,
+        deadline: Optional[Deadline] = None,
     ) -> requests.Response:
         """Send one request and return the response, or raise a typed error.
 
@@ -492,6 +494,11 @@ class ApiClient:
         treated so (login, refresh, password reset).  Any body is refused a
         307/308 redirect to another origin.  ``total_timeout`` bounds this one
         call (default: the client's).
+
+        ``deadline`` makes this call part of another one: it spends that
+        call's :class:`~avatars._deadline.Deadline` (a token refresh made for a
+        call gets it from the auth strategy) instead of starting its own
+        budget; ``total_timeout``, when given and shorter, still applies.
         """
         if self._closed:
             raise ConfigurationError("this client is closed")
@@ -530,13 +537,18 @@ class ApiClient:
             CallPolicy.send_options(self._session, owned=self._owns_session, verify_override=self._verify_override)
         )
 
-        # One deadline for the whole call; a call made inside another one (a
-        # token refresh from a 401 hook) spends the outer call's budget.
-        outer = current_deadline()
+        # One deadline for the whole call.  A call made for another one (a
+        # token refresh) is handed that call's deadline and spends its budget;
+        # a call made from code that was not handed it (a refresher of yours
+        # calling the client) joins the call in progress in this thread.
+        outer = deadline if deadline is not None else current_deadline()
         deadline = outer if outer is not None else Deadline(budget_s)
         if outer is not None and budget_s < outer.remaining():
             deadline = Deadline(budget_s)
             deadline.attempts = outer.attempts
+        if isinstance(kwargs["auth"], TokenAuth):
+            # The strategy gets the call's deadline with the call, for a refresh it makes.
+            kwargs["auth"] = kwargs["auth"].for_call(deadline)
         keep_for_body = stream and (self._budget_explicit or total_timeout is not None)
         response = self._send_with_rate_limit(method, url, kwargs, data, deadline, stream, keep_for_body)
         response = _created.follow(
@@ -642,7 +654,9 @@ class ApiClient:
         send_kwargs = dict(kwargs)
         send_kwargs["timeout"] = deadline.cap(send_kwargs["timeout"])
         send_kwargs["stream"] = True
-        owner = current_deadline() is not deadline
+        # The call that armed the deadline disarms it; a call made for it (a
+        # refresh, a poll) finds it armed already.
+        owner = not deadline.armed
         if owner:
             deadline.arm()
         token = deadline.enter()
