@@ -28,6 +28,7 @@ from urllib3.exceptions import InsecureRequestWarning
 from . import _created
 from ._bounded import DEFAULT_MAX_RESPONSE_BYTES, read_bounded
 from ._deadline import DEFAULT_TOTAL_TIMEOUT, Deadline, check_total_timeout, current_deadline
+from ._deadline import keep_for_body as watch_streamed_body
 from ._fork import reset_in_child, reset_session_pools
 from ._policy import CallPolicy
 from ._resend import RedirectGuard, rewind
@@ -665,11 +666,14 @@ class ApiClient:
         response: Optional[requests.Response] = None
         try:
             response = self._session.request(method, url, **send_kwargs)
-            _watch_after_headers(deadline, response)
+            if response.raw is not None:
+                # Pools the library did not build (an injected session's) do not
+                # report the connection: watch the answer while its body is read.
+                deadline.attach_answer(response.raw)
             if stream and response.status_code < 400:
                 keep = keep_for_body
                 if keep:
-                    _bind(deadline, response)
+                    watch_streamed_body(deadline, response)
             else:
                 read_bounded(response, self.max_response_bytes)
                 if deadline.expired:
@@ -780,32 +784,6 @@ def _check_headers(headers: Mapping[str, Any]) -> None:
                 else "a header name holds control characters; nothing was sent",
                 field="headers",
             )
-
-
-def _watch_after_headers(deadline: Deadline, response: requests.Response) -> None:
-    """Attach the answer's connection to the deadline (for adapters whose pools
-    do not tell it themselves, e.g. an injected session's)."""
-    raw = response.raw
-    conn = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
-    if conn is not None and getattr(conn, "_avatars_deadline", None) is not deadline:
-        deadline.attach(conn)
-
-
-def _bind(deadline: Deadline, response: requests.Response) -> None:
-    """Keep the budget on while the caller streams the body; stop when the
-    connection is released (body fully read) or the response closed."""
-    holder: Any = response
-    holder._avatars_deadline = deadline  # read by transfer.py for its messages
-    for owner, name in ((response, "close"), (response.raw, "release_conn")):
-        original = getattr(owner, name, None)
-        if original is None:
-            continue
-
-        def stop(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            deadline.disarm()
-            return _original(*args, **kwargs)
-
-        setattr(owner, name, stop)
 
 
 def _body_position(data: Any) -> Optional[int]:
