@@ -32,7 +32,7 @@ from collections.abc import Mapping as _MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 from ._validate import require_email, require_text, require_text_list, require_uuid
@@ -437,9 +437,17 @@ class HealthMessage:
 
 
 def _url_file_name(url: str) -> str:
-    """The last non-empty path segment of ``url``, percent-decoded ("" if none)."""
+    """The last non-empty path segment of ``url``, percent-decoded ("" if none).
+
+    For the platform's ``<base>/access?url=s3://bucket/key`` locations it is
+    the last segment of the object's key (the ``url`` query value)."""
     try:
-        path = urlsplit(url).path
+        parts = urlsplit(url)
+        path = parts.path
+        if path.rstrip("/").endswith("/access"):
+            inner = parse_qs(parts.query).get("url")
+            if inner:
+                path = urlsplit(inner[0]).path
     except ValueError:  # e.g. an unbalanced "[" in the host part
         path = url.split("?", 1)[0].split("#", 1)[0]
     segments = [s for s in path.split("/") if s]
