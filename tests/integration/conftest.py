@@ -172,16 +172,14 @@ def legacy_download(client: ApiClient, dataset_id: str, destination: Any, **kwar
 
 
 @pytest.fixture(scope="session")
-def s3_store() -> Iterator[Any]:
-    """A real S3-compatible store (moto's server, signatures checked) and a tiny
-    API for ``/upload_url`` and ``/access``: see ``_store.py``."""
-    pytest.importorskip("moto", reason="the storage tests need moto[server] (pip install -e '.[test]')")
+def local_store() -> Iterator[Any]:
+    """A local server whose object store the storage tests share, with users
+    ``alice`` and ``bob`` (see ``_store.py``)."""
     from ._store import start_store
 
-    moto, setup = start_store()
+    setup = start_store()
     yield setup
-    setup.api.stop()
-    moto.stop()
+    setup.server.stop()
 
 
 #: Tests that make the local server answer with the retired POST /download (or
