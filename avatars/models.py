@@ -437,9 +437,20 @@ class HealthMessage:
 
 
 def _url_file_name(url: str) -> str:
-    """The last non-empty path segment of ``url``, percent-decoded ("" if none)."""
+    """The last non-empty path segment of ``url``, percent-decoded ("" if none).
+    For an API URL that carries the location in its ``url`` query parameter
+    (``<base>/access?url=s3://...``, the form ``GET /results`` answers on the
+    platform), the segment of that location."""
+    from .storage.locations import _carried
+
     try:
-        path = urlsplit(url).path
+        parts = urlsplit(url)
+        for _ in range(3):  # an API URL may wrap an API URL
+            inner = _carried(parts.query) if parts.scheme.lower() in ("http", "https") else None
+            if inner is None:
+                break
+            parts = urlsplit(inner)
+        path = parts.path
     except ValueError:  # e.g. an unbalanced "[" in the host part
         path = url.split("?", 1)[0].split("#", 1)[0]
     segments = [s for s in path.split("/") if s]
