@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 import pytest
 import requests
@@ -321,3 +321,23 @@ def test_expect_100_continue_gets_one_interim_answer(srv: LocalAvatarServer) -> 
         while b"\r\n\r\n" not in answer:
             answer += sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:80]  # no second "100 Continue" before the answer
+
+
+def test_a_chunked_json_body_is_read_whole(srv: LocalAvatarServer, http: requests.Session, user: CreatedUser) -> None:
+    """``Transfer-Encoding: chunked``: every chunk of the body, not the first only."""
+    location = f"s3://avatars/users/{user.id}/a.csv"
+
+    def chunks() -> Iterator[bytes]:
+        yield b'["s3://avatars/users/'
+        yield f'{user.id}/a.csv"]'.encode()
+
+    answer = http.post(srv.url("/access/batch"), data=chunks(), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.text
+    assert [grant["url"] for grant in answer.json()] == [location]
+    assert srv.log.last("POST", "/api/access/batch").header("Transfer-Encoding") == "chunked"
+
+    def too_big() -> Iterator[bytes]:
+        for _ in range(11 * 16):  # 11 MiB: over MAX_JSON_BODY (10 MiB)
+            yield b" " * 65536
+
+    assert http.post(srv.url("/access/batch"), data=too_big()).status_code == 413
