@@ -463,6 +463,17 @@ def run_3x(info: Dict[str, str], checks: Checks) -> None:
     )
 
 
+def check_storage(info: Dict[str, str], checks: Checks) -> None:
+    """The SDK's own ``upload_file``/``download_file`` and s3fs against the server's
+    object store (``storage_check.py``); first, while the demo user's API key lives."""
+    from storage_check import main as storage_check
+
+    checks.run(
+        "storage: upload_file, download_file, s3fs (storage_check.py)",
+        lambda: expect(storage_check(info["base URL"], info["API key"]) == 0, "storage_check failed"),
+    )
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server-python", required=True, help="a Python with avatars[server] installed")
@@ -474,10 +485,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             if tuple(int(p) for p in sdk_version.split(".")[:2]) >= (1, 30):
                 info = start_server(args.server_python, Path(workdir), 3)
                 print(f"server (as platform 3.x): {info['base URL']}")
+                check_storage(info, checks)
                 run_3x(info, checks)
             else:
                 info = start_server(args.server_python, Path(workdir), 2)
                 print(f"server: {info['base URL']}")
+                check_storage(info, checks)
                 run_290(info, checks)
     finally:
         for process in SERVERS:
