@@ -216,6 +216,9 @@ class ApiError(AvatarError):
         self.request_id = request_id
         self.body = body
         self.headers: Mapping[str, str] = dict(headers or {})
+        if response is not None:
+            # whoever builds the error, it keeps no credential of the request
+            redact_response(response)
         self.response = response
         super().__init__(self._format())
 

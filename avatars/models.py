@@ -32,7 +32,7 @@ from collections.abc import Mapping as _MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 from ._validate import require_email, require_text, require_text_list, require_uuid
@@ -438,19 +438,19 @@ class HealthMessage:
 
 def _url_file_name(url: str) -> str:
     """The last non-empty path segment of ``url``, percent-decoded ("" if none).
-    For an API URL that carries the location in its ``url`` query parameter
-    (``<base>/access?url=s3://...``, the form ``GET /results`` answers on the
-    platform), the segment of that location."""
-    from .storage.locations import _carried
 
+    For the platform's ``<base>/access?url=s3://bucket/key`` locations it is
+    the last segment of the object's key (the ``url`` query value; an
+    ``/access`` URL may wrap another, as the platform SDK's are)."""
     try:
         parts = urlsplit(url)
-        for _ in range(3):  # an API URL may wrap an API URL
-            inner = _carried(parts.query) if parts.scheme.lower() in ("http", "https") else None
-            if inner is None:
-                break
-            parts = urlsplit(inner)
         path = parts.path
+        for _ in range(3):
+            inner = parse_qs(parts.query).get("url") if path.rstrip("/").endswith("/access") else None
+            if not inner:
+                break
+            parts = urlsplit(inner[0])
+            path = parts.path
     except ValueError:  # e.g. an unbalanced "[" in the host part
         path = url.split("?", 1)[0].split("#", 1)[0]
     segments = [s for s in path.split("/") if s]

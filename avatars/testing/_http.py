@@ -97,6 +97,10 @@ def read_json_body(request: Request) -> Any:
         raise validation_error(
             [error_item(["body", 0], f"JSON decode error: {exc}", "value_error.jsondecode")]
         ) from None
+    except RecursionError:
+        raise validation_error(
+            [error_item(["body", 0], "JSON decode error: nested too deeply", "value_error.jsondecode")]
+        ) from None
 
 
 def read_json_object(request: Request) -> Dict[str, Any]:

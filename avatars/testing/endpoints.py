@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from werkzeug.wrappers import Request, Response
 
-from . import access, platform_flow
+from . import access
 from ._http import (
     MAX_JSON_BODY,
     ApiError,
@@ -46,7 +46,7 @@ from .auth import Principal, check_password, issue_api_key, issue_tokens, logout
 from .jobs import JOB_KINDS
 from .objects import DEFAULT_BUCKET, location, result_key
 from .openapi import build_document
-from .resource_sets import PARAMETERS_KINDS, DocumentError, document_index
+from .resource_sets import DocumentError, SetIndex, parameters_kinds, platform_set, read_set
 from .routes import ROUTES
 from .state import ServerState
 from .store import (
@@ -131,15 +131,6 @@ _FLOW_PARENTS: Dict[str, Tuple[str, ...]] = {
 }
 #: At most this many distinct ``names=`` in one ``GET /jobs`` (3.x: more is a 400).
 MAX_JOB_NAMES = 100
-
-
-def parameters_kinds(text: str) -> Dict[str, str]:
-    """``{parameters document name: job kind}`` of a stored set (later documents win)."""
-    try:
-        index = document_index(text.encode("utf-8"))
-    except DocumentError:
-        return {}
-    return {name: PARAMETERS_KINDS[kind] for kind, name in index if kind in PARAMETERS_KINDS}
 
 
 def _flag(value: str) -> Optional[bool]:
@@ -561,12 +552,22 @@ class Endpoints:
 
     # -- resource sets -----------------------------------------------------------------
 
-    def _read_document(self, request: Request) -> str:
-        raw = read_limited_body(request)
-        if platform_flow.is_platform_set(raw.decode("utf-8", errors="replace")):
-            return platform_flow.check_set(raw)  # the platform's YAML (run by platform_flow)
+    @staticmethod
+    def _check_set(raw: bytes, display_name: str) -> SetIndex:
+        """:func:`read_set`, plus a platform set read as jobs will run it; a 422 envelope if not."""
         try:
-            document_index(raw)
+            index = read_set(raw)
+            if index.legacy is None:
+                platform_set(raw.decode("utf-8"), display_name)
+        except DocumentError as exc:
+            raise validation_error(exc.errors) from None
+        return index
+
+    def _read_document(self, request: Request) -> str:
+        """The body's documents, each checked alone (a set's ``POST`` may lack what the set has)."""
+        raw = read_limited_body(request)
+        try:
+            read_set(raw)
         except DocumentError as exc:
             raise validation_error(exc.errors) from None
         return raw.decode("utf-8")
@@ -581,10 +582,7 @@ class Endpoints:
         with self.store.lock:
             resource = self._my_set(principal, set_name)
             combined = resource.text.rstrip("\n") + "\n---\n" + text
-            try:
-                document_index(combined.encode("utf-8"))
-            except DocumentError as exc:
-                raise validation_error(exc.errors) from None
+            self._check_set(combined.encode("utf-8"), resource.display_name)
             resource.text = combined
             resource.updated_at = now()
             self.store.save()
@@ -594,7 +592,9 @@ class Endpoints:
     def put_resources(self, request: Request, principal: Optional[Principal], display_name: str) -> Response:
         """A new set (new ``set_name``) every time; earlier sets stay as they were."""
         assert principal is not None
-        text = self._read_document(request)
+        raw = read_limited_body(request)
+        self._check_set(raw, display_name)
+        text = raw.decode("utf-8")
         with self.store.lock:
             resource = ResourceSet(
                 set_name=new_id(),

@@ -47,7 +47,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from . import avatarize, platform_flow
 from ._util import LOGGER_NAME, new_id, now, safe_filename
 from .avatarize import Table, TableError
-from .resource_sets import DocumentError, ParametersSpec, ResourceDocument, parse_document
+from .resource_sets import DocumentError, ParametersSpec, ResourceDocument, read_set
 from .store import END_STATUSES, FAILURE_STATUSES, Job, ResultFile, Store
 
 logger = logging.getLogger(f"{LOGGER_NAME}.jobs")  # this module's name, avatars.testing.jobs
@@ -286,19 +286,13 @@ class JobRunner:
 
     # -- kinds -------------------------------------------------------------------
 
-    def _document(self, job: Job) -> ResourceDocument:
+    def _set_text(self, job: Job) -> str:
         with self.store.lock:
             resource = self.store.resource_sets.get(job.set_name)
             text = resource.text if resource is not None else None
         if text is None:
             raise JobFailure(f"resource set {job.set_name} no longer exists")
-        try:
-            return parse_document(text.encode("utf-8"))
-        except DocumentError:
-            raise JobFailure(
-                "the local stand-in runs only the older single-mapping documents "
-                "(tables/parameters); this set holds resource documents"
-            ) from None
+        return text
 
     def _entries(self, job: Job, doc: ResourceDocument) -> List[ParametersSpec]:
         if job.parameters_name:
@@ -343,10 +337,13 @@ class JobRunner:
         return table, table_spec.primary_key
 
     def _compute(self, job: Job) -> List[_Output]:
-        platform = self._platform_outputs(job)
-        if platform is not None:
-            return platform
-        doc = self._document(job)
+        text = self._set_text(job)
+        try:
+            doc = read_set(text.encode("utf-8")).legacy
+        except DocumentError as exc:  # stored sets were checked when sent: a store edited by hand
+            raise JobFailure(f"invalid resource set: {exc}") from None
+        if doc is None:
+            return self._platform_outputs(job, text)
         entries = self._entries(job, doc)
 
         def check() -> None:
@@ -369,13 +366,8 @@ class JobRunner:
         except TableError as exc:
             raise JobFailure(str(exc)) from None
 
-    def _platform_outputs(self, job: Job) -> Optional[List[_Output]]:
-        """Sets in the platform's format run in :mod:`.platform_flow` (``None``: not one)."""
-        with self.store.lock:
-            resource = self.store.resource_sets.get(job.set_name)
-            text = resource.text if resource is not None else None
-        if text is None or not platform_flow.is_platform_set(text):
-            return None
+    def _platform_outputs(self, job: Job, text: str) -> List[_Output]:
+        """Sets in the platform's format run in :mod:`.platform_flow`."""
 
         def read_input(volume: str, file: str) -> Optional[Path]:
             # the caller uploaded it to the object store, under their prefix
@@ -393,6 +385,7 @@ class JobRunner:
                 find_result=find_result,
                 max_rows=self.max_rows,
                 check=lambda: self._check(job),
+                display_name=job.display_name or "unnamed",
             )
         except platform_flow.FlowError as exc:
             raise JobFailure(str(exc)) from None

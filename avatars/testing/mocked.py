@@ -59,6 +59,17 @@ class MockedPlatform:
         self.base_url = base_url.rstrip("/")
         self.jobs: Dict[str, Dict[str, Any]] = {}
         self.results: Dict[str, Dict[str, List[str]]] = {}
+        #: parameters document name -> job kind, for ``POST /jobs`` (the mock keeps no resource
+        #: sets); the names the platform SDK gives its documents are known, others are ``standard``
+        self.parameters_kinds: Dict[str, str] = {
+            "standard": "standard",
+            "privacy_metrics": "privacy_metrics",
+            "signal_metrics": "signal_metrics",
+            "report": "report",
+            "report_pia": "report",
+            "advice": "advice",
+            "advice_parameters": "advice",
+        }
         self.me: Dict[str, Any] = payloads.me()
         self._counter = itertools.count(1)
         self._overrides: Dict[Tuple[str, str], _Answer] = {}
@@ -153,17 +164,19 @@ class MockedPlatform:
         return _json(200, payloads.job_list(jobs))
 
     def _create_job(self, request: PreparedRequest, args: Tuple[str, ...]) -> _Answer:
+        """The platform: the kind is the parameters document's; a 200 ``JobCreateResponse``."""
         body = json.loads(request.body or b"{}")
-        kind = str(body.get("kind", "standard"))
+        parameters_name = str(body.get("parameters_name", "params-1"))
+        kind = self.parameters_kinds.get(parameters_name, "standard")
         name = f"{kind}_{next(self._counter)}"
         self.jobs[name] = payloads.job(
             name,
             kind=kind,
             status="queued",
             set_name=str(body.get("set_name", payloads.SET_NAME)),
-            parameters_name=str(body.get("parameters_name", "params-1")),
+            parameters_name=parameters_name,
         )
-        return _json(201, payloads.job_created(name, base_url=self.base_url))
+        return _json(200, payloads.job_created(name, base_url=self.base_url))
 
     def _get_job(self, request: PreparedRequest, args: Tuple[str, ...]) -> _Answer:
         job = self.jobs.get(args[0])

@@ -38,25 +38,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..documents import DocumentError, DocumentKind, ResourceSet
+from ..documents import ResourceSet
 from ..documents.files import result_file_name
-from . import avatarize
+from . import avatarize, resource_sets
 from .avatarize import Table, TableError
 
-__all__ = ["FlowOutput", "FlowError", "check_set", "is_platform_set", "run_parameters"]
+__all__ = ["FlowOutput", "FlowError", "is_platform_set", "job_kind_of", "run_parameters"]
 
 #: (volume, file) -> the path of the uploaded file, or None
 ReadInput = Callable[[str, str], Optional[Path]]
 #: (result kind, table) -> the path of an earlier result of this set, or None
 FindResult = Callable[[str, str], Optional[Path]]
-
-_JOB_KIND = {
-    DocumentKind.parameters.value: "standard",
-    DocumentKind.privacy_metrics.value: "privacy_metrics",
-    DocumentKind.signal_metrics.value: "signal_metrics",
-    DocumentKind.report.value: "report",
-    DocumentKind.advice.value: "advice",
-}
 
 
 class FlowError(Exception):
@@ -73,34 +65,13 @@ class FlowOutput:
 
 
 def is_platform_set(text: str) -> bool:
-    """Whether ``text`` is a set of ``kind: Avatar...`` documents (not the legacy JSON document)."""
-    head = text.lstrip()
-    return head.startswith(("kind:", "---")) and "kind: Avatar" in text
-
-
-def check_set(raw: bytes) -> str:
-    """The set's text when :class:`~avatars.documents.ResourceSet` reads it; else a 422 naming the field."""
-    from ._http import validation_error
-
-    try:
-        text = raw.decode("utf-8")
-        ResourceSet.from_yaml(text)
-    except UnicodeDecodeError:
-        raise validation_error([{"loc": ["body"], "msg": "body is not UTF-8 text", "type": "value_error"}]) from None
-    except DocumentError as exc:
-        loc = ["body", *(exc.field or "").split(".")] if exc.field else ["body"]
-        raise validation_error([{"loc": loc, "msg": str(exc), "type": "value_error.document"}]) from None
-    return text
+    """Whether the stored set ``text`` holds platform documents (not the older single mapping)."""
+    return not resource_sets.is_legacy(text)
 
 
 def job_kind_of(text: str, parameters_name: str) -> Optional[str]:
     """The job kind the parameters document ``parameters_name`` means (``None``: no such document)."""
-    import yaml
-
-    for doc in yaml.safe_load_all(text):
-        if isinstance(doc, dict) and (doc.get("metadata") or {}).get("name") == parameters_name:
-            return _JOB_KIND.get(str(doc.get("kind")))
-    return None
+    return resource_sets.parameters_kinds(text).get(parameters_name)
 
 
 def _csv_table(path: Optional[Path], label: str, max_rows: int) -> Table:
@@ -278,11 +249,15 @@ def run_parameters(
     find_result: FindResult,
     max_rows: int = avatarize.DEFAULT_MAX_ROWS,
     check: Callable[[], None] = lambda: None,
+    display_name: str = "unnamed",
 ) -> List[FlowOutput]:
-    """The result files of the job that runs ``parameters_name`` of the set ``text``."""
+    """The result files of the job that runs ``parameters_name`` of the set ``text``.
+
+    ``display_name`` names the set when it has no ``AvatarMetadata`` document.
+    """
     try:
-        rs = ResourceSet.from_yaml(text)
-    except DocumentError as exc:
+        rs = resource_sets.platform_set(text, display_name)
+    except resource_sets.DocumentError as exc:
         raise FlowError(f"invalid resource set: {exc}") from None
     kind = job_kind_of(text, parameters_name)
     if kind is None:

@@ -1,11 +1,14 @@
-"""Resource set documents: parsing and shape checks.
+"""Resource sets: the server's one reader and checker of set documents (:func:`read_set`).
 
 Two forms are accepted:
 
 * the platform's resource documents (contract v2): multi-document YAML
   (``---`` between documents), each a mapping ``{kind, metadata: {name},
-  spec}``.  :func:`document_index` reads only each document's ``kind`` and
-  ``metadata.name`` (what job creation needs); the rest is stored as sent.
+  spec}``, checked as the platform checks them (the fields its
+  ``avatar_yaml`` models require, enumerated values, ranges) with the schemas
+  of :mod:`avatars.documents`; the text is stored as sent.  Jobs run them
+  through :func:`platform_set` (:mod:`.platform_flow`).  A set needs no
+  ``AvatarMetadata`` document (the platform SDK reads sets without one).
 * the local stand-in's older single mapping (below), which the stand-in job
   runner still executes.  A ``parameters`` entry is an ``AvatarParameters``
   document (a ``standard`` job) unless its optional ``kind`` names another
@@ -14,7 +17,7 @@ Two forms are accepted:
   ``parameters`` key, else every ``AvatarParameters`` entry of its ``table``;
   ``k`` is required only for ``AvatarParameters`` entries.
 
-The older shape::
+The older shape (JSON is YAML too)::
 
     tables:
       - name: str                 # unique within the document
@@ -39,6 +42,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+from ..documents import DocumentError as SetDocumentError
+from ..documents import DocumentKind, ResourceSet
+from ..documents._schemas import SCHEMA_BY_KIND, DocumentSchema
 from ._util import canonical_uuid, is_uuid
 
 Loc = List[Union[str, int]]
@@ -98,12 +104,28 @@ def _is_int(value: Any) -> bool:
 
 #: The kind of job a parameters document starts (``POST /jobs`` reads it).
 PARAMETERS_KINDS: Dict[str, str] = {
-    "AvatarParameters": "standard",
-    "AvatarPrivacyMetricsParameters": "privacy_metrics",
-    "AvatarSignalMetricsParameters": "signal_metrics",
-    "AvatarReportParameters": "report",
-    "AvatarAdviceParameters": "advice",
+    DocumentKind.parameters.value: "standard",
+    DocumentKind.privacy_metrics.value: "privacy_metrics",
+    DocumentKind.signal_metrics.value: "signal_metrics",
+    DocumentKind.report.value: "report",
+    DocumentKind.advice.value: "advice",
 }
+
+
+@dataclass(frozen=True)
+class SetIndex:
+    """What a read set holds: ``(kind, metadata.name)`` of each document, in order.
+
+    ``legacy`` is the parsed older single mapping, ``None`` for a set of
+    platform documents.
+    """
+
+    entries: List[Tuple[str, str]]
+    legacy: Optional[ResourceDocument] = None
+
+    def parameters_kinds(self) -> Dict[str, str]:
+        """``{parameters document name: job kind}`` (a later document of the same name wins)."""
+        return {name: PARAMETERS_KINDS[kind] for kind, name in self.entries if kind in PARAMETERS_KINDS}
 
 
 def _decode(raw: bytes) -> str:
@@ -117,16 +139,8 @@ def _is_legacy(data: Any) -> bool:
     return isinstance(data, dict) and "kind" not in data and ("tables" in data or "parameters" in data)
 
 
-def document_index(raw: bytes) -> List[Tuple[str, str]]:
-    """``(kind, metadata.name)`` of every document of ``raw``, in order.
-
-    Uses ``yaml.safe_load_all``; empty documents (a leading ``---``) are
-    skipped.  A document that is not a mapping with a string ``kind`` and a
-    string ``metadata.name`` is a :class:`DocumentError` (422 items located at
-    ``["body", <document index>, ...]``).  The older single-mapping form is
-    shape-checked by :func:`parse_document` and indexed as one
-    ``AvatarParameters`` entry per ``parameters`` item.
-    """
+def _load_all(raw: bytes) -> List[Any]:
+    """The non-empty YAML documents of ``raw`` (a leading ``---`` makes an empty one)."""
     import yaml  # PyYAML, the ``server`` extra
 
     text = _decode(raw)
@@ -135,41 +149,106 @@ def document_index(raw: bytes) -> List[Tuple[str, str]]:
     except yaml.YAMLError as exc:
         message = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
         raise DocumentError([_err([], f"invalid YAML: {message}", "value_error.yaml")]) from None
+    except RecursionError:
+        raise DocumentError([_err([], "invalid YAML: nested too deeply", "value_error.yaml")]) from None
     if not documents:
         raise DocumentError([_err([], "the body holds no YAML document", "value_error.missing")])
-    if len(documents) == 1 and _is_legacy(documents[0]):
-        legacy = parse_document(raw)
-        return [(entry.kind, entry.name) for entry in legacy.parameters]
-    errors: List[Dict[str, Any]] = []
-    out: List[Tuple[str, str]] = []
-    for index, doc in enumerate(documents):
-        if not isinstance(doc, dict):
-            errors.append(_err([index], "a resource document must be a mapping", "type_error.dict"))
-            continue
-        kind = doc.get("kind")
-        metadata = doc.get("metadata")
-        name = metadata.get("name") if isinstance(metadata, dict) else None
-        if not isinstance(kind, str) or not kind:
-            errors.append(_err([index, "kind"], "a non-empty string is required", "type_error.str"))
-        if not isinstance(name, str) or not name:
-            errors.append(_err([index, "metadata", "name"], "a non-empty string is required", "type_error.str"))
-        if not errors:
-            out.append((str(kind), str(name)))
+    return documents
+
+
+def _marshmallow_items(messages: Any, loc: Loc) -> List[Dict[str, Any]]:
+    """marshmallow's nested error messages as 422 items, one per message."""
+    if isinstance(messages, dict):
+        out: List[Dict[str, Any]] = []
+        for key, value in messages.items():
+            # a Dict field reports a bad value under {key: {"value": ...}}, a bad key under {key: {"key": ...}}
+            step: Loc = [] if key in ("value", "key", "_schema") else [key if isinstance(key, int) else str(key)]
+            out.extend(_marshmallow_items(value, [*loc, *step]))
+        return out
+    if isinstance(messages, list) and messages and not all(isinstance(m, str) for m in messages):
+        return [item for m in messages for item in _marshmallow_items(m, loc)]
+    texts = messages if isinstance(messages, list) else [messages]
+    return [
+        _err(loc, str(text), "value_error.missing" if str(text).startswith("Missing data") else "value_error")
+        for text in texts
+    ]
+
+
+def _document_errors(doc: Any, index: int) -> List[Dict[str, Any]]:
+    """The 422 items of one platform document (its envelope, then its ``spec`` by kind)."""
+    if not isinstance(doc, dict):
+        return [_err([index], "a resource document must be a mapping", "type_error.dict")]
+    errors = _marshmallow_items(DocumentSchema().validate(doc), [index])
+    if errors:
+        return errors
+    spec = doc.get("spec") or {}
+    return _marshmallow_items(SCHEMA_BY_KIND[doc["kind"]]().validate(spec), [index, "spec"])
+
+
+def read_set(raw: bytes) -> SetIndex:
+    """Read and check a set: THE reader of ``PUT``/``POST /resources`` bodies and of stored sets.
+
+    Platform documents are checked with :mod:`avatars.documents`' schemas (the
+    fields the platform's ``avatar_yaml`` models require, the enumerated
+    values, the ranges); errors are 422 items located at ``["body", <document
+    index>, <field>, ...]``, every error of every document.  The older single
+    mapping is checked by :func:`parse_document`.  Empty documents (a leading
+    ``---``) are skipped.
+    """
+    documents = _load_all(raw)
+    if len(documents) == 1 and _is_legacy(documents[0]):  # as is_legacy() tells
+        legacy = _legacy(documents[0])
+        return SetIndex([(entry.kind, entry.name) for entry in legacy.parameters], legacy)
+    errors = [item for index, doc in enumerate(documents) for item in _document_errors(doc, index)]
     if errors:
         raise DocumentError(errors)
-    return out
+    return SetIndex([(str(d["kind"]), str(d["metadata"]["name"])) for d in documents])
 
 
-def parse_document(raw: bytes) -> ResourceDocument:
-    """Parse and shape-check a resource document; raise :class:`DocumentError`."""
-    import yaml  # PyYAML, the ``server`` extra
-
-    text = _decode(raw)
+def is_legacy(text: str) -> bool:
+    """Whether ``text`` has the shape of the older single mapping (valid or not)."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        message = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-        raise DocumentError([_err([], f"invalid YAML: {message}", "value_error.yaml")]) from None
+        documents = _load_all(text.encode("utf-8"))
+    except DocumentError:
+        return False
+    return len(documents) == 1 and _is_legacy(documents[0])
+
+
+def parameters_kinds(text: str) -> Dict[str, str]:
+    """``{parameters document name: job kind}`` of a stored set (``{}``: not a readable set)."""
+    try:
+        return read_set(text.encode("utf-8")).parameters_kinds()
+    except DocumentError:
+        return {}
+
+
+def platform_set(text: str, display_name: str) -> ResourceSet:
+    """The platform set ``text`` as :class:`avatars.documents.ResourceSet` (what jobs run).
+
+    The platform keeps the set's display name with the set (``PUT
+    /resources/{display_name}``), and its SDK reads sets that have no
+    ``AvatarMetadata`` document; one naming ``display_name`` stands in for it
+    then.  A :class:`avatars.documents.DocumentError` becomes a 422
+    :class:`DocumentError`.
+    """
+    import yaml
+
+    docs = _load_all(text.encode("utf-8"))
+    if not any(isinstance(d, dict) and d.get("kind") == DocumentKind.metadata.value for d in docs):
+        metadata = {
+            "kind": DocumentKind.metadata.value,
+            "metadata": {"name": f"avatar-metadata-{display_name}"},
+            "spec": {"display_name": display_name},
+        }
+        text = text.rstrip("\n") + "\n---\n" + yaml.safe_dump(metadata, sort_keys=False)
+    try:
+        return ResourceSet.from_yaml(text)
+    except SetDocumentError as exc:
+        raise DocumentError([_err([], str(exc), "value_error.document")]) from None
+
+
+def _legacy(data: Any) -> ResourceDocument:
+    """Shape-check a set in the older single-mapping form; raise :class:`DocumentError`."""
     if not isinstance(data, dict):
         raise DocumentError(
             [_err([], "the document must be a mapping with 'tables' and 'parameters'", "type_error.dict")]

@@ -116,13 +116,22 @@ def test_resource_sets_create_put_get(client: ApiClient, avatar_server: LocalAva
     assert record.header("Content-Type") == "application/yaml"
     assert client.resources.get_resources(set_name) == text
     # platform documents are appended
-    documents = "kind: AvatarSchema\nmetadata: {name: s}\n---\nkind: AvatarParameters\nmetadata: {name: p}\n"
-    on_platform_set = client.resources.put_resources("docs", documents).set_name
-    added = client.resources.create_resource(on_platform_set, "kind: AvatarAdviceParameters\nmetadata: {name: a}\n")
-    assert added.set_name == on_platform_set and added.display_name == "docs"
-    assert client.resources.get_resources(on_platform_set).endswith(
-        "kind: AvatarAdviceParameters\nmetadata: {name: a}\n"
+    documents = (
+        "kind: AvatarSchema\nmetadata: {name: s}\nspec: {tables: []}\n---\n"
+        "kind: AvatarParameters\nmetadata: {name: p}\nspec: {schema: s}\n"
     )
+    on_platform_set = client.resources.put_resources("docs", documents).set_name
+    advice = (
+        "kind: AvatarAdviceParameters\nmetadata: {name: a}\nspec: {schema: s, advice: {advisor_type: [variables]}}\n"
+    )
+    added = client.resources.create_resource(on_platform_set, advice)
+    assert added.set_name == on_platform_set and added.display_name == "docs"
+    assert client.resources.get_resources(on_platform_set).endswith(advice)
+    # a document the platform refuses (advice without its advisor types) is not appended
+    with pytest.raises(ValidationError) as refused:
+        client.resources.create_resource(on_platform_set, "kind: AvatarAdviceParameters\nmetadata: {name: b}\n")
+    assert refused.value.fields == ["body.0.spec.schema", "body.0.spec.advice"]
+    assert client.resources.get_resources(on_platform_set).endswith(advice)
 
     yaml_text = (
         "tables:\n"

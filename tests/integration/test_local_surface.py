@@ -27,19 +27,19 @@ from .conftest import TIMEOUT
 DOCUMENTS = """\
 kind: AvatarSchema
 metadata: {name: patients}
-spec: {tables: []}
+spec: {tables: [{name: patients, data: {volume: input, file: patients.csv}}]}
 ---
 kind: AvatarParameters
 metadata: {name: standard}
-spec: {}
+spec: {schema: patients, avatarization: {patients: {k: 3}}}
 ---
 kind: AvatarPrivacyMetricsParameters
 metadata: {name: privacy}
-spec: {}
+spec: {schema: patients, avatarization_ref: standard}
 ---
 kind: AvatarAdviceParameters
 metadata: {name: advice}
-spec: {}
+spec: {schema: patients, advice: {advisor_type: [parameters]}}
 """
 
 

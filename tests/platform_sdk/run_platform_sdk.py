@@ -14,7 +14,10 @@ runs as a subprocess from another interpreter (``--server-python``, one with
 endpoint of the contract's table is called through the SDK's ``ApiClient``
 with an API key, plus the bearer path: a plain ``POST /login`` form (the
 1.25.0 SDK's own ``authenticate()`` sends a masked password), an access token
-that expires, and the SDK's own refresh.  Each check prints one line; the exit
+that expires, and the SDK's own refresh.  The set's table is uploaded with the
+SDK's ``upload_file``; the jobs run, and their result files are read back with
+the SDK's own downloader (every row, the columns, the privacy metrics of the
+table).  Each check prints one line; the exit
 status is the number of failed checks (0: all passed).
 """
 
@@ -98,7 +101,12 @@ metadata:
   name: advice
 spec:
   schema: patients
+  advice:
+    advisor_type:
+    - parameters
 """
+#: the table the set names (uploaded with the SDK's own upload_file)
+PATIENTS = "id,age,weight\n" + "".join(f"{i},{20 + i % 60},{50 + i % 40}.5\n" for i in range(1, 41))
 
 
 class Checks:
@@ -248,7 +256,13 @@ def run_290(info: Dict[str, str], checks: Checks) -> None:
         )
         run("users.delete_user (admin)", lambda: expect(root_client.users.delete_user(str(bob.id)).id == bob.id, "?"))
 
-    # resource sets: versioned PUT, POST appends, GET, volume
+    # resource sets: versioned PUT, POST appends, GET, volume; the table they name, uploaded by the SDK
+    upload_patients(client, checks)
+    checks.raises(
+        "resources.put_resources refuses a document the platform refuses",
+        "schema",
+        lambda: client.resources.put_resources("bad", "kind: AvatarParameters\nmetadata: {name: p}\nspec: {}\n"),
+    )
     first = run("resources.put_resources", lambda: client.resources.put_resources("sdk-set", DOCUMENTS))
     second = run("resources.put_resources again", lambda: client.resources.put_resources("sdk-set", DOCUMENTS))
     if first is None or second is None:
@@ -322,13 +336,13 @@ def run_290(info: Dict[str, str], checks: Checks) -> None:
             break
         time.sleep(0.05)
     status = run("jobs.get_job_status", lambda: client.jobs.get_job_status(standard.name))
-    if status is not None and status.status.value == "finished":
-        run("results.get_results", lambda: client.results.get_results(standard.name))
-    else:
-        # the local stand-in does not execute resource documents (yet): an error envelope, read by the SDK
-        checks.raises(
-            "results.get_results (job not finished)", "409", lambda: client.results.get_results(standard.name)
-        )
+    run(
+        "the standard job finished",
+        lambda: expect(status is not None and status.status.value == "finished", f"{status}"),
+    )
+    results = run("results.get_results", lambda: client.results.get_results(standard.name))
+    run("results name the avatarized table", lambda: check_results(client, results or {}))
+    run("privacy metrics of the standard job it depends on", lambda: check_privacy(client, privacy.name))
     run("jobs.delete_job", lambda: expect(client.jobs.delete_job(other.name).deleted_at is not None, "not deleted"))
     run(
         "jobs.get_jobs(include_deleted=True)",
@@ -346,16 +360,15 @@ def run_290(info: Dict[str, str], checks: Checks) -> None:
 
     # results and storage
     run("results.get_upload_url", lambda: expect(isinstance(client.results.get_upload_url(), str), "not a string"))
+    elsewhere = f"s3://avatars/users/{uuid.uuid4()}/x.csv"  # another user's prefix
     checks.raises(
-        "results.get_permission_to_download (unknown file)",
-        "404",
-        lambda: client.results.get_permission_to_download(info["storage URL"] + "/nothing"),
+        "results.get_permission_to_download (another user's location)",
+        "403",
+        lambda: client.results.get_permission_to_download(elsewhere),
     )
     run(
-        "results.get_permissions_to_download_batch (unknown files left out)",
-        lambda: expect(
-            client.results.get_permissions_to_download_batch([info["storage URL"] + "/nothing"]) == [], "not left out"
-        ),
+        "results.get_permissions_to_download_batch (locations of others left out)",
+        lambda: expect(client.results.get_permissions_to_download_batch([elsewhere]) == [], "not left out"),
     )
 
     # event logs
@@ -367,6 +380,43 @@ def run_290(info: Dict[str, str], checks: Checks) -> None:
 
     # auth: a plain POST /login form, an access token that expires, the SDK's refresh
     run_bearer(info, checks)
+
+
+def check_results(client: Any, results: Dict[str, List[str]]) -> None:
+    """The standard job's files: every row of the table, avatarized, read back by the SDK's downloader."""
+    from avatars.file_downloader import FileDownloader
+
+    expect(sorted(results) == ["shuffled", "unshuffled"], f"result kinds {sorted(results)}")
+    (url,) = results["unshuffled"]
+    expect(url.rsplit("/", 1)[-1] == "patients.unshuffled.csv", f"file name of {url}")
+    frame = FileDownloader(client).download_file(url)
+    expect(list(frame.columns) == ["id", "age", "weight"], f"columns {list(frame.columns)}")
+    expect(len(frame) == PATIENTS.count("\n") - 1, f"{len(frame)} rows")
+    batch = client.results.get_permissions_to_download_batch(results["shuffled"])
+    expect(client.download_file(batch[0]).count("\n") == PATIENTS.count("\n"), "shuffled rows")
+
+
+def upload_patients(client: Any, checks: Checks) -> None:
+    """The table the sets name, uploaded with the SDK's own ``upload_file`` (s3fs to the store)."""
+    with tempfile.TemporaryDirectory() as folder:
+        table = Path(folder) / "patients.csv"
+        table.write_text(PATIENTS)
+        checks.run("upload_file (the set's table)", lambda: client.upload_file(data=str(table), key="patients.csv"))
+
+
+def check_privacy(client: Any, job_name: str) -> None:
+    """The privacy job (it depends on the standard job) ends with the table's metrics."""
+    from avatars.file_downloader import FileDownloader
+
+    deadline = time.monotonic() + 30
+    while client.jobs.get_job_status(job_name).status.value not in ("finished", "error"):
+        expect(time.monotonic() < deadline, "the privacy job did not end")
+        time.sleep(0.05)
+    status = client.jobs.get_job_status(job_name)
+    expect(status.status.value == "finished", f"{status.status.value}: {status.exception}")
+    (url,) = client.results.get_results(job_name)["privacy_metrics"]
+    (metrics,) = FileDownloader(client).download_file(url)
+    expect(metrics["metadata"] == {"table_name": "patients"}, f"{metrics.get('metadata')}")
 
 
 def run_bearer(info: Dict[str, str], checks: Checks) -> None:
@@ -435,6 +485,7 @@ def run_3x(info: Dict[str, str], checks: Checks) -> None:
     checks.raises(
         "3.x has no /login", "404", lambda: httpx.post(f"{base}/login", data={"username": "u"}).raise_for_status()
     )
+    upload_patients(client, checks)
     stored = run(
         "3.x resources.put_resources", lambda: client.resources.put_resources("flow", DOCUMENTS + "---\n" + ADVICE)
     )
@@ -457,6 +508,10 @@ def run_3x(info: Dict[str, str], checks: Checks) -> None:
     report = next(n for n in names if n.startswith("report_"))  # queued behind its parents (1 s steps)
     run("3.x jobs.cancel_job", lambda: expect(client.jobs.cancel_job(report).done, "not ended"))
     checks.raises("3.x cancel an ended job", "409", lambda: client.jobs.cancel_job(report))
+    privacy = next(n for n in names if n.startswith("privacy_metrics_"))
+    run("3.x the flow's privacy job ends with the table's metrics", lambda: check_privacy(client, privacy))
+    standard = next(n for n in names if n.startswith("standard_"))
+    run("3.x the flow's standard job's results", lambda: check_results(client, client.results.get_results(standard)))
     run(
         "3.x event_logs.list_my_event_logs(limit=)",
         lambda: expect(len(client.event_logs.list_my_event_logs(limit=1)) == 1, "limit ignored"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
@@ -13,21 +14,33 @@ import requests
 import yaml
 
 from avatars.testing import LocalAvatarServer
+from avatars.testing.resource_sets import PARAMETERS_KINDS
 
 from .conftest import key_session
 
 YAML = {"Content-Type": "application/yaml"}
 
 
+#: the smallest valid ``spec`` of each parameters kind (the fields the platform's models require)
+SPECS: Dict[str, Dict[str, Any]] = {
+    "AvatarParameters": {"schema": "schema", "avatarization": {"t": {"k": 2}}},
+    "AvatarPrivacyMetricsParameters": {"schema": "schema", "avatarization_ref": "standard"},
+    "AvatarSignalMetricsParameters": {"schema": "schema", "avatarization_ref": "standard"},
+    "AvatarReportParameters": {"report_type": "basic"},
+    "AvatarAdviceParameters": {"schema": "schema", "advice": {"advisor_type": ["parameters"]}},
+}
+
+
 def documents(*parameters: str, prefix: str = "") -> str:
     """A platform-style multi-document set: metadata, a schema, and one document per ``kind:name``."""
+    table = {"name": "t", "data": {"volume": "input", "file": "t.csv"}, "columns": [{"field": "a"}]}
     docs: List[Dict[str, Any]] = [
         {"kind": "AvatarMetadata", "metadata": {"name": "avatar-metadata"}, "spec": {"display_name": "x"}},
-        {"kind": "AvatarSchema", "metadata": {"name": prefix + "schema"}, "spec": {"tables": []}},
+        {"kind": "AvatarSchema", "metadata": {"name": prefix + "schema"}, "spec": {"tables": [table]}},
     ]
     for item in parameters:
         kind, name = item.split(":")
-        docs.append({"kind": kind, "metadata": {"name": name}, "spec": {}})
+        docs.append({"kind": kind, "metadata": {"name": name}, "spec": SPECS[kind]})
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
@@ -103,9 +116,19 @@ def test_post_appends_to_an_existing_set_and_404s_an_unknown_one(
     [
         ("kind: [unclosed\n", ["body"]),
         ("just a string", ["body", 0]),
-        ("kind: AvatarParameters\nspec: {}\n", ["body", 0, "metadata", "name"]),
+        ("kind: AvatarParameters\nmetadata: {}\nspec: {schema: s}\n", ["body", 0, "metadata", "name"]),
         ("metadata: {name: x}\n", ["body", 0, "kind"]),
-        ("---\nkind: AvatarSchema\nmetadata: {name: s}\n---\n- a list\n", ["body", 1]),
+        ("kind: AvatarNothing\nmetadata: {name: x}\n", ["body", 0, "kind"]),
+        ("---\nkind: AvatarSchema\nmetadata: {name: s}\nspec: {tables: []}\n---\n- a list\n", ["body", 1]),
+        # the platform's models require these fields, and check values
+        ("kind: AvatarParameters\nmetadata: {name: p}\nspec: {}\n", ["body", 0, "spec", "schema"]),
+        ("kind: AvatarSchema\nmetadata: {name: s}\n", ["body", 0, "spec", "tables"]),
+        (
+            "kind: AvatarParameters\nmetadata: {name: p}\nspec: {schema: s, avatarization: {t: {k: 0}}}\n",
+            ["body", 0, "spec", "avatarization", "t", "k"],
+        ),
+        ("kind: AvatarAdviceParameters\nmetadata: {name: a}\nspec: {schema: s}\n", ["body", 0, "spec", "advice"]),
+        ("[" * 5000, ["body"]),
         ("", ["body"]),
         (json.dumps({"tables": [{"name": "t"}], "parameters": []}), ["body", "tables", 0, "dataset_id"]),
     ],
@@ -288,3 +311,73 @@ def test_3x_mode(srv3: LocalAvatarServer) -> None:
     srv3.admin.set_api_version(2)
     assert http.get(srv3.url("/capabilities")).status_code == 404
     assert requests.post(srv3.url("/login"), data={"username": "dora@example.com", "password": "pw"}).status_code == 200
+
+
+def test_every_bad_document_is_reported_and_a_set_needs_no_metadata_document(
+    http: requests.Session, srv: LocalAvatarServer, put_set: Any
+) -> None:
+    bad = "kind: AvatarParameters\nmetadata: {name: p}\nspec: {}\n---\nkind: AvatarSchema\nmetadata: {name: s}\n"
+    response = http.put(srv.url("/resources/bad"), data=bad, headers=YAML)
+    assert response.status_code == 422
+    assert [i["loc"] for i in response.json()["detail"]] == [
+        ["body", 0, "spec", "schema"],
+        ["body", 1, "spec", "tables"],
+    ]
+    # the platform SDK reads sets without an AvatarMetadata document: the display name is the set's
+    without = documents("AvatarParameters:p").split("---\n", 1)[1]
+    assert "AvatarMetadata" not in without
+    set_name = put_set("no-metadata", without)
+    assert post_job(http, srv, set_name, "p")["name"].startswith("standard_")
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"set_name": None, "parameters_name": "standard"}, "set_name"),
+        ({"set_name": "nope", "parameters_name": "standard"}, "set_name"),
+        ({"parameters_name": 5}, "parameters_name"),
+        ({"parameters_name": ""}, "parameters_name"),
+        ({"parameters_name": "standard", "depends_on": "x"}, "depends_on"),
+        ({"parameters_name": "standard", "depends_on": {"a": 1}}, "depends_on"),
+        ({"parameters_name": "standard", "depends_on": [None]}, "depends_on"),
+    ],
+)
+def test_malformed_job_requests_are_422_envelopes(
+    http: requests.Session, srv: LocalAvatarServer, put_set: Any, body: Dict[str, Any], field: str
+) -> None:
+    request = {"set_name": put_set(), **body}
+    response = http.post(srv.url("/jobs"), json=request)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][:2] == ["body", field]
+
+
+def test_deeply_nested_json_is_a_422_not_a_500(http: requests.Session, srv: LocalAvatarServer) -> None:
+    response = http.post(srv.url("/jobs"), data="[" * 100_000, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "documents"
+
+
+@pytest.mark.parametrize("name", ["single.yaml", "linked.yaml", "dp_and_series.yaml"])
+def test_sets_written_by_the_platforms_avatar_yaml_are_accepted(
+    http: requests.Session, srv: LocalAvatarServer, put_set: Any, name: str
+) -> None:
+    text = (GOLDEN / name).read_text()
+    set_name = put_set("golden", text)
+    expected = {
+        d["metadata"]["name"]: PARAMETERS_KINDS[d["kind"]]
+        for d in yaml.safe_load_all(text)
+        if d and d["kind"] in PARAMETERS_KINDS
+    }
+    assert expected
+    for parameters_name, kind in expected.items():
+        job = post_job(http, srv, set_name, parameters_name)
+        assert http.get(srv.url(f"/jobs/{job['name']}")).json()["kind"] == kind
+    # one field the platform requires, taken out of the first parameters document: refused, located
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    index = next(i for i, d in enumerate(docs) if d["kind"] in PARAMETERS_KINDS and "schema" in d["spec"])
+    del docs[index]["spec"]["schema"]
+    response = http.put(srv.url("/resources/golden"), data=yaml.safe_dump_all(docs), headers=YAML)
+    assert response.status_code == 422
+    assert [i["loc"] for i in response.json()["detail"]] == [["body", index, "spec", "schema"]]

@@ -98,11 +98,20 @@ def test_the_fixture_serves_the_platform_to_a_client(avatar_responses: MockedPla
 
 def test_the_fixture_creates_and_deletes_jobs(avatar_responses: MockedPlatform) -> None:
     client = avatar_responses.client()
-    created = client.jobs.create_job(
-        JobCreateRequest(set_name=payloads.SET_NAME, parameters_name="params-1", kind=JobKind.standard)
-    )
+    created = client.jobs.create_job(JobCreateRequest(set_name=payloads.SET_NAME, parameters_name="params-1"))
     assert created.name in avatar_responses.jobs
+    assert created.location == f"{avatar_responses.base_url}/jobs/{created.name}"
     assert client.jobs.get_job_status(created.name).status is JobStatus.queued
+    assert client.jobs.get_job_status(created.name).kind is JobKind.standard
+    # the kind comes from the parameters document: the SDK's names are known, others arranged
+    report = client.jobs.create_job(JobCreateRequest(payloads.SET_NAME, "report", depends_on=[created.location]))
+    assert client.jobs.get_job_status(report.name).kind is JobKind.report
+    avatar_responses.parameters_kinds["my-advice"] = "advice"
+    advice = client.jobs.create_job(JobCreateRequest(payloads.SET_NAME, "my-advice"))
+    assert client.jobs.get_job_status(advice.name).kind is JobKind.advice
+    sent = [json.loads(c.body or b"{}") for c in avatar_responses.calls("POST", "/jobs")]
+    assert [b.get("depends_on") for b in sent] == [[], [created.location], []] and "kind" not in sent[0]
+    client.jobs.bulk_delete_jobs([report.name, advice.name])
     result = client.jobs.bulk_delete_jobs([created.name, "ghost"])
     assert [j.name for j in result.deleted_jobs] == [created.name] and result.failed_jobs == ["ghost"]
     assert avatar_responses.jobs == {}
