@@ -153,10 +153,11 @@ def store_dataset(client: ApiClient, data: Any, **kwargs: Any) -> str:
     return dataset_id
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_store() -> Iterator[Any]:
-    """A local server whose object store the storage tests share, with users
-    ``alice`` and ``bob`` (see ``_store.py``)."""
+    """A local server whose object store the tests of one module share, with
+    users ``alice`` and ``bob`` (see ``_store.py``); stopped with the module, so
+    that no server thread outlives it."""
     from ._store import start_store
 
     setup = start_store()
