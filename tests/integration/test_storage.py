@@ -354,3 +354,43 @@ def test_storage_over_tls_with_a_private_ca(pki: Any) -> None:
         assert tls.server.storage_log.count("GET") >= 1
     finally:
         tls.server.stop()
+
+
+def test_ctrl_c_during_a_cli_upload_aborts_the_multipart_upload(store: StoreSetup, tmp_path: Path) -> None:
+    """A real SIGINT to ``avatars datasets upload`` while part 2 is held by the
+    store: exit status 130, the multipart upload aborted, no object."""
+    import signal
+    import subprocess
+
+    from .test_cli import _clean_env, _command
+
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(40 * MIB))  # 3 parts of 16 MiB (the default part size)
+    key = unique("ctrl-c.bin")
+    store.server.faults.add("delay", "PUT", STORE_PATHS, seconds=5, query="partNumber=2")
+    env = _clean_env({"AVATAR_BASE_API_URL": store.base_url, "AVATAR_API_KEY": store.users["alice"].api_key})
+    proc = subprocess.Popen(
+        _command() + ["datasets", "upload", str(path), "--key", key, "--quiet"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not any(dict(r.query).get("partNumber") == "1" for r in store.server.storage_log.entries("PUT")):
+            assert proc.poll() is None and time.monotonic() < deadline, "part 1 never reached the store"
+            time.sleep(0.02)
+        time.sleep(0.3)  # part 2 is being sent, held by the store
+        assert store.pending_uploads() != []
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err
+    assert store.pending_uploads() == []
+    assert store.keys(f"{store.users['alice'].prefix}/{key}") == []
+    assert store.server.storage_log.count("DELETE") >= 1  # AbortMultipartUpload
