@@ -257,6 +257,30 @@ def test_a_store_erring_half_way_through_a_multipart_upload(store: StoreSetup) -
     assert store.keys(f"{store.users['alice'].prefix}/{key}") == []
 
 
+def test_a_completion_refused_by_the_store_is_typed_and_aborted(store: StoreSetup) -> None:
+    """The store wants parts of at least 6 MiB (``set_storage_min_part_size``):
+    every part of 5 MiB is accepted, the completion is refused with
+    ``EntityTooSmall``; a typed error naming it, and the upload aborted."""
+    from avatars.storage import StorageError
+
+    key = unique("too-small.bin")
+    store.server.admin.set_storage_min_part_size(6 * MIB)
+    store.clear_logs()
+    try:
+        with make_client(store) as client:
+            with pytest.raises(StorageError) as info:
+                client.datasets.upload(os.urandom(11 * MIB), key, part_size=5 * MIB)
+    finally:
+        store.server.admin.set_storage_min_part_size(5 * MIB)
+    assert info.value.code == "EntityTooSmall" and info.value.status_code == 400
+    assert "EntityTooSmall" in str(info.value)
+    log = store.server.storage_log
+    assert log.count("PUT") == 3 and log.count("POST") == 2  # every part sent; create, then the refused completion
+    assert log.count("DELETE") == 1  # AbortMultipartUpload
+    assert store.pending_uploads() == []
+    assert store.keys(f"{store.users['alice'].prefix}/{key}") == []
+
+
 def test_credentials_expiring_half_way_are_refreshed(store: StoreSetup) -> None:
     """Every credential expires during part 2: the part is re-sent with fresh ones, and all is stored."""
     key = unique("expired-mid.bin")
