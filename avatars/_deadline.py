@@ -24,6 +24,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from contextvars import ContextVar
 from typing import Any, List, Optional, Tuple
 
@@ -38,6 +39,9 @@ __all__ = [
     "Deadline",
     "current_deadline",
     "check_total_timeout",
+    "keep_for_body",
+    "budget_of",
+    "release",
     "WATCHED_POOL_CLASSES",
 ]
 
@@ -65,6 +69,8 @@ class Deadline:
         self.expired = False
         self._lock = threading.Lock()
         self._conns: List[Any] = []
+        #: urllib3 answers whose connection serves this call while their body is read (weak).
+        self._answers: List[weakref.ref[Any]] = []
         self._armed = False
 
     # ------------------------------------------------------------------ time
@@ -96,6 +102,11 @@ class Deadline:
 
     # ------------------------------------------------------------------ enforcement
 
+    @property
+    def armed(self) -> bool:
+        """The watchdog enforces this deadline (between :meth:`arm` and :meth:`disarm`)."""
+        return self._armed
+
     def arm(self) -> None:
         if not self._armed:
             self._armed = True
@@ -109,6 +120,7 @@ class Deadline:
             for conn in self._conns:
                 _set_owner(conn, None)
             self._conns.clear()
+            self._answers.clear()
 
     def attach(self, conn: Any) -> None:
         """``conn`` now serves this call (called by the watched pools)."""
@@ -118,6 +130,19 @@ class Deadline:
             expired = self.expired
         if expired:
             _shut(conn)
+
+    def attach_answer(self, raw: Any) -> None:
+        """``raw`` (a urllib3 response) is this call's answer: if the budget runs
+        out while its body is read, the connection it holds *then* is cut.
+        Once the body is read, urllib3 gives the connection back (``raw.connection``
+        becomes ``None``), so a connection that went on to serve another call is
+        never touched.  Used for adapters whose pools do not report (an injected
+        session's), and for streamed bodies."""
+        with self._lock:
+            self._answers.append(weakref.ref(raw))
+            expired = self.expired
+        if expired:
+            _shut(_connection_of(raw))
 
     def detach(self, conn: Any) -> None:
         """``conn`` went back to its pool: it no longer serves this call."""
@@ -133,8 +158,12 @@ class Deadline:
         with self._lock:
             self.expired = True
             conns = list(self._conns)
+            answers = [ref() for ref in self._answers]
         for conn in conns:
             _shut(conn)
+        for raw in answers:
+            if raw is not None:
+                _shut(_connection_of(raw))
 
     # ------------------------------------------------------------------ reporting
 
@@ -152,11 +181,69 @@ class Deadline:
         )
 
 
+#: Which deadline each pooled connection serves now (nothing is set on the connection).
+_OWNERS: weakref.WeakKeyDictionary[Any, Deadline] = weakref.WeakKeyDictionary()
+
+
 def _set_owner(conn: Any, owner: Optional[Deadline]) -> None:
     try:
-        conn._avatars_deadline = owner
-    except AttributeError:  # pragma: no cover - a connection class with __slots__
+        if owner is None:
+            _OWNERS.pop(conn, None)
+        else:
+            _OWNERS[conn] = owner
+    except TypeError:  # pragma: no cover - a connection class without weak references
         pass
+
+
+def _owner_of(conn: Any) -> Optional[Deadline]:
+    try:
+        return _OWNERS.get(conn)
+    except TypeError:  # pragma: no cover
+        return None
+
+
+def _connection_of(raw: Any) -> Any:
+    """The connection a urllib3 response still holds (``None`` once released)."""
+    return getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+
+
+# ---------------------------------------------------------------------- streamed bodies
+
+#: The deadline of each streamed answer whose body the budget also covers.
+_STREAMED: weakref.WeakKeyDictionary[Any, Deadline] = weakref.WeakKeyDictionary()
+
+
+def keep_for_body(deadline: Deadline, response: Any) -> None:
+    """The budget of ``deadline`` also covers reading the body of ``response``
+    (a ``requests.Response`` of a ``stream=True`` call): the watchdog stays
+    armed and cuts the answer's connection if the budget runs out while the
+    body is read.  Nothing is patched on the response: :func:`budget_of` finds
+    the deadline, :func:`release` ends the watch early (otherwise it ends at
+    the deadline, harmlessly once the body has been read)."""
+    _STREAMED[response] = deadline
+    raw = getattr(response, "raw", None)
+    if raw is not None:
+        deadline.attach_answer(raw)
+
+
+def budget_of(response: Any) -> Optional[Deadline]:
+    """The deadline covering the body of a streamed ``response``, if any
+    (``transfer.py`` reads it to say that the budget, not the network, cut a
+    download)."""
+    try:
+        return _STREAMED.get(response)
+    except TypeError:  # not weak-referenceable: never registered
+        return None
+
+
+def release(response: Any) -> None:
+    """The body of ``response`` has been read or abandoned: stop watching it."""
+    try:
+        deadline = _STREAMED.pop(response, None)
+    except TypeError:
+        return
+    if deadline is not None:
+        deadline.disarm()
 
 
 def _shut(conn: Any) -> None:
@@ -253,7 +340,7 @@ class _WatchedPoolMixin:
         return conn
 
     def _put_conn(self, conn: Any) -> None:
-        owner = getattr(conn, "_avatars_deadline", None) if conn is not None else None
+        owner = _owner_of(conn) if conn is not None else None
         if owner is not None:
             owner.detach(conn)
         super()._put_conn(conn)  # type: ignore[misc]

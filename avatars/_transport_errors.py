@@ -15,20 +15,27 @@ from typing import Any, Iterator, Optional
 
 import requests
 import urllib3.exceptions as u3
+import urllib3.response
+from requests.structures import CaseInsensitiveDict
 
 from ._deadline import Deadline
 from ._urls import origin_of, strip_userinfo
 from .errors import (
     ApiConnectionError,
+    ApiError,
     ApiTimeoutError,
     AvatarError,
     ProxyError,
     RequestValidationError,
     ResponseDecodeError,
     TLSError,
+    error_from_response,
 )
 
-__all__ = ["map_transport_error", "host_of", "proxy_auth_error", "describe_timeout"]
+__all__ = ["map_transport_error", "host_of", "proxy_auth_error", "describe_timeout", "abandoned_answer"]
+
+#: urllib3's response class (``BaseHTTPResponse`` in 2.x, ``HTTPResponse`` in 1.26).
+_U3_RESPONSE: Any = getattr(urllib3.response, "BaseHTTPResponse", urllib3.response.HTTPResponse)
 
 _NameResolutionError: Any = getattr(u3, "NameResolutionError", None)  # urllib3 >= 2
 
@@ -102,13 +109,85 @@ def _timeout_error(message: str, method: str, url: str, timeout: Any, deadline: 
     )
 
 
+#: seconds of budget left under which a failure counts as the budget running out
+_BUDGET_SLACK = 0.05
+
+
+def abandoned_answer(exc: BaseException) -> Optional[Any]:
+    """The urllib3 answer a session's retry policy received and then dropped by
+    raising, or ``None``.
+
+    A plain ``urllib3.Retry`` on an injected session raises instead of returning
+    the server's answer in two cases: it cannot read the answer's
+    ``Retry-After`` (``abc``, ``-5``, ``1.5``: ``InvalidHeader``, on urllib3
+    1.26 and 2.x alike), or its retries ran out with ``raise_on_status``
+    (``MaxRetryError``, "too many 503 error responses").  Neither exception
+    carries the answer; urllib3 still holds it in the frames it raised from
+    (a local named ``response``, of urllib3's response class), which is where
+    this looks, by type.  The deepest (last) answer wins.
+    """
+    found: Optional[Any] = None
+    for item in _chain(exc):
+        if not isinstance(item, (u3.InvalidHeader, u3.MaxRetryError)):
+            continue
+        tb = item.__traceback__
+        depth = 0
+        while tb is not None and depth < 200:
+            candidate = tb.tb_frame.f_locals.get("response")
+            if isinstance(candidate, _U3_RESPONSE):
+                found = candidate
+            tb = tb.tb_next
+            depth += 1
+        if found is not None:
+            return found
+    return None
+
+
+def _answer_error(exc: BaseException, raw: Any, method: str, url: str) -> ApiError:
+    """The :class:`ApiError` for the answer a retry policy dropped: its status
+    and headers are kept (its body was drained by urllib3)."""
+    response = requests.Response()
+    response.status_code = int(raw.status)
+    response.headers = CaseInsensitiveDict(dict(raw.headers))
+    reason = getattr(raw, "reason", None)
+    response.reason = reason if isinstance(reason, str) else ""
+    response.url = url
+    request = getattr(exc, "request", None)
+    if isinstance(request, requests.PreparedRequest):
+        response.request = request
+    response._content = b""
+    error = error_from_response(response, method=method)
+    if _find(exc, u3.InvalidHeader) is not None:
+        note = "the session's retry policy could not read its Retry-After header and stopped"
+    else:
+        note = "the session's retry policy gave up after its retries"
+    return type(error)(
+        f"{error.detail} ({note})",
+        status_code=error.status_code,
+        method=error.method,
+        url=url,
+        request_id=error.request_id,
+        body=None,
+        headers=error.headers,
+        response=response,
+    )
+
+
 def map_transport_error(
     exc: BaseException, method: str, url: str, timeout: Any, deadline: Optional[Deadline] = None
 ) -> AvatarError:
     """The typed error for a failure to get a usable answer for ``method url``."""
     host = host_of(url)
-    if deadline is not None and deadline.expired:
+    # A per-phase timeout capped to what was left of the budget can fire a
+    # moment before the watchdog marks the deadline expired: the budget ran out.
+    if deadline is not None and (deadline.expired or deadline.remaining() <= _BUDGET_SLACK):
         return deadline.error(method, url)
+    # The server answered, but the session's urllib3.Retry raised instead of
+    # returning the answer (an unusable Retry-After, or retries exhausted):
+    # the answer's status is kept.
+    raw = abandoned_answer(exc)
+    if raw is not None and int(raw.status) >= 400:
+        return _answer_error(exc, raw, method, url)
     # Rejected while preparing: nothing was sent (the value is not echoed).
     if isinstance(exc, requests.exceptions.InvalidHeader):
         return RequestValidationError(

@@ -21,17 +21,21 @@ response with the 401 in its ``history``.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple, Union
 
 import requests
 from requests.auth import AuthBase
 from requests.cookies import extract_cookies_to_jar
 
 from ._deadline import current_deadline
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._deadline import Deadline
 from ._fork import reset_in_child
 from ._resend import rewind, rewind_prepared
 from ._urls import Origin, origin_of, same_origin
@@ -62,6 +66,9 @@ logger = logging.getLogger(__name__)
 #: it, the new refresh token (``None`` keeps the current one).
 TokenPair = Tuple[str, Optional[str]]
 Refresher = Callable[[str], TokenPair]
+#: A refresher that is also given the deadline of the call that needs the
+#: refresh (``None`` for a refresh made outside any call), to spend its budget.
+BudgetedRefresher = Callable[[str, Optional["Deadline"]], TokenPair]
 
 
 def _resolve_origin(origin: Union[str, Origin, None]) -> Optional[Origin]:
@@ -230,6 +237,12 @@ class TokenAuth(AuthBase):
     :param origin: only requests to this origin get the header.
     :param refresh_leeway: refresh this many seconds before ``exp`` (capped at
         a tenth of the token's lifetime when the JWT has ``iat``).
+    :param budgeted_refresher: instead of ``refresher``:
+        ``budgeted_refresher(refresh_token, deadline)``, also given the
+        :class:`~avatars._deadline.Deadline` of the call that needs the refresh
+        (``None`` outside a call), so that the refresh spends that call's
+        budget.  :class:`~avatars.ApiClient` uses it; :meth:`for_call` binds a
+        deadline to this strategy for one call.
 
     Thread-safe: threads that hit a 401 (or an expiring token) at the same time
     cause exactly one refresh; the others wait for it and use its result.
@@ -246,6 +259,7 @@ class TokenAuth(AuthBase):
         origin: Union[str, Origin, None] = None,
         refresh_leeway: float = 30.0,
         clock: Callable[[], float] = time.time,
+        budgeted_refresher: Optional[BudgetedRefresher] = None,
     ) -> None:
         if isinstance(access_token, AuthTokens):
             self.tokens = access_token
@@ -260,7 +274,11 @@ class TokenAuth(AuthBase):
             check_token(self.tokens.refresh, "refresh token")
         if refresher is None and refresh_url is not None:
             refresher = _PlainRefresher(refresh_url)
-        self._refresher = refresher
+        if refresher is not None and budgeted_refresher is not None:
+            raise ConfigurationError("pass refresher or budgeted_refresher, not both")
+        if budgeted_refresher is None and refresher is not None:
+            budgeted_refresher = _ignoring_deadline(refresher)
+        self._refresher: Optional[BudgetedRefresher] = budgeted_refresher
         self._token_updater = token_updater
         self.origin = _resolve_origin(origin)
         self.refresh_leeway = float(refresh_leeway)
@@ -278,14 +296,22 @@ class TokenAuth(AuthBase):
 
     # ------------------------------------------------------------------ requests API
 
+    def for_call(self, deadline: Optional[Deadline]) -> AuthBase:
+        """This strategy for one call whose budget is ``deadline``: a refresh it
+        triggers (before expiry, or on a 401) and the re-send spend that budget."""
+        return _CallTokenAuth(self, deadline)
+
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return self._apply(r, None)
+
+    def _apply(self, r: requests.PreparedRequest, deadline: Optional[Deadline]) -> requests.PreparedRequest:
         if self.origin is not None and not same_origin(r.url or "", self.origin):
             r.headers.pop("Authorization", None)
             return r
         current = self.tokens.access  # read once: the check and the refresh judge the same token
         if self._expiring_soon(current):
             try:
-                self._refresh(current)
+                self._refresh(current, deadline)
             except AuthenticationError:
                 raise
             except AvatarError as exc:
@@ -296,11 +322,15 @@ class TokenAuth(AuthBase):
         r.headers["Authorization"] = f"Bearer {access}"
         prepared: Any = r  # requests' register_hook is untyped; our marks are extra attributes
         prepared._avatars_access = access
-        prepared.register_hook("response", self.handle_401)
+        hook = self.handle_401 if deadline is None else functools.partial(self._handle_401, deadline=deadline)
+        prepared.register_hook("response", hook)
         return r
 
     def handle_401(self, r: requests.Response, **kwargs: Any) -> requests.Response:
         """Response hook: on a 401, refresh once and re-send the request once."""
+        return self._handle_401(r, deadline=None, **kwargs)
+
+    def _handle_401(self, r: requests.Response, *, deadline: Optional[Deadline], **kwargs: Any) -> requests.Response:
         if r.status_code != 401:
             return r
         request = r.request
@@ -322,12 +352,16 @@ class TokenAuth(AuthBase):
         # before waiting for (or doing) the refresh.
         _ = r.content
         r.close()
-        self._refresh(used)
+        if deadline is None:
+            # Not bound to a call by the client (plain requests use): the
+            # budget, if any, is the one of the call in progress.
+            deadline = current_deadline()
+        self._refresh(used, deadline)
         if self._expiring_soon(self.tokens.access):
             # Refreshed by another thread a while ago and about to expire
             # already (short-lived tokens, many threads): re-send with a token
             # that is valid now.
-            self._refresh(self.tokens.access)
+            self._refresh(self.tokens.access, deadline)
         if not rewind_prepared(request):
             raise RequestNotRetryableError(
                 "the access token expired and was refreshed, but this request's body is a "
@@ -352,7 +386,6 @@ class TokenAuth(AuthBase):
         connection = r.connection
         if connection is None:  # pragma: no cover - requests always sets it
             return r
-        deadline = current_deadline()
         if deadline is not None:
             # The re-send spends the call's budget (the refresh already did).
             deadline.attempts += 1
@@ -368,7 +401,7 @@ class TokenAuth(AuthBase):
 
     def refresh(self) -> None:
         """Refresh now (single-flight with any concurrent refresh)."""
-        self._refresh(self.tokens.access)
+        self._refresh(self.tokens.access, current_deadline())
 
     def _expiring_soon(self, access: Optional[str] = None) -> bool:
         if not self.tokens.refresh or self._refresher is None:
@@ -382,42 +415,76 @@ class TokenAuth(AuthBase):
             leeway = min(leeway, (exp - iat) / 10.0)
         return self._clock() >= exp - leeway
 
-    def _refresh(self, stale_access: str) -> None:
-        with self._lock:
-            if self.tokens.access != stale_access:
-                return  # another thread refreshed while we waited
-            refresh_token = self.tokens.refresh
-            if not refresh_token or self._refresher is None:
-                raise AuthenticationError("the access token was rejected and there is no refresh token")
-            if self._failed_refresh is not None and self._failed_refresh == refresh_token:
-                raise AuthenticationError(
-                    "the session has expired (the refresh token was rejected); authenticate again"
-                )
-            try:
-                access, new_refresh = self._refresher(refresh_token)
-            except AuthenticationError as exc:
-                self._failed_refresh = refresh_token
-                raise AuthenticationError(
-                    f"the session has expired (refreshing the access token failed: {exc.detail}); authenticate again",
-                    status_code=exc.status_code,
-                    method=exc.method,
-                    url=exc.url,
-                    request_id=exc.request_id,
-                ) from None
-            if not access:
-                raise AuthenticationError("the refresh response carried no access token")
-            check_token(access, "access token from the refresh")
-            if new_refresh:
-                check_token(new_refresh, "refresh token from the refresh")
-            self.tokens.access = access
-            if new_refresh:
-                self.tokens.refresh = new_refresh
-            self.refresh_count += 1
-            logger.debug("access token refreshed")
-            notify_token_updater(self._token_updater, self.tokens)
+    def _refresh(self, stale_access: str, deadline: Optional[Deadline] = None) -> None:
+        # Waiting for another thread's refresh is bounded by this call's budget.
+        wait = -1.0 if deadline is None else max(deadline.remaining(), 0.0)
+        if not self._lock.acquire(timeout=wait):
+            assert deadline is not None
+            raise deadline.error(None, None, "waiting for the token refresh of another thread")
+        try:
+            self._refresh_locked(stale_access, deadline)
+        finally:
+            self._lock.release()
+
+    def _refresh_locked(self, stale_access: str, deadline: Optional[Deadline]) -> None:
+        if self.tokens.access != stale_access:
+            return  # another thread refreshed while we waited
+        refresh_token = self.tokens.refresh
+        if not refresh_token or self._refresher is None:
+            raise AuthenticationError("the access token was rejected and there is no refresh token")
+        if self._failed_refresh is not None and self._failed_refresh == refresh_token:
+            raise AuthenticationError("the session has expired (the refresh token was rejected); authenticate again")
+        try:
+            access, new_refresh = self._refresher(refresh_token, deadline)
+        except AuthenticationError as exc:
+            self._failed_refresh = refresh_token
+            raise AuthenticationError(
+                f"the session has expired (refreshing the access token failed: {exc.detail}); authenticate again",
+                status_code=exc.status_code,
+                method=exc.method,
+                url=exc.url,
+                request_id=exc.request_id,
+            ) from None
+        if not access:
+            raise AuthenticationError("the refresh response carried no access token")
+        check_token(access, "access token from the refresh")
+        if new_refresh:
+            check_token(new_refresh, "refresh token from the refresh")
+        self.tokens.access = access
+        if new_refresh:
+            self.tokens.refresh = new_refresh
+        self.refresh_count += 1
+        logger.debug("access token refreshed")
+        notify_token_updater(self._token_updater, self.tokens)
 
     def __repr__(self) -> str:
         return f"TokenAuth(tokens={self.tokens!r}, origin={_origin_text(self.origin)!r})"
+
+
+def _ignoring_deadline(refresher: Refresher) -> BudgetedRefresher:
+    """A plain ``refresher(token)`` as a :data:`BudgetedRefresher` (it runs
+    within the call's budget through the adapters, not by argument)."""
+
+    def budgeted(token: str, deadline: Optional[Deadline]) -> TokenPair:
+        return refresher(token)
+
+    return budgeted
+
+
+class _CallTokenAuth(AuthBase):
+    """A :class:`TokenAuth` bound to the deadline of one call (:meth:`TokenAuth.for_call`)."""
+
+    __slots__ = ("strategy", "deadline")
+
+    def __init__(self, strategy: TokenAuth, deadline: Optional[Deadline]) -> None:
+        self.strategy = strategy
+        self.deadline = deadline
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return self.strategy._apply(r, self.deadline)
+
+    def __repr__(self) -> str:
+        return repr(self.strategy)
 
 
 class _PlainRefresher:

@@ -2,8 +2,10 @@
 
 One client owns (or borrows) one :class:`requests.Session`.  Every facade
 (``client.jobs``, ``client.users``, ...) goes through :meth:`ApiClient.request`,
-the one road for HTTP: it joins the path to the base URL, applies the timeout,
-TLS verification, ``User-Agent`` and credentials, maps transport failures and
+the one road for HTTP: it resolves the call through its
+:class:`~avatars._policy.CallPolicy` (URL, timeout, TLS verification, proxies,
+``User-Agent``; the same object an :class:`AvatarSession` it builds uses),
+attaches credentials, maps transport failures and
 error statuses to :mod:`avatars.errors`, and logs one DEBUG line per call
 (never a secret).
 """
@@ -26,10 +28,12 @@ from urllib3.exceptions import InsecureRequestWarning
 from . import _created
 from ._bounded import DEFAULT_MAX_RESPONSE_BYTES, read_bounded
 from ._deadline import DEFAULT_TOTAL_TIMEOUT, Deadline, check_total_timeout, current_deadline
+from ._deadline import keep_for_body as watch_streamed_body
 from ._fork import reset_in_child, reset_session_pools
+from ._policy import CallPolicy
 from ._resend import RedirectGuard, rewind
 from ._transport_errors import host_of, map_transport_error, proxy_auth_error
-from ._urls import Origin, join_url, origin_of
+from ._urls import Origin
 from .auth import (
     AUTH_ACTION_ATTR,
     AUTH_ACTION_REFRESHED,
@@ -40,7 +44,7 @@ from .auth import (
     TokenPair,
     notify_token_updater,
 )
-from .config import NO_TIMEOUT, ClientConfig, Timeout, normalize_timeout
+from .config import ClientConfig, Timeout
 from .errors import (
     ApiConnectionError,
     AuthenticationError,
@@ -69,7 +73,7 @@ from .resources.openapi import OpenApi
 from .resources.resources import ResourceSets
 from .resources.results import ResultFiles
 from .resources.users import Users
-from .session import AvatarSession, user_agent
+from .session import AvatarSession
 from .storage.client import StorageClient
 
 __all__ = ["ApiClient", "AuthTokens", "InsecureTLSWarning", "MIN_RATE_LIMIT_WAIT", "MAX_RATE_LIMIT_RETRIES"]
@@ -204,7 +208,6 @@ class ApiClient:
         self._config = config
         self._api_key_from_env = self._api_key_from_env and config.api_key is not None
         self.base_url: str = config.base_url  # normalised by ClientConfig
-        self.origin: Optional[Origin] = origin_of(self.base_url)
         self.timeout: Timeout = config.timeout
         self.verify_auth: bool = bool(verify_auth)
         #: The whole-call budget of every call, in seconds (always finite).
@@ -219,12 +222,17 @@ class ApiClient:
 
         self._owns_session = http_client is None
         if http_client is None:
-            self._session: requests.Session = AvatarSession(self.base_url, timeout=self.timeout)
+            own = AvatarSession(self.base_url, timeout=self.timeout)
+            self._session: requests.Session = own
+            #: The per-call policy (URL, timeout...), shared with the session built here.
+            self._policy = own.policy
         else:
             self._session = http_client
+            self._policy = CallPolicy(self.base_url, self.timeout)
             # A child process must not share the injected session's pooled connections either.
             reset_in_child(self._session, reset_session_pools)
-        self._extra_headers = self._headers_for_injected_session()
+        self.origin: Optional[Origin] = self._policy.origin
+        self._extra_headers = CallPolicy.headers_for(self._session, owned=self._owns_session)
 
         self._verify_override: Optional[Union[bool, str]] = config.should_verify_ssl
         if self._verify_override is False:
@@ -403,7 +411,7 @@ class ApiClient:
         self.auth_tokens = auth_tokens
         self._auth = TokenAuth(
             auth_tokens,
-            refresher=self._refresh_tokens,
+            budgeted_refresher=self._refresh_tokens,
             token_updater=self._token_updater,
             origin=self.origin,
         )
@@ -434,8 +442,9 @@ class ApiClient:
         """Set a new password with the token from the reset e-mail."""
         self.auth.reset_password(email, new_password, new_password_repeated, token, timeout=timeout)
 
-    def _refresh_tokens(self, refresh_token: str) -> TokenPair:
-        login = self.auth.refresh(refresh_token)
+    def _refresh_tokens(self, refresh_token: str, deadline: Optional[Deadline]) -> TokenPair:
+        # The refresh is part of the call that needed it: it spends that call's budget.
+        login = self.auth.refresh(refresh_token, deadline=deadline)
         return login.access_token, login.refresh_token
 
     def _install_auth(self) -> None:
@@ -448,7 +457,7 @@ class ApiClient:
     # ------------------------------------------------------------------ the one road for HTTP
 
     def url_for(self, path: str) -> str:
-        return join_url(self.base_url, path)
+        return self._policy.url_for(path)
 
     def request(
         self,
@@ -467,6 +476,7 @@ class ApiClient:
         total_timeout: Optional[float] = None,
         auth: Optional[AuthBase] = None,
         secret_body: Optional[bool] = None,
+        deadline: Optional[Deadline] = None,
     ) -> requests.Response:
         """Send one request and return the response, or raise a typed error.
 
@@ -485,11 +495,16 @@ class ApiClient:
         treated so (login, refresh, password reset).  Any body is refused a
         307/308 redirect to another origin.  ``total_timeout`` bounds this one
         call (default: the client's).
+
+        ``deadline`` makes this call part of another one: it spends that
+        call's :class:`~avatars._deadline.Deadline` (a token refresh made for a
+        call gets it from the auth strategy) instead of starting its own
+        budget; ``total_timeout``, when given and shorter, still applies.
         """
         if self._closed:
             raise ConfigurationError("this client is closed")
         method = method.upper()
-        url = self.url_for(path)
+        url = self._policy.url_for(path)
         if auth is None and auth_required and send_auth and self.verify_auth and self._auth is None:
             raise CredentialsRequiredError(
                 "this call needs credentials and the client has none: pass api_key=... "
@@ -505,7 +520,7 @@ class ApiClient:
         kwargs: dict[str, Any] = {
             "params": params,
             "data": data,
-            "timeout": self._timeout_for(timeout),
+            "timeout": self._policy.timeout_for(timeout),
             "allow_redirects": allow_redirects,
             # None leaves the session's own auth in charge (ours, or an injected session's).
             "auth": auth if auth is not None else (self._auth if send_auth else NoAuth()),
@@ -519,21 +534,22 @@ class ApiClient:
             merged_headers.update(headers)
         if merged_headers:
             kwargs["headers"] = merged_headers
-        verify = self._verify_for_request()
-        if verify is not None:
-            kwargs["verify"] = verify
-        if self._session.proxies:
-            # The session's own proxies win over HTTP(S)_PROXY, which requests
-            # would otherwise let override them (psf/requests#2018).
-            kwargs["proxies"] = dict(self._session.proxies)
+        kwargs.update(
+            CallPolicy.send_options(self._session, owned=self._owns_session, verify_override=self._verify_override)
+        )
 
-        # One deadline for the whole call; a call made inside another one (a
-        # token refresh from a 401 hook) spends the outer call's budget.
-        outer = current_deadline()
+        # One deadline for the whole call.  A call made for another one (a
+        # token refresh) is handed that call's deadline and spends its budget;
+        # a call made from code that was not handed it (a refresher of yours
+        # calling the client) joins the call in progress in this thread.
+        outer = deadline if deadline is not None else current_deadline()
         deadline = outer if outer is not None else Deadline(budget_s)
         if outer is not None and budget_s < outer.remaining():
             deadline = Deadline(budget_s)
             deadline.attempts = outer.attempts
+        if isinstance(kwargs["auth"], TokenAuth):
+            # The strategy gets the call's deadline with the call, for a refresh it makes.
+            kwargs["auth"] = kwargs["auth"].for_call(deadline)
         keep_for_body = stream and (self._budget_explicit or total_timeout is not None)
         response = self._send_with_rate_limit(method, url, kwargs, data, deadline, stream, keep_for_body)
         response = _created.follow(
@@ -639,7 +655,9 @@ class ApiClient:
         send_kwargs = dict(kwargs)
         send_kwargs["timeout"] = deadline.cap(send_kwargs["timeout"])
         send_kwargs["stream"] = True
-        owner = current_deadline() is not deadline
+        # The call that armed the deadline disarms it; a call made for it (a
+        # refresh, a poll) finds it armed already.
+        owner = not deadline.armed
         if owner:
             deadline.arm()
         token = deadline.enter()
@@ -648,11 +666,14 @@ class ApiClient:
         response: Optional[requests.Response] = None
         try:
             response = self._session.request(method, url, **send_kwargs)
-            _watch_after_headers(deadline, response)
+            if response.raw is not None:
+                # Pools the library did not build (an injected session's) do not
+                # report the connection: watch the answer while its body is read.
+                deadline.attach_answer(response.raw)
             if stream and response.status_code < 400:
                 keep = keep_for_body
                 if keep:
-                    _bind(deadline, response)
+                    watch_streamed_body(deadline, response)
             else:
                 read_bounded(response, self.max_response_bytes)
                 if deadline.expired:
@@ -690,35 +711,6 @@ class ApiClient:
                 f" [request id {rid}]" if rid else "",
             )
         return response
-
-    def _timeout_for(self, timeout: Any) -> Optional[Timeout]:
-        """The concrete requests timeout for a call (``None``: wait forever)."""
-        if timeout is NO_TIMEOUT:
-            return None
-        if timeout is None:
-            return self.timeout
-        return normalize_timeout(timeout)
-
-    def _verify_for_request(self) -> Optional[Union[bool, str]]:
-        if self._verify_override is not None:
-            return self._verify_override
-        if self._owns_session:
-            return None
-        # An injected session's own verify wins over REQUESTS_CA_BUNDLE, which
-        # requests would otherwise let override it (psf/requests#3829).
-        verify = self._session.verify
-        return None if verify is True or verify is None else verify
-
-    def _headers_for_injected_session(self) -> dict[str, str]:
-        if self._owns_session:
-            return {}
-        ua = user_agent()
-        raw = self._session.headers.get("User-Agent")
-        current = raw.decode("latin-1") if isinstance(raw, bytes) else raw
-        default = requests.utils.default_user_agent()
-        if current and current != default and not current.startswith(ua.split("/", 1)[0] + "/"):
-            ua = f"{ua} {current}"
-        return {"User-Agent": ua}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -792,32 +784,6 @@ def _check_headers(headers: Mapping[str, Any]) -> None:
                 else "a header name holds control characters; nothing was sent",
                 field="headers",
             )
-
-
-def _watch_after_headers(deadline: Deadline, response: requests.Response) -> None:
-    """Attach the answer's connection to the deadline (for adapters whose pools
-    do not tell it themselves, e.g. an injected session's)."""
-    raw = response.raw
-    conn = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
-    if conn is not None and getattr(conn, "_avatars_deadline", None) is not deadline:
-        deadline.attach(conn)
-
-
-def _bind(deadline: Deadline, response: requests.Response) -> None:
-    """Keep the budget on while the caller streams the body; stop when the
-    connection is released (body fully read) or the response closed."""
-    holder: Any = response
-    holder._avatars_deadline = deadline  # read by transfer.py for its messages
-    for owner, name in ((response, "close"), (response.raw, "release_conn")):
-        original = getattr(owner, name, None)
-        if original is None:
-            continue
-
-        def stop(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            deadline.disarm()
-            return _original(*args, **kwargs)
-
-        setattr(owner, name, stop)
 
 
 def _body_position(data: Any) -> Optional[int]:

@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import Any, Dict, Iterable, List, Optional, Type, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Type, Union
 from uuid import UUID
 
 import requests
 
+from ._validate import require_uuid
 from .client import ApiClient
 from .config import ClientConfig, Timeout
+from .documents import ResourceSet
 from .errors import RequestValidationError
-from .models import BulkDeleteResponse, HealthMessage, JobResponse, Results
+from .models import BulkDeleteResponse, HealthMessage, JobKind, JobResponse, Results
 from .progress import ProgressOption
 from .runner import Runner
 
@@ -150,6 +152,46 @@ class Manager:
     def get_jobs_by_name(self, name: str) -> List[JobResponse]:
         """Every job of the sets displayed as ``name``."""
         return [job for job in self.auth_client.jobs.get_jobs() if job.display_name == name]
+
+    def get_jobs_by_id(self, id: Union[str, UUID]) -> List[JobResponse]:  # noqa: A002 - the platform's name
+        """Every job of the set ``id`` (a run's ``set_name``): ``GET /jobs?set_name=``."""
+        return list(self.auth_client.jobs.get_jobs(set_name=require_uuid(id, "id")))
+
+    def get_last_set(self) -> List[JobResponse]:
+        """Every job of the most recent set (``GET /jobs/last_set``)."""
+        return list(self.auth_client.jobs.get_last_jobs())
+
+    def find_ids_by_name(self, set_name: str) -> List[Tuple[str, List[JobResponse]]]:
+        """The runs displayed as ``set_name`` (the name given to :meth:`create_runner`):
+        ``[(set_name UUID, its jobs)]``, the run with the newest job first.  Advice
+        jobs are left out (they are not a run); no run: an empty list."""
+        # the kinds of a run on every platform version (not the 3.x-only kinds a 2.90 platform refuses)
+        kinds = [JobKind.standard, JobKind.privacy_metrics, JobKind.signal_metrics, JobKind.report]
+        runs: Dict[str, List[JobResponse]] = {}
+        for job in self.auth_client.jobs.get_jobs(display_name=set_name, kind=kinds):
+            if job.display_name == set_name and job.kind is not JobKind.advice:
+                runs.setdefault(str(job.set_name), []).append(job)
+        return sorted(runs.items(), key=lambda run: max(job.created_at for job in run[1]), reverse=True)
+
+    def create_runner_from_id(self, set_name: Union[str, UUID]) -> Runner:
+        """A runner for a run made earlier: its stored set (``GET /resources/{set_name}``)
+        and its jobs (``GET /jobs?set_name=``), so its results can be read without
+        running anything again.  A later :meth:`Runner.run` makes a new set (the
+        table data must then be added again); the display name is kept as stored
+        (the platform SDK appends ``-vN``)."""
+        wanted = require_uuid(set_name, "set_name")
+        config = ResourceSet.from_yaml(self.auth_client.resources.get_resources(wanted))
+        jobs = self.get_jobs_by_id(wanted)
+        runner = self.create_runner(config.display_name)
+        runner._restore(str(wanted), config, jobs)
+        return runner
+
+    def create_runner_from_name(self, display_name: str) -> Runner:
+        """:meth:`create_runner_from_id` for the newest run displayed as ``display_name``."""
+        runs = self.find_ids_by_name(display_name)
+        if not runs:
+            raise RequestValidationError(f"no run is named {display_name!r}", field="display_name")
+        return self.create_runner_from_id(runs[0][0])
 
     def get_health(self) -> HealthMessage:
         return self.auth_client.health.get_health()

@@ -39,6 +39,7 @@ import importlib
 import io
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ from urllib.parse import quote
 from .client import ApiClient
 from .documents import ColumnType, ReportLanguage, ReportType, ResourceSet, report_name
 from .documents.files import file_name_of, table_of_result_file
-from .errors import AvatarError, JobFailedError, RequestValidationError, WaitTimeoutError
+from .errors import AvatarError, ConflictError, JobFailedError, RequestValidationError, WaitTimeoutError
 from .models import BulkDeleteResponse, JobCreateRequest, JobCreateResponse, JobKind, JobResponse, JobStatus
 from .progress import ProgressOption, bytes_callback, resolve_progress
 from .resources.results import download_result_files
@@ -96,6 +97,15 @@ class DataStore:
         url = f"{prefix.rstrip('/')}/{quote(key)}"
         self._client.request("PUT", url, data=data, auth_required=False)
         progress.on_bytes(label, len(data), len(data))
+
+    def prefetch(self, urls: Sequence[str]) -> None:
+        """Ask for the credentials of several result files at once (``POST /access/batch``),
+        so that their downloads need no ``GET /access`` each; a URL left out is asked
+        for alone when it is downloaded."""
+        storage = self._client.storage
+        wanted = [url for url in urls if not storage.is_direct_url(url)]
+        if len(wanted) > 1:
+            storage.prefetch(wanted)
 
     def download(self, url: str, *, label: str, progress: Any) -> bytes:
         buffer = io.BytesIO()
@@ -492,9 +502,11 @@ class Runner:
         names = [self._parameters_name(job_name)] if job_name is not None else list(self.jobs)
         if not names:
             raise RequestValidationError("no job to wait for: call run() first", field="job_name")
+        limit = self.timeout if timeout is None else timeout
+        self._wait_many(names, limit)  # several jobs: one GET /jobs?set_name= per round
         job: Optional[JobResponse] = None
         for name in names:
-            job = self._wait(name, self.timeout if timeout is None else timeout)
+            job = self._wait(name, limit)
         assert job is not None
         return job
 
@@ -510,6 +522,101 @@ class Runner:
         if not names:
             raise RequestValidationError("no job to delete: call run() first", field="job_names")
         return self.client.jobs.bulk_delete_jobs(names)
+
+    def kill(self) -> List[JobResponse]:
+        """Stop this runner's jobs that have not ended (``POST /jobs/{name}/cancel``,
+        platform API 3.x); returns the jobs as the cancellations left them.
+
+        A job that ended meanwhile is skipped.  The platform SDK's ``kill`` does
+        nothing; a 2.90 platform has no cancel, so there this raises
+        :class:`~avatars.errors.EndpointUnavailableError` (delete the jobs with
+        :meth:`delete` instead).
+        """
+        if not self.jobs:
+            raise RequestValidationError("no job to stop: call run() first", field="jobs")
+        stopped: List[JobResponse] = []
+        for parameters_name, created in self.jobs.items():
+            if parameters_name in self._finished:
+                continue
+            try:
+                stopped.append(self.client.jobs.cancel_job(created.name))
+            except ConflictError:  # it ended before the cancel arrived
+                continue
+        return stopped
+
+    def print_parameters(self, table_name: Optional[str] = None, *, file: Optional[IO[str]] = None) -> None:
+        """Print the parameters of one table (default: every table), one block per
+        document kind (avatarization, its DP variants, time series, privacy and
+        signal metrics), to ``file`` (default: standard output)."""
+        out = sys.stdout if file is None else file
+        names = list(self.config.tables) if table_name is None else [table_name]
+        for name in names:
+            self._check_table(name)
+        for name in names:
+            print(f"--- {name} ---", file=out)
+            found = False
+            for section, tables in self.config.parameters.items():
+                if name in tables:
+                    found = True
+                    print(f"{section}: {json.dumps(tables[name], sort_keys=True, default=str)}", file=out)
+            if not found:
+                print("no parameters set (call set_parameters() or advise_parameters())", file=out)
+
+    def table_summary(self, table_name: str) -> Any:
+        """The statistics of a table that the advice job computed
+        (:meth:`advise_parameters` first): a DataFrame with pandas, else a list of rows."""
+        self._check_table(table_name)
+        advice = next((name for name in reversed(list(self.jobs)) if name.startswith(JobKind.advice.value)), None)
+        if advice is None:
+            raise RequestValidationError("no advice job: call advise_parameters() first", field="table_name")
+        for item in self._json_results(advice, "advice"):
+            if isinstance(item, dict) and item.get("table_name") == table_name:
+                summary = item.get("summary")
+                stats = summary.get("stats") if isinstance(summary, dict) else None
+                if not isinstance(stats, list):
+                    break
+                try:
+                    pd: Any = importlib.import_module("pandas")
+                except ImportError:
+                    return stats
+                return pd.DataFrame(stats)
+        raise AvatarError(f"the advice job gave no summary for table {table_name!r}")
+
+    def metrics_summary(self) -> Any:
+        """Privacy and signal meta-metrics of every table, side by side (several
+        tables only): with pandas, a DataFrame indexed by table whose columns are
+        ``(reference, "privacy" | "signal")``; else ``{table: {reference: {"privacy":
+        value, "signal": value}}}``."""
+        if len(self.config.tables) < 2:
+            raise RequestValidationError("metrics_summary needs several tables", field="tables")
+        merged: Dict[str, Dict[str, Dict[str, Any]]] = {}
+        for metric, parameters_name, result in (
+            ("privacy", JobKind.privacy_metrics.value, "privacy_metrics_summary"),
+            ("signal", JobKind.signal_metrics.value, "signal_metrics_summary"),
+        ):
+            self._job(parameters_name)
+            summaries = self._json_results(parameters_name, result)
+            if not summaries or not all(isinstance(item, dict) for item in summaries):
+                raise AvatarError(f"the {parameters_name} job gave no {result} file")
+            for item in summaries:
+                for table, references in item.items():
+                    if not isinstance(references, dict):
+                        raise AvatarError(f"the {result} of table {table!r} is not a mapping")
+                    for reference, value in references.items():
+                        merged.setdefault(str(table), {}).setdefault(str(reference), {})[metric] = value
+        try:
+            pd: Any = importlib.import_module("pandas")
+        except ImportError:
+            return merged
+        columns = sorted(
+            {(ref, metric) for refs in merged.values() for ref in refs for metric in ("privacy", "signal")}
+        )
+        frame = pd.DataFrame(
+            [[merged[t].get(ref, {}).get(metric) for ref, metric in columns] for t in sorted(merged)],
+            index=sorted(merged),
+            columns=pd.MultiIndex.from_tuples(columns),
+        )
+        return frame
 
     # ---------------------------------------------------------------- results
 
@@ -532,6 +639,20 @@ class Runner:
     def get_all_results(self) -> RunnerResults:
         """Every table's results from the jobs that ran."""
         results = RunnerResults()
+        self._wait_many([n for n in _RESULT_JOBS if n in self.jobs], self.timeout)
+        wanted = [
+            url
+            for name, kinds in (
+                (JobKind.standard.value, ("shuffled", "unshuffled")),
+                (JobKind.privacy_metrics.value, ("privacy_metrics",)),
+                (JobKind.signal_metrics.value, ("signal_metrics",)),
+            )
+            if name in self.jobs
+            for kind in kinds
+            for url in self._urls(name).get(kind, [])
+            if url not in self._downloads
+        ]
+        self._store.prefetch(wanted)
         for table in self.config.tables:
             if JobKind.standard.value in self.jobs:
                 results.shuffled[table] = self.shuffled(table)
@@ -686,6 +807,61 @@ class Runner:
             time.sleep(interval)
             interval = min(self.max_poll_interval, interval * self.poll_backoff)
 
+    def _restore(self, set_name: str, config: ResourceSet, jobs: Iterable[JobResponse]) -> None:
+        """Become the runner of the stored run ``set_name`` (see
+        :meth:`avatars.Manager.create_runner_from_id`): its documents, and its
+        newest job of each parameters document (deleted jobs left out)."""
+        self.set_name = set_name
+        self.config = config
+        self._tables = {}
+        self.jobs = {}
+        self._finished.clear()
+        self._result_urls.clear()
+        self._downloads.clear()
+        newest: Dict[str, JobResponse] = {}
+        for job in jobs:
+            name = job.parameters_name or job.kind.value
+            if job.deleted_at is None and (name not in newest or job.created_at > newest[name].created_at):
+                newest[name] = job
+        for name, job in sorted(newest.items(), key=lambda item: _order(item[1].kind)):
+            self.jobs[name] = JobCreateResponse(name=job.name, location=f"{self.client.base_url}/jobs/{job.name}")
+            if job.status is JobStatus.finished:
+                self._finished[name] = job
+
+    def _wait_many(self, parameters_names: Sequence[str], timeout: Optional[float]) -> None:
+        """Wait for several jobs with one ``GET /jobs?set_name=`` per round (not one
+        ``GET /jobs/{name}`` per job); a job the listing lacks is waited for alone."""
+        pending = {self._job(p).name: p for p in parameters_names if p not in self._finished}
+        if len(pending) < 2 or self.set_name is None:
+            for name in pending.values():
+                self._wait(name, timeout)
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = self.poll_interval
+        while pending:
+            listed = {job.name: job for job in self.client.jobs.get_jobs(set_name=self.set_name)}
+            for job_name, parameters_name in list(pending.items()):
+                job = listed.get(job_name)
+                if job is None:
+                    continue
+                self._progress.on_job(job)
+                if job.failed:
+                    raise self._root_cause(job)
+                if job.status is JobStatus.finished:
+                    self._finished[parameters_name] = job
+                    del pending[job_name]
+            if not pending:
+                return
+            if not any(name in listed for name in pending):  # not in the listing: ask for each
+                for name in list(pending.values()):
+                    self._wait(name, None if deadline is None else max(0.0, deadline - time.monotonic()))
+                return
+            if deadline is not None and time.monotonic() + interval > deadline:
+                waiting = ", ".join(sorted(pending.values()))
+                raise WaitTimeoutError(f"jobs {waiting} still running after {timeout:g} s")
+            time.sleep(interval)
+            interval = min(self.max_poll_interval, interval * self.poll_backoff)
+
     def _root_cause(self, job: JobResponse) -> JobFailedError:
         """The error of the job that failed by itself, when ``job`` only inherited a failure."""
         culprit = job
@@ -756,6 +932,10 @@ class Runner:
 
     def __repr__(self) -> str:
         return f"Runner({self.display_name!r}, tables={list(self.config.tables)}, jobs={list(self.jobs)})"
+
+
+#: the jobs whose files :meth:`Runner.get_all_results` reads
+_RESULT_JOBS = (JobKind.standard.value, JobKind.privacy_metrics.value, JobKind.signal_metrics.value)
 
 
 def _choice(enum: Any, value: Any, field: str) -> str:

@@ -16,20 +16,20 @@ no ``ordered``, no ``pass_many``, and this module's own :class:`TolerantEnum`
 Loading cost is dominated by marshmallow's per-field machinery; the custom
 fields below are deliberately small (one ``isinstance`` and one conversion).
 To profile: ``python -m cProfile -s cumtime -c "..."`` around
-``load(JobResponseListSchema, body)``.
+``load(JobResponseList, body)``.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Type, TypeVar, overload
 
 import marshmallow
 from marshmallow import EXCLUDE, fields, post_load
 
 from . import models
-from .errors import schema_error, wrong_shape_error
+from .errors import ConfigurationError, schema_error, wrong_shape_error
 
 __all__ = [
     "BaseSchema",
@@ -59,6 +59,7 @@ __all__ = [
     "load",
     "load_many",
     "load_results",
+    "schema_for",
     "parse_datetime",
 ]
 
@@ -389,14 +390,58 @@ def _schema(schema_cls: Type[marshmallow.Schema], many: bool) -> marshmallow.Sch
     return schema
 
 
+#: Model class -> the schema that loads it (filled on first use).
+_SCHEMA_OF_MODEL: Dict[type, Type[BaseSchema]] = {}
+
+
+def schema_for(cls: type) -> Type[marshmallow.Schema]:
+    """The schema that loads ``cls``: a model of :mod:`avatars.models` (its
+    schema is looked up), or a schema class itself (returned as is).
+    :class:`~avatars.errors.ConfigurationError` for anything else."""
+    if isinstance(cls, type) and issubclass(cls, marshmallow.Schema):
+        return cls
+    if not _SCHEMA_OF_MODEL:
+        for name in __all__:
+            candidate = globals().get(name)
+            if isinstance(candidate, type) and issubclass(candidate, BaseSchema) and candidate.__model__ is not None:
+                _SCHEMA_OF_MODEL.setdefault(candidate.__model__, candidate)
+    schema = _SCHEMA_OF_MODEL.get(cls)
+    if schema is None:
+        raise ConfigurationError(f"no schema loads {getattr(cls, '__name__', cls)!r}")
+    return schema
+
+
+@overload
 def load(
-    schema_cls: Type[marshmallow.Schema],
+    cls: Type[marshmallow.Schema],
+    data: Any,
+    *,
+    endpoint: Optional[str] = ...,
+    request_id: Optional[str] = ...,
+) -> Any: ...
+
+
+@overload
+def load(
+    cls: Type[T],
+    data: Any,
+    *,
+    endpoint: Optional[str] = ...,
+    request_id: Optional[str] = ...,
+) -> T: ...
+
+
+def load(
+    cls: Type[Any],
     data: Any,
     *,
     endpoint: Optional[str] = None,
     request_id: Optional[str] = None,
 ) -> Any:
-    """Load one object; :class:`~avatars.errors.SchemaError` when it does not fit."""
+    """Load one object of the model class ``cls`` (e.g. ``load(JobResponse, data)``
+    is typed ``JobResponse``); :class:`~avatars.errors.SchemaError` when the data
+    does not fit.  A schema class is also accepted (the result is then untyped)."""
+    schema_cls = schema_for(cls)
     if not isinstance(data, dict):
         raise wrong_shape_error(endpoint, "an object", data, request_id=request_id)
     fast = _compiled(schema_cls)
@@ -408,14 +453,36 @@ def load(
     return _marshmallow_load(schema_cls, data, False, endpoint, request_id)
 
 
+@overload
 def load_many(
-    schema_cls: Type[marshmallow.Schema],
+    cls: Type[marshmallow.Schema],
+    data: Any,
+    *,
+    endpoint: Optional[str] = ...,
+    request_id: Optional[str] = ...,
+) -> List[Any]: ...
+
+
+@overload
+def load_many(
+    cls: Type[T],
+    data: Any,
+    *,
+    endpoint: Optional[str] = ...,
+    request_id: Optional[str] = ...,
+) -> List[T]: ...
+
+
+def load_many(
+    cls: Type[Any],
     data: Any,
     *,
     endpoint: Optional[str] = None,
     request_id: Optional[str] = None,
 ) -> List[Any]:
-    """Load a list of objects; :class:`~avatars.errors.SchemaError` when it does not fit."""
+    """Load a list of objects of the model class ``cls`` (typed ``List[cls]``);
+    :class:`~avatars.errors.SchemaError` when the data does not fit."""
+    schema_cls = schema_for(cls)
     if not isinstance(data, list):
         raise wrong_shape_error(endpoint, "a list", data, request_id=request_id)
     fast = _compiled(schema_cls)

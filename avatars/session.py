@@ -6,6 +6,9 @@ It adds four things to a plain session, and nothing else:
   absolute URLs are used as given;
 * a default timeout, used when a call passes none (``timeout=None`` also means
   "the default"; pass :data:`avatars.NO_TIMEOUT` to wait forever);
+
+  both decided by its :class:`~avatars._policy.CallPolicy` (``session.policy``),
+  the same object :class:`~avatars.ApiClient` resolves its calls with;
 * ``User-Agent: avatar-anonymization-client/<version> requests/<version>``;
 * credential hygiene across origins: a redirect that leaves the API's origin
   (scheme, host and port) carries neither ``Authorization`` nor a cookie; the
@@ -34,9 +37,9 @@ from urllib3.util.retry import Retry
 
 from ._deadline import current_deadline, watch_pools
 from ._fork import reset_in_child, reset_session_pools
-from ._urls import Origin, join_url, origin_of, same_origin
-from ._version import DISTRIBUTION, __version__
-from .config import DEFAULT_TIMEOUT, NO_TIMEOUT, Timeout, normalize_base_url, normalize_timeout
+from ._policy import CallPolicy, user_agent
+from ._urls import Origin, same_origin
+from .config import Timeout
 
 __all__ = [
     "AvatarSession",
@@ -60,14 +63,7 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 #: instead of opening throw-away ones.
 DEFAULT_POOL_MAXSIZE = 16
 
-_REQUESTS_VERSION = str(getattr(requests, "__version__", "unknown"))
 _URLLIB3_MAJOR = int(str(getattr(urllib3, "__version__", "2")).split(".")[0])
-
-
-def user_agent() -> str:
-    """``avatar-anonymization-client/<version> requests/<version>``: our own product and
-    version (``/check_client`` may answer ``unknown``: advice, never a gate)."""
-    return f"{DISTRIBUTION}/{__version__} requests/{_REQUESTS_VERSION}"
 
 
 def _budget_left() -> Optional[float]:
@@ -265,10 +261,8 @@ class AvatarSession(requests.Session):
         pool_maxsize: int = DEFAULT_POOL_MAXSIZE,
     ) -> None:
         super().__init__()
-        self.base_url = normalize_base_url(base_url)
-        self.origin: Optional[Origin] = origin_of(self.base_url)
-        checked = normalize_timeout(timeout)
-        self.default_timeout: Timeout = DEFAULT_TIMEOUT if checked is None else checked
+        #: The per-call policy: base URL, origin, default timeout.
+        self.policy = CallPolicy(base_url, timeout)
         self.auth = auth
         self.headers["User-Agent"] = user_agent()
         self.cookies.set_policy(_OriginCookiePolicy(self.origin))
@@ -289,9 +283,21 @@ class AvatarSession(requests.Session):
 
         reset_in_child(self, reset_session_pools)
 
+    @property
+    def base_url(self) -> str:
+        return self.policy.base_url
+
+    @property
+    def origin(self) -> Optional[Origin]:
+        return self.policy.origin
+
+    @property
+    def default_timeout(self) -> Timeout:
+        return self.policy.timeout
+
     def url_for(self, path: str) -> str:
         """The absolute URL for ``path`` (relative paths join the base URL)."""
-        return join_url(self.base_url, path)
+        return self.policy.url_for(path)
 
     def request(
         self,
@@ -320,14 +326,14 @@ class AvatarSession(requests.Session):
             method = method.decode("ascii")
         return super().request(
             method,
-            self.url_for(url),
+            self.policy.url_for(url),
             params=params,
             data=data,
             headers=headers,
             cookies=cookies,
             files=files,
             auth=auth,
-            timeout=self.resolve_timeout(timeout),
+            timeout=self.policy.timeout_for(timeout),
             allow_redirects=allow_redirects,
             proxies=proxies,  # type: ignore[arg-type]
             hooks=hooks,
@@ -338,12 +344,9 @@ class AvatarSession(requests.Session):
         )
 
     def resolve_timeout(self, timeout: Any) -> Optional[Timeout]:
-        """``None`` gives the default; :data:`NO_TIMEOUT` gives "no timeout"."""
-        if timeout is None:
-            return self.default_timeout
-        if timeout is NO_TIMEOUT:
-            return None
-        return timeout  # type: ignore[no-any-return]
+        """``None`` gives the default; :data:`NO_TIMEOUT` gives "no timeout"
+        (see :meth:`CallPolicy.timeout_for <avatars._policy.CallPolicy.timeout_for>`)."""
+        return self.policy.timeout_for(timeout)
 
     def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
         prepared = super().prepare_request(request)

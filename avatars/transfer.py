@@ -88,6 +88,7 @@ from typing import IO, Any, BinaryIO, Callable, Generator, Iterable, Iterator, O
 import requests
 import urllib3
 
+from ._deadline import budget_of, release
 from .errors import (
     ApiConnectionError,
     ApiTimeoutError,
@@ -582,6 +583,7 @@ def save_response(
         )
     finally:
         response.close()
+        release(response)  # the body is done: the call's budget stops watching it
 
 
 def _write_target(path: str) -> str:
@@ -940,8 +942,8 @@ def _download_error(
 
 def _budget_error(response: requests.Response, where: str) -> Optional[ApiTimeoutError]:
     """The error when ApiClient's ``total_timeout`` watchdog cut this download."""
-    deadline = getattr(response, "_avatars_deadline", None)
-    if deadline is None or not getattr(deadline, "expired", False):
+    deadline = budget_of(response)
+    if deadline is None or not deadline.expired:
         return None
     return ApiTimeoutError(
         f"the download did not complete within its total budget of {deadline.seconds:g} s{where}",

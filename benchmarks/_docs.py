@@ -88,6 +88,18 @@ Object storage
     signature (the default over plain http), and the download with its
     SHA-256 computed in a helper thread.  Peak RSS is the child's ``VmHWM``.
 
+Everyday flow
+    ``Manager -> create_runner -> add_table -> set_parameters -> run`` (the
+    standard, privacy and signal jobs) ``-> get_all_results`` on one table
+    (10,000 rows; 1,000 in quick mode), once with ``avatars`` and once with
+    the platform SDK (``octopize.avatar`` 1.25.0, in a Python 3.12 venv made
+    once under ``benchmarks/out/``), each in a fresh process, against the same
+    ``avatars serve`` in the same run (``benchmarks/_flow_child.py`` is the
+    script both run).  Wall time of the flow (the table is built before the
+    clock starts), HTTP requests sent (the server's request logs, API and
+    object store, cleared before each run) and the process's peak RSS
+    (``VmHWM``).  Both import pandas and hold the table and its results.
+
 Import
     ``python -c "import avatars"`` as a whole process, next to
     ``python -c "import requests"``: median wall time and peak RSS (``VmHWM``)
@@ -176,6 +188,16 @@ KNOWN_MISSES: Dict[str, str] = {
         "temporary file that it renames into place (``avatars.transfer._save_to_path``); ``curl -o`` "
         "does neither (see the profile below).  On a busy machine the page cache's writeback scatters "
         "the paired runs (see the ratios printed by the run)."
+    ),
+    "flow: HTTP requests": (
+        "on the platform API 2.90 this flow costs 15 requests before the first poll, whatever the "
+        "client: ``GET /upload_url``, ``GET /access`` and the object's PUT, ``PUT /resources``, one "
+        "``POST /jobs`` per job (3), one ``GET /results`` per job (3), ``POST /access/batch`` and the 4 "
+        "result objects; the SDK's 29 include 2 calls at start-up, a ``POST /access/batch`` per job (two "
+        "for the standard job), a ``HEAD`` on the bucket and one before each object.  Half of the "
+        "SDK's count is below that floor; ``avatars`` "
+        "waits with one ``GET /jobs?set_name=`` per round for all the jobs, and the rounds depend on "
+        "how long the jobs run (the SDK polls every 5 s or more; ``avatars`` from 0.2 s, growing)."
     ),
     "upload": (
         "the upload runs at the server's ingestion speed for both clients; on a loaded machine the "

@@ -33,6 +33,7 @@ BENCHMARKS: Dict[str, str] = {
     "import": "bench_import",
     "refresh": "bench_refresh",
     "storage": "bench_storage",
+    "flow": "bench_flow",
 }
 
 #: Figures whose "met" is a correctness check rather than a timing: a miss fails the run.

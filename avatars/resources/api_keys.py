@@ -18,7 +18,7 @@ class ApiKeys(JsonResource):
     def list_api_keys(self, *, timeout: Optional[Timeout] = None) -> List[ApiKey]:
         """``GET /api-keys``: the caller's keys (metadata only, never the secret)."""
         response = self._client.request("GET", "api-keys", timeout=timeout)
-        return self._load_many("ApiKeySchema", response, "GET /api-keys")
+        return self._load_many(ApiKey, response, "GET /api-keys")
 
     def create_api_key(
         self, name: str, expiration_days: int, *, timeout: Optional[Timeout] = None
@@ -30,13 +30,13 @@ class ApiKeys(JsonResource):
         """
         body: Any = CreateApiKeyRequest(name, expiration_days).to_json()
         response = self._client.request("POST", "api-keys", json=body, timeout=timeout)
-        created: CreateApiKeyResponse = self._load("CreateApiKeyResponseSchema", response, "POST /api-keys")
+        created = self._load(CreateApiKeyResponse, response, "POST /api-keys")
         return created
 
     def get_api_key(self, id: IdLike, *, timeout: Optional[Timeout] = None) -> ApiKey:  # noqa: A002
         """``GET /api-keys/{id}``."""
         response = self._client.request("GET", f"api-keys/{id_segment(id)}", timeout=timeout)
-        key: ApiKey = self._load("ApiKeySchema", response, "GET /api-keys/{id}")
+        key = self._load(ApiKey, response, "GET /api-keys/{id}")
         return key
 
     def revoke_api_key(self, id: IdLike, *, timeout: Optional[Timeout] = None) -> None:  # noqa: A002

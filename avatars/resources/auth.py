@@ -8,13 +8,16 @@ tokens on the client.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 from uuid import UUID
 
 from .._validate import require_text
 from ..config import Timeout
 from ..models import ForgottenPasswordRequest, LoginResponse, ResetPasswordRequest
 from ._helpers import API_2_ONLY, JsonResource, platform_endpoint, schemas_module
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .._deadline import Deadline
 
 #: What to do instead of logging in on a platform without ``/login``.
 _USE_API_KEY = "this platform (API 3.x) authenticates with API keys only: use ApiClient(..., api_key=...)"
@@ -38,12 +41,17 @@ class Auth(JsonResource):
             data = self._client.request_json(
                 "POST", "login", data=form, timeout=timeout, send_auth=False, auth_required=False
             )
-        schemas = schemas_module()
-        login: LoginResponse = schemas.load(schemas.LoginResponseSchema, data, endpoint="POST /login")
+        login: LoginResponse = schemas_module().load(LoginResponse, data, endpoint="POST /login")
         return login
 
-    def refresh(self, refresh_token: str, *, timeout: Optional[Timeout] = None) -> LoginResponse:
-        """``POST /refresh`` with the refresh token in the form body (never the URL)."""
+    def refresh(
+        self, refresh_token: str, *, timeout: Optional[Timeout] = None, deadline: Optional[Deadline] = None
+    ) -> LoginResponse:
+        """``POST /refresh`` with the refresh token in the form body (never the URL).
+
+        ``deadline``: the budget of the call this refresh is made for (the
+        client passes it when a call needs a refresh); see
+        :meth:`ApiClient.request <avatars.ApiClient.request>`."""
         require_text(refresh_token, "refresh_token", blank_ok=True)
         with platform_endpoint("POST /refresh", API_2_ONLY, _USE_API_KEY):
             data = self._client.request_json(
@@ -53,9 +61,9 @@ class Auth(JsonResource):
                 timeout=timeout,
                 send_auth=False,
                 auth_required=False,
+                deadline=deadline,
             )
-        schemas = schemas_module()
-        login: LoginResponse = schemas.load(schemas.LoginResponseSchema, data, endpoint="POST /refresh")
+        login: LoginResponse = schemas_module().load(LoginResponse, data, endpoint="POST /refresh")
         return login
 
     def logout(self, *, timeout: Optional[Timeout] = None) -> None:

@@ -18,5 +18,5 @@ class Capabilities(JsonResource):
         """``GET /capabilities``.  On a 2.90 platform: :class:`~avatars.errors.EndpointUnavailableError`."""
         with platform_endpoint("GET /capabilities", API_3_ONLY):
             response = self._client.request("GET", "capabilities", timeout=timeout)
-        capabilities: CapabilitiesResponse = self._load("CapabilitiesResponseSchema", response, "GET /capabilities")
+        capabilities = self._load(CapabilitiesResponse, response, "GET /capabilities")
         return capabilities

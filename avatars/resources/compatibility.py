@@ -20,5 +20,5 @@ class Compatibility(JsonResource):
         Check :attr:`CompatibilityResponse.is_compatible` (or ``status``).
         """
         response = self._client.request("GET", "check_client", timeout=timeout, auth_required=False)
-        answer: CompatibilityResponse = self._load("CompatibilityResponseSchema", response, "GET /check_client")
+        answer = self._load(CompatibilityResponse, response, "GET /check_client")
         return answer

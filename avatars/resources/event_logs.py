@@ -51,4 +51,4 @@ class EventLogs(JsonResource):
                 raise RequestValidationError(f"limit must be an integer >= 1, got {limit!r}", field="limit")
             params["limit"] = str(limit)
         response = self._client.request("GET", "event-logs", params=params or None, timeout=timeout)
-        return self._load_many("EventLogResponseSchema", response, "GET /event-logs")
+        return self._load_many(EventLogResponse, response, "GET /event-logs")

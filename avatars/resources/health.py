@@ -17,17 +17,17 @@ class Health(JsonResource):
     def get_root(self, *, timeout: Optional[Timeout] = None) -> HealthMessage:
         """``GET /``: a greeting."""
         response = self._client.request("GET", "/", timeout=timeout, auth_required=False)
-        message: HealthMessage = self._load("HealthMessageSchema", response, "GET /")
+        message = self._load(HealthMessage, response, "GET /")
         return message
 
     def get_health(self, *, timeout: Optional[Timeout] = None) -> HealthMessage:
         """``GET /health``: ``message == "ok"`` when the server is up."""
         response = self._client.request("GET", "health", timeout=timeout, auth_required=False)
-        message: HealthMessage = self._load("HealthMessageSchema", response, "GET /health")
+        message = self._load(HealthMessage, response, "GET /health")
         return message
 
     def get_health_db(self, *, timeout: Optional[Timeout] = None) -> HealthMessage:
         """``GET /health/db``: ``message == "ok"`` when the database answers."""
         response = self._client.request("GET", "health/db", timeout=timeout, auth_required=False)
-        message: HealthMessage = self._load("HealthMessageSchema", response, "GET /health/db")
+        message = self._load(HealthMessage, response, "GET /health/db")
         return message

@@ -86,7 +86,7 @@ class Jobs(JsonResource):
                 )
             params["names"] = wanted
         response = self._client.request("GET", "jobs", params=params or None, timeout=timeout)
-        jobs: JobResponseList = self._load("JobResponseListSchema", response, "GET /jobs")
+        jobs = self._load(JobResponseList, response, "GET /jobs")
         if wanted is not None:
             keep = set(wanted)
             jobs = JobResponseList([job for job in jobs.jobs if job.name in keep])
@@ -99,7 +99,7 @@ class Jobs(JsonResource):
                 f"request must be a JobCreateRequest, got {type(request).__name__}", field="request"
             )
         response = self._client.request("POST", "jobs", json=request.to_json(), timeout=timeout)
-        created: JobCreateResponse = self._load("JobCreateResponseSchema", response, "POST /jobs")
+        created = self._load(JobCreateResponse, response, "POST /jobs")
         return created
 
     def create_job_flow(
@@ -114,7 +114,7 @@ class Jobs(JsonResource):
         body = request if isinstance(request, JobFlowCreateRequest) else JobFlowCreateRequest(request)
         with platform_endpoint("POST /jobs/flow", API_3_ONLY):
             response = self._client.request("POST", "jobs/flow", json=body.to_json(), timeout=timeout)
-        created: JobFlowCreateResponse = self._load("JobFlowCreateResponseSchema", response, "POST /jobs/flow")
+        created = self._load(JobFlowCreateResponse, response, "POST /jobs/flow")
         return created
 
     def get_last_jobs(self, *, timeout: Optional[Timeout] = None) -> JobResponseList:
@@ -125,14 +125,14 @@ class Jobs(JsonResource):
         the platform's meanings.
         """
         response = self._client.request("GET", "jobs/last_set", timeout=timeout)
-        jobs: JobResponseList = self._load("JobResponseListSchema", response, "GET /jobs/last_set")
+        jobs = self._load(JobResponseList, response, "GET /jobs/last_set")
         return jobs
 
     def get_job_status(self, job_name: str, *, timeout: Optional[Timeout] = None) -> JobResponse:
         """``GET /jobs/{job_name}``: the job as it is now."""
         path = f"jobs/{name_segment(job_name, 'job_name', reserved=_RESERVED)}"
         response = self._client.request("GET", path, timeout=timeout)
-        job: JobResponse = self._load("JobResponseSchema", response, "GET /jobs/{job_name}")
+        job = self._load(JobResponse, response, "GET /jobs/{job_name}")
         return job
 
     def cancel_job(self, job_name: str, *, timeout: Optional[Timeout] = None) -> JobResponse:
@@ -144,14 +144,14 @@ class Jobs(JsonResource):
         path = f"jobs/{name_segment(job_name, 'job_name', reserved=_RESERVED)}/cancel"
         with platform_endpoint("POST /jobs/{job_name}/cancel", API_3_ONLY):
             response = self._client.request("POST", path, timeout=timeout)
-        job: JobResponse = self._load("JobResponseSchema", response, "POST /jobs/{job_name}/cancel")
+        job = self._load(JobResponse, response, "POST /jobs/{job_name}/cancel")
         return job
 
     def delete_job(self, job_name: str, *, timeout: Optional[Timeout] = None) -> JobResponse:
         """``DELETE /jobs/{job_name}``: delete a job (cancelling it first if it runs)."""
         path = f"jobs/{name_segment(job_name, 'job_name', reserved=_RESERVED)}"
         response = self._client.request("DELETE", path, timeout=timeout)
-        job: JobResponse = self._load("JobResponseSchema", response, "DELETE /jobs/{job_name}")
+        job = self._load(JobResponse, response, "DELETE /jobs/{job_name}")
         return job
 
     def bulk_delete_jobs(
@@ -164,5 +164,5 @@ class Jobs(JsonResource):
         request = job_names if isinstance(job_names, BulkDeleteRequest) else BulkDeleteRequest(job_names)
         body: Any = request.to_json()
         response = self._client.request("POST", "jobs/bulk-delete", json=body, timeout=timeout)
-        deleted: BulkDeleteResponse = self._load("BulkDeleteResponseSchema", response, "POST /jobs/bulk-delete")
+        deleted = self._load(BulkDeleteResponse, response, "POST /jobs/bulk-delete")
         return deleted

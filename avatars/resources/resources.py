@@ -46,7 +46,7 @@ class ResourceSets(JsonResource):
         path = f"resources/{id_segment(set_name, 'set_name')}"
         body = _yaml_body(yaml_string)
         response = self._client.request("POST", path, data=body, headers=_YAML_HEADERS, timeout=timeout)
-        created: ResourceSetResponse = self._load("ResourceSetResponseSchema", response, "POST /resources/{set_name}")
+        created = self._load(ResourceSetResponse, response, "POST /resources/{set_name}")
         return created
 
     def put_resources(
@@ -60,7 +60,7 @@ class ResourceSets(JsonResource):
         path = f"resources/{name_segment(display_name, 'display_name')}"
         body = _yaml_body(yaml_string)
         response = self._client.request("PUT", path, data=body, headers=_YAML_HEADERS, timeout=timeout)
-        stored: ResourceSetResponse = self._load("ResourceSetResponseSchema", response, "PUT /resources/{display_name}")
+        stored = self._load(ResourceSetResponse, response, "PUT /resources/{display_name}")
         return stored
 
     def get_resources(self, set_name: IdLike, *, timeout: Optional[Timeout] = None) -> str:

@@ -69,7 +69,7 @@ class ResultFiles(JsonResource):
         """``GET /access?url=...``: storage credentials for one result file."""
         require_text(url, "url")
         response = self._client.request("GET", "access", params={"url": url}, timeout=timeout)
-        access: FileAccess = self._load("FileAccessSchema", response, "GET /access")
+        access = self._load(FileAccess, response, "GET /access")
         return access
 
     def get_permissions_to_download_batch(
@@ -83,7 +83,7 @@ class ResultFiles(JsonResource):
             require_text(url, f"urls[{index}]")
         body: Any = list(urls)  # the platform takes a bare JSON list
         response = self._client.request("POST", "access/batch", json=body, timeout=timeout)
-        return self._load_many("FileAccessSchema", response, "POST /access/batch")
+        return self._load_many(FileAccess, response, "POST /access/batch")
 
     def get_upload_url(self, *, timeout: Optional[Timeout] = None) -> str:
         """``GET /upload_url``: the caller's upload prefix (a string)."""

@@ -25,7 +25,7 @@ class Users(JsonResource):
         if username is not None:
             params["username"] = require_text(username, "username")
         response = self._client.request("GET", "users", params=params or None, timeout=timeout)
-        return self._load_many("UserSchema", response, "GET /users")
+        return self._load_many(User, response, "GET /users")
 
     def create_user(self, request: CreateUser, *, timeout: Optional[Timeout] = None) -> User:
         """``POST /users`` (admin only)."""
@@ -34,36 +34,36 @@ class Users(JsonResource):
         body: Any = request.to_json()
         with platform_endpoint("POST /users", API_2_ONLY):
             response = self._client.request("POST", "users", json=body, timeout=timeout)
-        user: User = self._load("UserSchema", response, "POST /users")
+        user = self._load(User, response, "POST /users")
         return user
 
     def get_me(self, *, timeout: Optional[Timeout] = None) -> MeUser:
         """``GET /users/me``: the caller, with the limits of their environment."""
         response = self._client.request("GET", "users/me", timeout=timeout)
-        me: MeUser = self._load("MeUserSchema", response, "GET /users/me")
+        me = self._load(MeUser, response, "GET /users/me")
         return me
 
     def get_credits_info(self, *, timeout: Optional[Timeout] = None) -> CreditsInfo:
         """``GET /users/credits_info``."""
         response = self._client.request("GET", "users/credits_info", timeout=timeout)
-        info: CreditsInfo = self._load("CreditsInfoSchema", response, "GET /users/credits_info")
+        info = self._load(CreditsInfo, response, "GET /users/credits_info")
         return info
 
     def get_features_info(self, *, timeout: Optional[Timeout] = None) -> FeaturesInfo:
         """``GET /users/features_info``: the feature scopes the caller may use."""
         response = self._client.request("GET", "users/features_info", timeout=timeout)
-        info: FeaturesInfo = self._load("FeaturesInfoSchema", response, "GET /users/features_info")
+        info = self._load(FeaturesInfo, response, "GET /users/features_info")
         return info
 
     def get_user(self, id: IdLike, *, timeout: Optional[Timeout] = None) -> User:  # noqa: A002
         """``GET /users/{id}``."""
         response = self._client.request("GET", f"users/{id_segment(id)}", timeout=timeout)
-        user: User = self._load("UserSchema", response, "GET /users/{id}")
+        user = self._load(User, response, "GET /users/{id}")
         return user
 
     def delete_user(self, id: IdLike, *, timeout: Optional[Timeout] = None) -> User:  # noqa: A002
         """``DELETE /users/{id}`` (admin only): the deleted user."""
         with platform_endpoint("DELETE /users/{id}", API_2_ONLY):
             response = self._client.request("DELETE", f"users/{id_segment(id)}", timeout=timeout)
-        user: User = self._load("UserSchema", response, "DELETE /users/{id}")
+        user = self._load(User, response, "DELETE /users/{id}")
         return user

@@ -209,6 +209,86 @@ def test_a_refresh_spends_the_budget_of_the_call() -> None:
     assert "total budget of 1.2 s" in str(info.value)
 
 
+def _trickled_body(r: Received) -> Sequence[Step]:
+    body = b"x" * 40
+    head = answer(200, body)[: -len(body)]
+    return [head, *trickle(body, 0.2)]
+
+
+@pytest.mark.parametrize("injected", [False, True])
+def test_a_streamed_body_is_cut_by_the_budget_without_patching_the_response(injected: bool, tmp_path: Any) -> None:
+    """With an explicit budget, reading a streamed body is bounded too, for the
+    library's session and an injected one; nothing is patched on the response:
+    the budget is found with avatars._deadline.budget_of, and released once
+    the body is done."""
+    import requests
+
+    from avatars._deadline import budget_of
+    from avatars.transfer import save_response
+
+    session = requests.Session() if injected else None
+    with HostileServer(_trickled_body, connection_limit=20) as srv:
+        with ApiClient(srv.base_url, api_key="k" * 20, http_client=session, total_timeout=1.0) as client:
+            response = client.request("GET", "file", stream=True)
+            deadline = budget_of(response)
+            assert deadline is not None and deadline.armed
+            assert "close" not in vars(response) and "release_conn" not in vars(response.raw)
+            assert not any(name.startswith("_avatars") for name in vars(response))
+            with pytest.raises(ApiTimeoutError, match="total budget of 1 s"):
+                save_response(response, tmp_path / "out.bin")
+    assert budget_of(response) is None and not deadline.armed
+    if session is not None:
+        session.close()
+
+
+def test_a_streamed_body_read_in_time_releases_its_budget(tmp_path: Any) -> None:
+    from avatars._deadline import budget_of
+    from avatars.transfer import save_response
+
+    with HostileServer(lambda r: [answer(200, b"y" * 1000)]) as srv:
+        with ApiClient(srv.base_url, api_key="k" * 20, total_timeout=30.0) as client:
+            response = client.request("GET", "file", stream=True)
+            deadline = budget_of(response)
+            assert deadline is not None and deadline.armed
+            assert save_response(response, tmp_path / "out.bin").bytes_written == 1000
+            assert not deadline.armed and budget_of(response) is None
+            # The connection went back to the pool and serves the next call.
+            assert client.request("GET", "again").content == b"y" * 1000
+    assert srv.connections == 1
+
+
+def test_an_injected_session_with_its_own_retry_gets_the_documented_budget_guarantee() -> None:
+    """docs/architecture.rst, "Budgets" for injected sessions: the budget caps each
+    attempt's per-phase timeouts, the session's own urllib3.Retry decides how
+    many attempts there are, and the call ends in ApiTimeoutError naming the
+    budget once it is spent (trickled headers are not cut mid-way)."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=Retry(total=2, backoff_factor=0)))
+    # A stall longer than the budget before the headers: each attempt is cut by
+    # the read timeout capped to what is left of the budget (not the 30 s given).
+    with HostileServer(lambda r: [Pause(4), json_answer("{}")], connection_limit=6) as srv:
+        with ApiClient(srv.base_url, api_key="k" * 20, http_client=session, timeout=(2, 30), total_timeout=0.5) as c:
+            with pytest.raises(ApiTimeoutError) as info:
+                c.request("GET", "jobs")
+    assert len(srv.requests) == 3  # the session's own Retry: 1 + 2 retries
+    assert "total budget of 0.5 s" in str(info.value)
+
+    # Headers trickled one byte at a time, each byte within the read timeout:
+    # with an injected session the header phase runs to its end, then the call
+    # fails with the budget's error (never a success after the budget).
+    head = answer(200, b"{}", {"Content-Type": "application/json"})
+    with HostileServer(lambda r: list(trickle(head, 0.03)), connection_limit=20) as srv:
+        with ApiClient(srv.base_url, api_key="k" * 20, http_client=session, timeout=(2, 5), total_timeout=0.5) as c:
+            with pytest.raises(ApiTimeoutError, match="total budget of 0.5 s"):
+                c.request("GET", "jobs")
+    assert len(srv.requests) == 1
+    session.close()
+
+
 def test_a_gzip_bomb_on_a_json_call_fails_fast_in_bounded_memory() -> None:
     bomb = gzip_bomb(256 * 1024 * 1024)
     headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
@@ -266,6 +346,45 @@ def test_a_503_with_a_bad_retry_after_is_retried_and_keeps_its_status(retry_afte
         with ApiClient(srv.base_url, api_key="k" * 20) as client, pytest.raises(ServerError) as info:
             client.request("GET", "jobs")
     assert info.value.status_code == 503
+
+
+def _session_with_plain_retry(**retry: Any) -> Any:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=Retry(backoff_factor=0, **retry)))
+    return session
+
+
+@pytest.mark.parametrize("retry_after", ["-5", "abc", "1.5"])
+@pytest.mark.parametrize("forcelist", [None, [503]])
+def test_an_injected_plain_retry_on_a_bad_retry_after_keeps_the_503(retry_after: str, forcelist: Any) -> None:
+    """urllib3 1.26 and 2.x raise InvalidHeader from a plain Retry on these
+    values, after the 503 arrived: the call still ends in a ServerError 503
+    (it is not "nothing was sent", nor a network failure)."""
+    with HostileServer(lambda r: [json_answer('{"detail": "busy"}', 503, {"Retry-After": retry_after})]) as srv:
+        with _session_with_plain_retry(total=2, status_forcelist=forcelist) as session:
+            with ApiClient(srv.base_url, api_key="k" * 20, http_client=session) as client:
+                with pytest.raises(ServerError) as info:
+                    client.request("GET", "jobs")
+    assert info.value.status_code == 503
+    assert "Retry-After" in str(info.value)
+    assert info.value.headers.get("Retry-After") == retry_after
+    assert len(srv.requests) == 1  # the session's policy stopped at the first answer
+
+
+def test_an_injected_plain_retry_that_runs_out_keeps_the_status() -> None:
+    """A plain Retry with raise_on_status (urllib3's default) raises once its
+    retries run out: the call ends in a ServerError with the last status."""
+    with HostileServer(lambda r: [json_answer("{}", 502)]) as srv:
+        with _session_with_plain_retry(total=2, status_forcelist=[502]) as session:
+            with ApiClient(srv.base_url, api_key="k" * 20, http_client=session) as client:
+                with pytest.raises(ServerError) as info:
+                    client.request("GET", "jobs")
+    assert info.value.status_code == 502 and "gave up after its retries" in str(info.value)
+    assert len(srv.requests) == 3
 
 
 # ---------------------------------------------------------------------- processes and auth bookkeeping

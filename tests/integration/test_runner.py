@@ -137,3 +137,29 @@ def test_advise_parameters_sets_the_advised_k(avatar_manager: Manager) -> None:
     assert runner.config.parameters["avatarization"]["t"]["k"] == 9  # the stand-in: round(sqrt(300) / 2)
     runner.run(jobs_to_run=["standard"])
     assert len(runner.shuffled("t")) == 300
+
+
+def test_a_run_comes_back_by_name_and_by_id(avatar_server: LocalAvatarServer, avatar_api_key: str) -> None:
+    with Manager(avatar_server.base_url, api_key=avatar_api_key, progress=False) as manager:
+        first = manager.create_runner("comeback", seed=3)
+        first.add_table("patients", patients(), primary_key="id")
+        first.set_parameters("patients", k=5)
+        first.run(jobs_to_run=["standard", "privacy_metrics", "signal_metrics"])
+        expected = first.get_all_results()
+
+        runs = manager.find_ids_by_name("comeback")
+        assert [run for run, _jobs in runs] == [first.set_name]
+        assert sorted(job.name for job in manager.get_jobs_by_id(first.set_name)) == sorted(
+            created.name for created in first.jobs.values()
+        )
+        assert {job.name for job in manager.get_last_set()} == {created.name for created in first.jobs.values()}
+
+        again = manager.create_runner_from_name("comeback")
+        assert again.set_name == first.set_name
+        assert again.config.parameters["avatarization"] == {"patients": {"k": 5}}
+        back = again.get_all_results()
+        # the declared column types of the stored set give the same frame back
+        pd.testing.assert_frame_equal(back.shuffled["patients"], expected.shuffled["patients"], check_dtype=False)
+        assert back.privacy_metrics == expected.privacy_metrics
+        assert back.signal_metrics == expected.signal_metrics
+        assert again.kill() == []  # every job ended: nothing to stop, nothing sent

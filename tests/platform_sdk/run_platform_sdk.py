@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 import httpx
+from _serve import start_server, stop_servers
 
 try:
     from avatars import __version__ as sdk_version
@@ -145,41 +144,6 @@ class Checks:
 def expect(condition: bool, message: str) -> None:
     if not condition:
         raise AssertionError(message)
-
-
-def start_server(server_python: str, workdir: Path, api_version: int) -> Dict[str, str]:
-    secret_file = workdir / "admin-secret"
-    command = [
-        server_python,
-        "-m",
-        "avatars.testing",
-        "--job-step-seconds",
-        "0.01" if api_version == 2 else "1",
-        "--admin-secret-file",
-        str(secret_file),
-        "--api-version",
-        str(api_version),
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    info: Dict[str, str] = {}
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = re.match(r"\s+(base URL|storage URL|username|password|API key):\s+(\S+)", line)
-        if match:
-            info[match.group(1)] = match.group(2)
-        if line.startswith("Press Ctrl-C"):
-            break
-    if "base URL" not in info:
-        process.kill()
-        sys.exit(f"avatars serve did not start: {info}")
-    info["admin secret"] = secret_file.read_text().strip()
-    info["pid"] = str(process.pid)
-    SERVERS.append(process)
-    return info
-
-
-SERVERS: List[subprocess.Popen[str]] = []
 
 
 def admin(info: Dict[str, str], path: str, body: Dict[str, Any]) -> Dict[str, Any]:
@@ -548,12 +512,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 check_storage(info, checks)
                 run_290(info, checks)
     finally:
-        for process in SERVERS:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_servers()
     print(json.dumps({"passed": checks.passed, "failed": checks.failed}))
     return len(checks.failed)
 

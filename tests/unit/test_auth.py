@@ -537,3 +537,60 @@ def test_a_refresh_returning_a_bad_token_is_a_typed_error(rsps: responses.Reques
         auth.refresh()
     assert "0123456789" not in str(info.value)
     assert auth.tokens.access == "access-token-a"
+
+
+def test_the_refresh_is_handed_the_deadline_of_the_call_that_needs_it(rsps: responses.RequestsMock) -> None:
+    """The deadline travels with the call into the refresh (an argument, not
+    the thread's current call): the refresh spends the budget of the call,
+    and the re-send is counted as that call's second attempt."""
+    from avatars._deadline import Deadline
+
+    client = _logged_in_client(rsps)
+    _expiring_endpoint(rsps, responses.GET, "jobs", [])
+    _refresh_endpoint(rsps, [])
+    handed: list = []
+    original = client.auth.refresh
+
+    def recording(token: str, **kwargs: Any) -> Any:
+        handed.append(kwargs.get("deadline"))
+        return original(token, **kwargs)
+
+    client.auth.refresh = recording  # type: ignore[method-assign]
+    client.request("GET", "jobs", total_timeout=7.0)
+    assert len(handed) == 1
+    deadline = handed[0]
+    assert isinstance(deadline, Deadline) and deadline.seconds == 7.0
+    assert deadline.attempts == 2  # the first GET, then the re-send after the refresh
+    assert not deadline.armed  # the call that armed it disarmed it
+
+
+def test_waiting_for_another_threads_refresh_is_bounded_by_the_call_budget() -> None:
+    """A thread that needs a refresh while another one holds it waits only
+    as long as its own call's budget allows."""
+    from avatars import ApiTimeoutError
+    from avatars._deadline import Deadline
+
+    release = threading.Event()
+    entered = threading.Event()
+
+    def slow(token: str, deadline: Any) -> Any:
+        entered.set()
+        release.wait(10)
+        return ("access-2", None)
+
+    auth = TokenAuth("access-1", "refresh-1", budgeted_refresher=slow)
+    holder = threading.Thread(target=lambda: auth._refresh("access-1", None))
+    holder.start()
+    try:
+        assert entered.wait(5)
+        with pytest.raises(ApiTimeoutError, match="waiting for the token refresh of another thread"):
+            auth._refresh("access-1", Deadline(0.2))
+    finally:
+        release.set()
+        holder.join(10)
+    assert auth.tokens.access == "access-2" and auth.refresh_count == 1
+
+
+def test_refresher_and_budgeted_refresher_are_exclusive() -> None:
+    with pytest.raises(ConfigurationError, match="not both"):
+        TokenAuth("access-1", "refresh-1", refresher=lambda t: ("a", None), budgeted_refresher=lambda t, d: ("a", None))

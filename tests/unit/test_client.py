@@ -489,3 +489,36 @@ def test_a_port_containing_407_is_not_a_proxy_auth_error(rsps: responses.Request
         ApiClient(BASE, api_key="k").request("GET", "jobs")
     assert "407" not in str(info.value).split("(GET")[0]
     assert "could not go through the proxy" in str(info.value)
+
+
+# ---------------------------------------------------------------- one owner for per-call policy
+
+
+def test_the_client_and_the_session_it_builds_share_one_policy() -> None:
+    client = ApiClient(BASE)
+    session = client.session
+    assert isinstance(session, AvatarSession)
+    assert session.policy is client._policy
+    assert session.url_for("jobs") == client.url_for("/jobs") == f"{BASE}/jobs"
+    assert session.resolve_timeout(None) == client._policy.timeout_for(None) == avatars.DEFAULT_TIMEOUT
+
+
+@pytest.mark.parametrize("injected", [False, True])
+def test_owned_and_injected_sessions_send_the_same_resolved_call(rsps: responses.RequestsMock, injected: bool) -> None:
+    rsps.add(responses.GET, f"{BASE}/jobs", json={})
+    rsps.add(responses.GET, "https://elsewhere.test/x", json={})
+    http_client = requests.Session() if injected else None
+    client = ApiClient(BASE, timeout=(3, 7), http_client=http_client, total_timeout=100)
+    client.request("GET", "/jobs", auth_required=False)
+    client.request("GET", "https://elsewhere.test/x", auth_required=False, timeout=5)
+    sent = [(c.request.url, _kwargs(c)["timeout"]) for c in rsps.calls]
+    assert sent == [(f"{BASE}/jobs", (3.0, 7.0)), ("https://elsewhere.test/x", 5.0)]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1, "3", (1, float("nan"))])
+def test_a_standalone_avatar_session_refuses_bad_timeouts_before_sending(
+    rsps: responses.RequestsMock, bad: object
+) -> None:
+    with AvatarSession(BASE) as session, pytest.raises(ConfigurationError):
+        session.get("health", timeout=bad)
+    assert len(rsps.calls) == 0

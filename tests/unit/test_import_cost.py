@@ -82,22 +82,23 @@ def test_star_import_and_dir_list_every_public_name() -> None:
         avatars.NoSuchName  # noqa: B018
 
 
-def test_every_schema_a_facade_names_exists() -> None:
-    """Facades name their schema as a string (imported on first load): check the names."""
+def test_every_model_a_facade_loads_has_a_schema() -> None:
+    """Facades name the model class they load (no schema looked up by string
+    name): every one of them has a schema."""
     import inspect
     import re
 
-    import marshmallow
-
-    from avatars import schemas
-    from avatars.resources import api_keys, compatibility, datasets, health, jobs, results, users
+    from avatars import models, schemas
+    from avatars.resources import api_keys, auth, compatibility, datasets, health, jobs, results, users
     from avatars.resources import resources as resource_sets
 
-    modules = [api_keys, compatibility, datasets, health, jobs, results, users, resource_sets]
+    modules = [api_keys, auth, compatibility, datasets, health, jobs, results, users, resource_sets]
     names = set()
     for module in modules:
-        names |= set(re.findall(r"self\._load(?:_many)?\(\s*\"(\w+)\"", inspect.getsource(module)))
+        source = inspect.getsource(module)
+        assert not re.search(r"_load(?:_many)?\(\s*[\"']", source), module.__name__
+        assert "Schema" not in source, module.__name__
+        names |= set(re.findall(r"(?:self\._load(?:_many)?|\.load)\(\s*(\w+),", source))
     assert len(names) >= 14
     for name in sorted(names):
-        schema = getattr(schemas, name)
-        assert isinstance(schema, type) and issubclass(schema, marshmallow.Schema), name
+        assert schemas.schema_for(getattr(models, name)).__model__ is getattr(models, name), name

@@ -44,3 +44,36 @@ def test_examples_and_readme_snippets_pass_mypy_strict(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     snippets = sorted(p.name for p in (tmp_path / "snippets").glob("*.py"))
     assert len(snippets) >= 5, snippets  # the README's python blocks were extracted and checked
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed (tox -e type runs it)")
+def test_load_by_model_class_is_typed_for_mypy(tmp_path: Path) -> None:
+    """``schemas.load(Model, data)`` is typed ``Model`` and ``load_many`` ``List[Model]``:
+    a wrong use of the result is a mypy --strict error at the call site."""
+    good = tmp_path / "good.py"
+    good.write_text(
+        "from typing import List\n"
+        "from avatars import schemas\n"
+        "from avatars.models import JobResponse, User\n"
+        "def f(data: object) -> None:\n"
+        "    job: JobResponse = schemas.load(JobResponse, data)\n"
+        "    users: List[User] = schemas.load_many(User, data)\n"
+        "    print(job.name, users[0].email)\n"
+    )
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from avatars import schemas\n"
+        "from avatars.models import JobResponse, User\n"
+        "def f(data: object) -> None:\n"
+        "    user: User = schemas.load(JobResponse, data)\n"
+    )
+    for path, ok in ((good, True), (bad, False)):
+        proc = subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=ROOT,
+        )
+        assert (proc.returncode == 0) is ok, proc.stdout[-3000:]
+    assert 'expression has type "JobResponse", variable has type "User"' in proc.stdout, proc.stdout[-3000:]

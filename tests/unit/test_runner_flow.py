@@ -14,7 +14,7 @@ import responses
 from avatars import ApiClient, JobFailedError, Manager, RequestValidationError, Runner
 from avatars.documents import DocumentError, ResourceSet
 from avatars.documents.files import file_name_of, result_file_name, table_of_result_file
-from avatars.errors import ConfigurationError, WaitTimeoutError
+from avatars.errors import AvatarError, ConfigurationError, EndpointUnavailableError, WaitTimeoutError
 from avatars.progress import resolve_progress
 from avatars.runner import DataStore
 from avatars.storage import location_of
@@ -505,3 +505,347 @@ def test_result_files_name_their_table(url: str, result: str, table: Any) -> Non
 @pytest.mark.parametrize("url", ["s3://b/u/%2E%2E", "s3://b/u/a%5C..%5C..", "s3://b/u/x/../.."])
 def test_a_result_name_never_leads_out_of_the_folder(url: str) -> None:
     assert file_name_of(url) == ""  # download_all then names the file "<kind>-<n>"
+
+
+# ------------------------------------------------- fewer requests for several jobs
+
+
+def serve_set_listing(rsps: responses.RequestsMock, *rounds: List[dict]) -> None:
+    """``GET /jobs?set_name=SET``: one answer per round, in order."""
+    for jobs in rounds:
+        rsps.add(
+            responses.GET,
+            f"{BASE}/jobs",
+            json=jobs_list(*jobs),
+            match=[responses.matchers.query_param_matcher({"set_name": SET})],
+        )
+
+
+def test_waiting_for_every_job_polls_the_set_once_per_round(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics", "signal_metrics"])
+    serve_set_listing(
+        rsps,
+        [
+            job_body("standard-job", "standard"),
+            job_body("privacy_metrics-job", "privacy_metrics", "pending"),
+            job_body("signal_metrics-job", "signal_metrics", "queued"),
+        ],
+        [
+            job_body("standard-job", "standard"),
+            job_body("privacy_metrics-job", "privacy_metrics"),
+            job_body("signal_metrics-job", "signal_metrics"),
+            job_body("someone-elses-job", "standard", "pending"),  # not this runner's: ignored
+        ],
+    )
+    before = len(rsps.calls)
+
+    assert runner.wait().status == "finished"
+
+    polled = [c.request.url for c in rsps.calls[before:]]
+    assert polled == [f"{BASE}/jobs?set_name={SET}"] * 2  # no GET /jobs/{name}
+    # later waits are answered from what the listing said
+    assert runner.wait("privacy_metrics").name == "privacy_metrics-job"
+    assert len(rsps.calls) == before + 2
+
+
+def test_a_failure_seen_in_the_set_listing_shows_the_root_cause(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
+    serve_set_listing(
+        rsps,
+        [
+            job_body("standard-job", "standard", "error", "k=50 is larger than the 1 rows"),
+            job_body("privacy_metrics-job", "privacy_metrics", "parent_error", "parent job failed"),
+        ],
+    )
+    with pytest.raises(JobFailedError) as info:
+        runner.wait()
+    assert info.value.job.name == "standard-job"
+    assert "k=50 is larger than the 1 rows" in str(info.value)
+
+
+def test_jobs_missing_from_the_set_listing_are_asked_for_one_by_one(
+    runner: Runner, rsps: responses.RequestsMock
+) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
+    serve_set_listing(rsps, [])
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
+    rsps.add(responses.GET, f"{BASE}/jobs/privacy_metrics-job", json=job_body("privacy_metrics-job", "privacy_metrics"))
+    assert runner.wait().name == "privacy_metrics-job"
+
+
+def test_waiting_for_the_set_has_a_time_limit(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
+    pending = [
+        job_body("standard-job", "standard", "pending"),
+        job_body("privacy_metrics-job", "privacy_metrics", "queued"),
+    ]
+    serve_set_listing(rsps, pending)  # responses repeats the last answer
+    runner.poll_interval = 0.05
+    with pytest.raises(WaitTimeoutError, match="privacy_metrics, standard still running after 0.2 s"):
+        runner.wait(timeout=0.2)
+
+
+def test_get_all_results_asks_credentials_for_every_file_in_one_batch(
+    runner: Runner, rsps: responses.RequestsMock
+) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics", "signal_metrics"])
+    serve_set_listing(
+        rsps,
+        [
+            job_body("standard-job", "standard"),
+            job_body("privacy_metrics-job", "privacy_metrics"),
+            job_body("signal_metrics-job", "signal_metrics"),
+        ],
+    )
+    files = {
+        f"{STORE}/standard/t.shuffled.csv": b"id,x\n5,6\n",
+        f"{STORE}/standard/t.unshuffled.csv": b"id,x\n1,2\n",
+        f"{STORE}/privacy/t.privacy.json": json.dumps([{"metadata": {"table_name": "t"}, "dcr": 1}]).encode(),
+        f"{STORE}/signal/t.signal.json": json.dumps([{"metadata": {"table_name": "t"}, "hellinger": 0}]).encode(),
+    }
+    urls = list(files)
+    rsps.add(responses.GET, f"{BASE}/results/standard-job", json={"shuffled": [urls[0]], "unshuffled": [urls[1]]})
+    rsps.add(responses.GET, f"{BASE}/results/privacy_metrics-job", json={"privacy_metrics": [urls[2]]})
+    rsps.add(responses.GET, f"{BASE}/results/signal_metrics-job", json={"signal_metrics": [urls[3]]})
+    granted = [
+        {"url": url, "credentials": {"access_key_id": f"AK{i}", "secret_access_key": "SK"}}
+        for i, url in enumerate(urls)
+    ]
+    rsps.add(
+        responses.POST,
+        f"{BASE}/access/batch",
+        json=granted,
+        match=[responses.matchers.json_params_matcher(urls)],
+    )
+    for i, (url, content) in enumerate(files.items()):
+        rsps.add(responses.GET, location_of(url).url(STORAGE), body=content, match=[_signed_with(f"AK{i}")])
+
+    results = runner.get_all_results()
+
+    assert results.shuffled["t"]["id"].tolist() == [5]
+    assert results.sensitive_unshuffled["t"]["id"].tolist() == [1]
+    assert results.privacy_metrics["t"][0]["dcr"] == 1
+    assert results.signal_metrics["t"][0]["hellinger"] == 0
+    assert not any(c.request.url.startswith(f"{BASE}/access?") for c in rsps.calls)  # no GET /access per file
+
+
+# ---------------------------------------- the platform SDK's other Manager / Runner names
+
+
+def serve_stored_run(rsps: responses.RequestsMock, runner: Runner) -> None:
+    """``GET /resources/SET`` answers ``runner``'s documents; ``GET /jobs?set_name=SET`` its jobs
+    (an older standard job replaced by a newer one, a deleted job, a pending signal job)."""
+    rsps.add(responses.GET, f"{BASE}/resources/{SET}", body=runner.get_yaml(), content_type="application/yaml")
+    jobs = [
+        job_body("standard-old", "standard", "error", "x", created_at="2026-11-27T09:00:00+00:00"),
+        job_body("standard-new", "standard"),
+        job_body("privacy-gone", "privacy_metrics", deleted_at="2026-11-27T11:00:00+00:00"),
+        job_body("signal-job", "signal_metrics", "pending", progress=0.5),
+    ]
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs",
+        json=jobs_list(*jobs),
+        match=[responses.matchers.query_param_matcher({"set_name": SET})],
+    )
+
+
+def test_create_runner_from_id_reads_a_stored_run_without_running_it(
+    runner: Runner, rsps: responses.RequestsMock
+) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"), primary_key="id")
+    runner.set_parameters("t", k=1)
+    serve_stored_run(rsps, runner)
+    url = f"{STORE}/standard/t.shuffled.csv"
+    rsps.add(responses.GET, f"{BASE}/results/standard-new", json={"shuffled": [url]})
+    serve_file(rsps, url, b"id,x\n9,8\n")
+    manager = Manager(BASE, api_key="k")
+
+    again = manager.create_runner_from_id(SET)
+
+    assert again.set_name == SET and again.display_name == "study"
+    assert again.config.parameters["avatarization"] == {"t": {"k": 1}}
+    assert {name: job.name for name, job in again.jobs.items()} == {
+        "standard": "standard-new",
+        "signal_metrics": "signal-job",
+    }
+    again.poll_interval = 0.001
+    assert again.shuffled("t").to_dict("list") == {"id": [9], "x": [8]}
+    # the finished job was not asked for again; nothing was sent but reads
+    assert {c.request.method for c in rsps.calls} == {"GET"}
+    assert not any(c.request.url.endswith("/jobs/standard-new") for c in rsps.calls)
+
+
+def test_create_runner_from_name_takes_the_newest_run_and_find_ids_groups_by_run(
+    rsps: responses.RequestsMock,
+) -> None:
+    older = job_body("a1", "standard", set_name=OTHER_SET, created_at="2026-11-20T10:00:00+00:00")
+    newer = [job_body("b1", "standard"), job_body("b2", "signal_metrics", created_at="2026-11-28T10:00:00+00:00")]
+    advice = job_body("adv", "advice", set_name=OTHER_SET, created_at="2026-11-30T10:00:00+00:00")
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs",
+        json=jobs_list(older, *newer, advice),
+        match=[
+            responses.matchers.query_param_matcher(
+                {"display_name": "study", "kind": ["standard", "privacy_metrics", "signal_metrics", "report"]}
+            )
+        ],
+    )
+    manager = Manager(BASE, api_key="k")
+
+    runs = manager.find_ids_by_name("study")
+
+    assert [(run, [j.name for j in jobs]) for run, jobs in runs] == [(SET, ["b1", "b2"]), (OTHER_SET, ["a1"])]
+    rsps.add(responses.GET, f"{BASE}/resources/{SET}", body=ResourceSet("study").to_yaml())
+    rsps.add(responses.GET, f"{BASE}/jobs", json=jobs_list(*newer))
+    assert manager.create_runner_from_name("study").set_name == SET
+
+
+def test_a_run_that_is_not_there_is_refused_clearly(rsps: responses.RequestsMock) -> None:
+    rsps.add(responses.GET, f"{BASE}/jobs", json=jobs_list())
+    manager = Manager(BASE, api_key="k")
+    with pytest.raises(RequestValidationError, match="no run is named 'nobody'") as info:
+        manager.create_runner_from_name("nobody")
+    assert info.value.field == "display_name"
+    calls = len(rsps.calls)
+    for bad in ("not-a-uuid", 42, None):
+        with pytest.raises(RequestValidationError, match="must be a UUID"):
+            manager.create_runner_from_id(bad)  # type: ignore[arg-type]
+        with pytest.raises(RequestValidationError, match="must be a UUID"):
+            manager.get_jobs_by_id(bad)  # type: ignore[arg-type]
+    assert len(rsps.calls) == calls  # nothing sent
+
+
+def test_get_jobs_by_id_and_get_last_set(rsps: responses.RequestsMock) -> None:
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs",
+        json=jobs_list(job_body("s", "standard")),
+        match=[responses.matchers.query_param_matcher({"set_name": SET})],
+    )
+    rsps.add(
+        responses.GET, f"{BASE}/jobs/last_set", json=jobs_list(job_body("l1", "standard"), job_body("l2", "report"))
+    )
+    manager = Manager(BASE, api_key="k")
+    assert [j.name for j in manager.get_jobs_by_id(SET.upper())] == ["s"]
+    assert [j.name for j in manager.get_last_set()] == ["l1", "l2"]
+
+
+def test_print_parameters_shows_each_tables_documents(runner: Runner) -> None:
+    runner.add_table("a", io.BytesIO(b"id,x\n1,2\n"))
+    runner.add_table("b", io.BytesIO(b"id,y\n1,2\n"))
+    runner.set_parameters("a", k=3, known_variables=["x"])
+    out = io.StringIO()
+    runner.print_parameters(file=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "--- a ---"
+    assert 'avatarization: {"k": 3}' in lines
+    assert any(line.startswith("privacy_metrics: ") and '"known_variables": ["x"]' in line for line in lines)
+    assert lines[-2:] == ["--- b ---", "no parameters set (call set_parameters() or advise_parameters())"]
+    with pytest.raises(RequestValidationError, match="no table 'c'"):
+        runner.print_parameters("c")
+
+
+def test_kill_cancels_the_jobs_that_have_not_ended(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics", "signal_metrics"])
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
+    runner.wait("standard")
+    rsps.add(
+        responses.POST,
+        f"{BASE}/jobs/privacy_metrics-job/cancel",
+        json=job_body("privacy_metrics-job", "privacy_metrics", "error", "cancelled by user"),
+    )
+    rsps.add(
+        responses.POST,
+        f"{BASE}/jobs/signal_metrics-job/cancel",
+        status=409,
+        json={"detail": {"message": "Job signal_metrics-job has ended"}},
+    )
+    stopped = runner.kill()
+    assert [j.name for j in stopped] == ["privacy_metrics-job"]
+    assert not any(c.request.url.endswith("/standard-job/cancel") for c in rsps.calls)
+
+
+def test_kill_before_run_sends_nothing_and_on_290_says_there_is_no_cancel(
+    runner: Runner, rsps: responses.RequestsMock
+) -> None:
+    with pytest.raises(RequestValidationError, match="call run\\(\\) first"):
+        runner.kill()
+    assert not rsps.calls
+    launch_one_table(runner, rsps, ["standard"])
+    rsps.add(responses.POST, f"{BASE}/jobs/standard-job/cancel", status=404, json={"detail": "Not Found"})
+    with pytest.raises(EndpointUnavailableError):
+        runner.kill()
+
+
+def advise_with(runner: Runner, rsps: responses.RequestsMock, entry: Dict[str, Any]) -> None:
+    """``advise_parameters()`` on the mocked wire; the advice file holds ``[entry]``."""
+    serve_resources(rsps)
+    serve_job_creation(rsps)
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs/advice_parameters-job",
+        json=job_body("advice_parameters-job", "advice_parameters", kind="advice"),
+    )
+    url = f"{STORE}/advice/advice.json"
+    rsps.add(responses.GET, f"{BASE}/results/advice_parameters-job", json={"advice": [url]})
+    serve_file(rsps, url, json.dumps([entry]).encode())
+    runner.advise_parameters()
+
+
+def test_table_summary_reads_the_advice_jobs_statistics(runner: Runner, rsps: responses.RequestsMock) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
+    with pytest.raises(RequestValidationError, match="advise_parameters"):
+        runner.table_summary("t")
+    stats = [{"variable": "x", "mean": 2.0}, {"variable": "id", "mean": 1.0}]
+    advise_with(runner, rsps, {"table_name": "t", "advice": {"k": 1}, "summary": {"stats": stats}})
+    assert runner.table_summary("t").to_dict("records") == stats
+    with pytest.raises(RequestValidationError, match="no table 'u'"):
+        runner.table_summary("u")
+
+
+def test_table_summary_without_statistics_is_a_clear_error(runner: Runner, rsps: responses.RequestsMock) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
+    advise_with(runner, rsps, {"table_name": "t", "advice": {"k": 1}, "summary": "n/a"})
+    with pytest.raises(AvatarError, match="no summary for table 't'"):
+        runner.table_summary("t")
+
+
+def test_metrics_summary_joins_privacy_and_signal_per_table(runner: Runner, rsps: responses.RequestsMock) -> None:
+    for name in ("a", "b"):
+        runner.add_table(name, io.BytesIO(b"id,x\n1,2\n"))
+        runner.set_parameters(name, k=1)
+    with pytest.raises(RequestValidationError, match="call run\\(\\) first"):
+        runner.metrics_summary()
+    serve_resources(rsps)
+    serve_job_creation(rsps)
+    runner.run(jobs_to_run=["standard", "privacy_metrics", "signal_metrics"])
+    for job, result, summary in (
+        ("privacy_metrics", "privacy_metrics_summary", {"a": {"ref": 0.9}, "b": {"ref": 0.8}}),
+        ("signal_metrics", "signal_metrics_summary", {"a": {"ref": 0.5}}),
+    ):
+        rsps.add(responses.GET, f"{BASE}/jobs/{job}-job", json=job_body(f"{job}-job", job))
+        url = f"{STORE}/{job}/summary.json"
+        rsps.add(responses.GET, f"{BASE}/results/{job}-job", json={result: [url]})
+        serve_file(rsps, url, json.dumps(summary).encode())
+
+    frame = runner.metrics_summary()
+
+    assert list(frame.index) == ["a", "b"]
+    assert list(frame.columns) == [("ref", "privacy"), ("ref", "signal")]
+    assert frame.loc["a", ("ref", "signal")] == 0.5
+    assert frame.loc["b", ("ref", "privacy")] == 0.8 and pd.isna(frame.loc["b", ("ref", "signal")])
+
+
+def test_metrics_summary_needs_several_tables_and_the_summary_files(
+    runner: Runner, rsps: responses.RequestsMock
+) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics", "signal_metrics"])
+    with pytest.raises(RequestValidationError, match="several tables"):
+        runner.metrics_summary()
+    runner.add_table("u", io.BytesIO(b"id\n1\n"))
+    rsps.add(responses.GET, f"{BASE}/jobs/privacy_metrics-job", json=job_body("privacy_metrics-job", "privacy_metrics"))
+    rsps.add(responses.GET, f"{BASE}/results/privacy_metrics-job", json={"privacy_metrics": []})
+    with pytest.raises(AvatarError, match="no privacy_metrics_summary file"):
+        runner.metrics_summary()

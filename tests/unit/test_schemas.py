@@ -414,3 +414,29 @@ def test_new_schemas_load_and_tolerate_unknown_fields() -> None:
     with pytest.raises(SchemaError) as info:
         load(s.CapabilitiesResponseSchema, {"input_protocols": ["s3"], "connections": []})
     assert "database_engines" in str(info.value)
+
+
+def test_load_by_model_class_finds_its_schema() -> None:
+    job = load(m.JobResponse, p.job())
+    assert isinstance(job, m.JobResponse) and job == load(s.JobResponseSchema, p.job())
+    users = load_many(m.User, [p.user(), p.user(email="bob@example.com")])
+    assert [type(u) for u in users] == [m.User, m.User]
+    # A subclass model has its own schema: MeUser is not loaded as a plain User.
+    assert s.schema_for(m.MeUser) is s.MeUserSchema and s.schema_for(m.User) is s.UserSchema
+    assert s.schema_for(m.ApiKeyWithPlaintext) is s.ApiKeyWithPlaintextSchema
+
+
+def test_every_schema_is_reachable_by_its_model() -> None:
+    for name in s.__all__:
+        schema = getattr(s, name)
+        if isinstance(schema, type) and issubclass(schema, s.BaseSchema) and schema.__model__ is not None:
+            assert s.schema_for(schema.__model__) is schema, name
+
+
+def test_load_of_a_class_without_schema_is_a_typed_error() -> None:
+    from avatars import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="no schema loads 'Results'"):
+        load(m.Results, {})
+    with pytest.raises(ConfigurationError):
+        load_many(str, [])
