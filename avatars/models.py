@@ -440,14 +440,17 @@ def _url_file_name(url: str) -> str:
     """The last non-empty path segment of ``url``, percent-decoded ("" if none).
 
     For the platform's ``<base>/access?url=s3://bucket/key`` locations it is
-    the last segment of the object's key (the ``url`` query value)."""
+    the last segment of the object's key (the ``url`` query value; an
+    ``/access`` URL may wrap another, as the platform SDK's are)."""
     try:
         parts = urlsplit(url)
         path = parts.path
-        if path.rstrip("/").endswith("/access"):
-            inner = parse_qs(parts.query).get("url")
-            if inner:
-                path = urlsplit(inner[0]).path
+        for _ in range(3):
+            inner = parse_qs(parts.query).get("url") if path.rstrip("/").endswith("/access") else None
+            if not inner:
+                break
+            parts = urlsplit(inner[0])
+            path = parts.path
     except ValueError:  # e.g. an unbalanced "[" in the host part
         path = url.split("?", 1)[0].split("#", 1)[0]
     segments = [s for s in path.split("/") if s]

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -300,13 +301,12 @@ def make_jobs(client: Any, count: int) -> List[str]:
     wait until they end.  Returns the job names."""
     from avatars import JobCreateRequest
 
-    # The local server's own data endpoint (not the client's: the platform keeps data in object storage).
-    response = client.request(
-        "POST", "datasets/stream", params={"filetype": "csv"}, data=b"id,age,city\n1,31,paris\n2,47,lyon\n3,52,nice\n"
-    )
-    dataset = client.decode_json(response)
+    # The table goes to the object store (client.datasets); an older-form
+    # document's dataset_id names the object <prefix>/<id>.
+    dataset_id = str(uuid.uuid4())
+    client.datasets.upload(b"id,age,city\n1,31,paris\n2,47,lyon\n3,52,nice\n", dataset_id)
     document = {
-        "tables": [{"name": "people", "dataset_id": str(dataset["id"]), "primary_key": "id"}],
+        "tables": [{"name": "people", "dataset_id": dataset_id, "primary_key": "id"}],
         "parameters": [
             {"name": "p1", "table": "people", "k": 1, "ncp": None, "seed": 7},
             {"name": "p1-advice", "table": "people", "kind": "AvatarAdviceParameters"},

@@ -69,22 +69,15 @@ Loading
     enums, optional float).
 
 Streaming
-    A streamed upload of a file (:func:`avatars.transfer.open_upload`
-    through ``ApiClient.request``) to the local server's own data endpoint,
-    and a streamed download of it to a path
-    (:func:`avatars.transfer.save_response`), in a child
-    process (its peak RSS is its own ``VmHWM``), the server in another
-    process, next to ``curl`` moving the same file to and from the same server
-    in the same run (``curl -X POST -T FILE ...`` and ``curl -o FILE ...``;
-    ``--data-binary @FILE`` reads the file whole into memory and fails on
-    1 GiB).  The throughput ratio is the median of paired runs, in
-    alternating order.  The same download with ``durable=True`` is shown
-    for information: the same download, ``fsync``-ed before the rename, so
-    it runs at the disk's speed (``curl -o`` does not wait for the disk).
+    Retired with the local server's ``/datasets`` endpoints (the platform has
+    none): the data of the platform moves through its object store, and the
+    upload and download figures of 100 MiB and 1 GiB next to ``curl``, with
+    the client's peak RSS, are those of the object storage benchmark.
 
 Object storage
     ``client.storage.upload(path)`` and ``client.storage.download(location,
-    path)`` in a child process, against moto's S3 server in another process,
+    path)`` in a child process, against the local server's store
+    (``python -m avatars.testing``, what ``avatars serve`` runs) in another process,
     next to ``curl --aws-sigv4`` moving the same object to and from the same
     store in the same run (``curl -T FILE URL`` and ``curl -o FILE URL``).
     Like for like: curl sends one PUT without hashing the file and computes
@@ -136,7 +129,6 @@ with the command that made it::
 
     python benchmarks/bench_loading.py --profile --plain > benchmarks/out/loading-before.txt
     python benchmarks/bench_loading.py --profile > benchmarks/out/loading-after.txt
-    python benchmarks/bench_streaming.py --profile-download 1024 benchmarks/out/download-1GiB.txt
 
 Loading, before the fast path (``loading-before.txt``: ``cProfile`` of three
 loads of 10,000 jobs by plain marshmallow).  About 80 % of the time is

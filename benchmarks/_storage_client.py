@@ -1,12 +1,15 @@
 """The client side of the storage benchmark, in its own process (its peak RSS
-is its own; the store runs in another process).
+is its own; the server and its store run in another process).
 
-    python benchmarks/_storage_client.py upload ENDPOINT BUCKET KEY PATH PART_MIB WORKERS [unsigned]
-    python benchmarks/_storage_client.py download ENDPOINT BUCKET KEY PATH [nochecksum]
-    python benchmarks/_storage_client.py idle ENDPOINT
+    python benchmarks/_storage_client.py upload KEY PATH PART_MIB WORKERS [unsigned]
+    python benchmarks/_storage_client.py download KEY PATH [nochecksum]
+    python benchmarks/_storage_client.py idle
 
-The credentials are given to the client as a ``FileAccess`` (what ``GET
-/access`` returns), so that the timed call is the storage transfer alone.
+The server and the API key come from ``AVATAR_BASE_API_URL`` and
+``AVATAR_API_KEY``; ``KEY`` is in the caller's prefix (``GET /upload_url``).
+Before the timed call the client fetches the credentials for the object
+(``GET /access``) and warms up its connection and signer with a small upload,
+so that the timed call is the storage transfer alone.
 Prints one JSON line: seconds, bytes, and the peak RSS (``VmHWM``, KiB).
 """
 
@@ -16,29 +19,30 @@ import json
 import sys
 import time
 
-from _stream_client import _vmhwm_kib
+
+def _vmhwm_kib() -> int:
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def main(argv: list) -> int:
-    from avatars import ApiClient
-    from avatars.models import FileAccess, FileCredentials
-    from avatars.storage import Location
+    from avatars import ApiClient, ClientConfig
 
-    mode, endpoint = argv[0], argv[1]
-    client = ApiClient("http://127.0.0.1:9/api", api_key="unused", storage_endpoint_url=endpoint)
+    mode = argv[0]
+    client = ApiClient(config=ClientConfig.from_env())
     if argv[-1] == "unsigned":  # UNSIGNED-PAYLOAD even over http (as curl -T does not hash the file either)
         client.storage.unsigned_payload = True
     result: dict = {"mode": mode, "seconds": 0.0, "bytes": 0}
     if mode != "idle":
-        bucket, key, path = argv[2], argv[3], argv[4]
-        credentials = FileCredentials("BENCHKEY", "bench-secret")
-        location = client.storage.remember(FileAccess(url=f"s3://{bucket}/{key}", credentials=credentials))
-        warm = client.storage.remember(FileAccess(url=f"s3://{bucket}/{key}.warm", credentials=credentials))
-        assert location == Location(bucket, key)
-        # Warm up: the connection and the signer's import (botocore), on a small object.
-        client.storage.upload(b"warm-up", warm)
+        key, path = argv[1], argv[2]
+        # Warm up: the connection, the signer's import (botocore), the credentials (GET /access).
+        client.datasets.upload(b"warm-up", f"{key}.warm")
+        location = client.storage.access(f"{client.storage.upload_prefix()}/{key}")
         if mode == "upload":
-            part_size, workers = int(argv[5]) * 1024 * 1024, int(argv[6])
+            part_size, workers = int(argv[3]) * 1024 * 1024, int(argv[4])
             start = time.perf_counter()
             uploaded = client.storage.upload(path, location, part_size=part_size, max_concurrency=workers)
             result["seconds"] = time.perf_counter() - start

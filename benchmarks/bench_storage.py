@@ -1,16 +1,21 @@
 """Object storage: the client's uploads and downloads against ``curl --aws-sigv4``.
 
-The store is ``moto``'s S3 server in its own process (path-style, on
-loopback).  For each size, in the same run and against the same store:
+The store is the local server's (``python -m avatars.testing``, what
+``avatars serve`` runs) in its own process: path-style on loopback at
+``<server>/storage``, SigV4 checked against the credentials ``GET /access``
+issued.  For each size, in the same run and against the same store:
 
 * upload of a file: ``client.storage.upload(path)`` as one PUT (a part size
   above the file's: what curl does), as a stream of 16 MiB parts (the
   default), with 4 parts in parallel, and ``curl --aws-sigv4 -T file`` (one
-  PUT).  A multipart upload also costs the store (moto joins the parts in
-  Python when the upload completes), hence the like-for-like single PUT.  ``curl -T`` does not hash the file
-  (it signs without an ``x-amz-content-sha256``), so the compared client runs
-  send ``UNSIGNED-PAYLOAD`` too (what the client does by default over https);
-  the default over plain http, hashing every part, is shown for information;
+  PUT).  A multipart upload also costs the store (it joins the parts into
+  one file when the upload completes), hence the like-for-like single PUT.
+  ``curl -T`` does not hash the file (it is told
+  ``x-amz-content-sha256: UNSIGNED-PAYLOAD``, which S3 wants on every
+  header-signed request and curl 7.88 does not send by itself), so the
+  compared client runs send ``UNSIGNED-PAYLOAD`` too (what the client does by
+  default over https); the default over plain http, hashing every part, is
+  shown for information;
 * download to a path: ``client.storage.download(location, path)`` (temporary
   file, rename) and ``curl --aws-sigv4 -o file``.  curl computes no checksum,
   so the compared run passes ``checksum=False``; the default, with the
@@ -25,69 +30,57 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
-import requests
-from _common import PYTHON, Figure, log, median, run_measured
+from _common import PYTHON, Figure, RemoteServer, log, median, run_measured
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIB = 1024 * 1024
-BUCKET = "bench"
 TARGET_RATIO = 0.9
 TARGET_RSS_MIB = 64
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class Store:
+    """The local server in its own process, and credentials from its ``GET /access``."""
+
+    def __init__(self, server: RemoteServer) -> None:
+        self.server = server
+        self.endpoint = server.base_url[: -len("/api")] + "/storage"
+        api = server.bare_session()
+        self.prefix = api.get(server.url("upload_url"), timeout=30).json()
+        api.close()
+
+    def credentials(self, key: str) -> Tuple[str, str]:
+        """Credentials for ``<prefix>/<key>`` (what curl signs with)."""
+        api = self.server.bare_session()
+        try:
+            grant = api.get(self.server.url("access"), params={"url": f"{self.prefix}/{key}"}, timeout=30).json()
+        finally:
+            api.close()
+        return grant["credentials"]["access_key_id"], grant["credentials"]["secret_access_key"]
+
+    def url(self, key: str) -> str:
+        return f"{self.endpoint}/{self.prefix[len('s3://') :]}/{key}"
 
 
-class MotoProcess:
-    """``python -m moto.server`` on a free loopback port."""
-
-    def __enter__(self) -> MotoProcess:
-        self.port = _free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log,
-            stderr=self.log,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{self.endpoint}/moto-api/", timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("moto's server did not start") from None
-                time.sleep(0.1)
-        requests.put(f"{self.endpoint}/{BUCKET}", timeout=10).raise_for_status()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.log.close()
-
-
-def _client(*args: str) -> Dict[str, Any]:
-    result = run_measured([PYTHON, os.path.join(HERE, "_storage_client.py"), *args])
+def _client(store: Store, *args: str) -> Dict[str, Any]:
+    env = dict(os.environ, AVATAR_BASE_API_URL=store.server.base_url, AVATAR_API_KEY=store.server.api_key)
+    env.pop("AVATAR_STORAGE_ENDPOINT_URL", None)
+    result = run_measured([PYTHON, os.path.join(HERE, "_storage_client.py"), *args], env=env)
     if result.returncode != 0:
         raise RuntimeError(f"storage client failed: {result.stderr.decode(errors='replace')[-2000:]}")
     data: Dict[str, Any] = json.loads(result.stdout.decode().strip().splitlines()[-1])
     return data
 
 
-def _curl(args: List[str]) -> float:
-    command = ["curl", "-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "BENCHKEY:bench-secret"]
+def _curl(credentials: Tuple[str, str], args: List[str]) -> float:
+    command = ["curl", "-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", ":".join(credentials)]
+    # S3 wants x-amz-content-sha256 on every header-signed request; curl 7.x sends it only when asked.
+    # No waiting for a "100 Continue" (an empty "Expect:" header would be signed, and refused as absent).
+    command += ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--expect100-timeout", "0.001"]
     out = subprocess.run(command + args + ["-w", "%{time_total}"], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -96,7 +89,7 @@ def _mibs(size: int, seconds: float) -> float:
     return size / MIB / seconds
 
 
-def _measure(store: MotoProcess, workdir: str, size: int, repeat: int) -> List[Figure]:
+def _measure(store: Store, workdir: str, size: int, repeat: int) -> List[Figure]:
     source = os.path.join(workdir, "source.bin")
     with open(source, "wb") as handle:
         block = os.urandom(MIB)
@@ -107,7 +100,8 @@ def _measure(store: MotoProcess, workdir: str, size: int, repeat: int) -> List[F
     times: Dict[str, List[float]] = {name: [] for name in [*runs, "up-curl", "down-curl"]}
     rss: Dict[str, List[float]] = {name: [] for name in runs}
     key = f"obj-{size}"
-    url = f"{store.endpoint}/{BUCKET}/{key}"
+    url = store.url(key)
+    credentials = store.credentials(key)
     target = os.path.join(workdir, "target.bin")
     for _ in range(repeat):
         whole = str(size // MIB + 1)
@@ -118,20 +112,20 @@ def _measure(store: MotoProcess, workdir: str, size: int, repeat: int) -> List[F
             ("up-hashed", "16", "1", ""),
         ):
             os.sync()
-            data = _client("upload", store.endpoint, BUCKET, key, source, part, workers, signing)
+            data = _client(store, "upload", key, source, part, workers, signing)
             times[name].append(data["seconds"])
             rss[name].append(data["vmhwm_kib"] / 1024)
         os.sync()
-        times["up-curl"].append(_curl(["-T", source, url, "-o", os.devnull]))
+        times["up-curl"].append(_curl(credentials, ["-T", source, url, "-o", os.devnull]))
         for name, checksum in (("down", "nochecksum"), ("down-sha", "")):
             os.sync()
-            data = _client("download", store.endpoint, BUCKET, key, target, checksum)
+            data = _client(store, "download", key, target, checksum)
             assert data["bytes"] == size
             times[name].append(data["seconds"])
             rss[name].append(data["vmhwm_kib"] / 1024)
             os.unlink(target)
         os.sync()
-        times["down-curl"].append(_curl([url, "-o", target]))
+        times["down-curl"].append(_curl(credentials, [url, "-o", target]))
         os.unlink(target)
     os.unlink(source)
     med = {name: median(values) for name, values in times.items()}
@@ -183,16 +177,12 @@ def run(quick: bool) -> List[Figure]:
     if shutil.which("curl") is None:
         log("curl is not installed: the storage benchmark is skipped")
         return [Figure("storage", "storage", "skipped", "curl not installed", None, "(needs curl)", None)]
-    try:
-        import moto  # noqa: F401
-    except ImportError:
-        log("moto is not installed (pip install 'moto[server]'): the storage benchmark is skipped")
-        return [Figure("storage", "storage", "skipped", "moto not installed", None, "(needs moto)", None)]
     workdir = tempfile.mkdtemp(prefix="avatars-bench-storage-")
     figures: List[Figure] = []
     try:
-        with MotoProcess() as store:
-            idle = _client("idle", store.endpoint)
+        with RemoteServer() as server:
+            store = Store(server)
+            idle = _client(store, "idle")
             log(f"idle client: peak RSS {idle['vmhwm_kib'] / 1024:.1f} MiB")
             for size in sizes:
                 if shutil.disk_usage(workdir).free < 3 * size + 512 * MIB:

@@ -30,7 +30,6 @@ BENCHMARKS: Dict[str, str] = {
     "percall": "bench_percall",
     "connections": "bench_connections",
     "loading": "bench_loading",
-    "streaming": "bench_streaming",
     "import": "bench_import",
     "refresh": "bench_refresh",
     "storage": "bench_storage",

@@ -29,9 +29,9 @@ class Cancelled(Exception):
 class _Cursor:
     """A file-like position over ``read_at`` (each part has its own: no shared position)."""
 
-    def __init__(self, read_at: Callable[[int, int], bytes]) -> None:
+    def __init__(self, read_at: Callable[[int, int], bytes], position: int = 0) -> None:
         self._read_at = read_at
-        self._pos = 0
+        self._pos = position
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         self._pos = offset
@@ -61,7 +61,9 @@ class PartBody(FileBody):
         on_position: Optional[Callable[[int], None]] = None,
         cancelled: Optional[threading.Event] = None,
     ) -> None:
-        super().__init__(_Cursor(read_at), start=start, length=length, progress=self._report)
+        # The cursor starts where the part does: FileBody reads from the source's
+        # position until something seeks it.
+        super().__init__(_Cursor(read_at, start), start=start, length=length, progress=self._report)
         self._on_position = on_position
         self._cancelled = cancelled
         self.quiet = False

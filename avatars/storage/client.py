@@ -514,8 +514,9 @@ class StorageClient:
         ``checksum=False`` skips the result's SHA-256 (then ``""``)."""
         if destination is not None:
             check_destination(destination)
+        started = time.monotonic()
         response = self._call("GET", location, stream=True, timeout=timeout)
-        response.raw = _ResumingBody(self, location, response, timeout)
+        response.raw = _ResumingBody(self, location, response, timeout, started=started)
         if destination is None:
             buffer = io.BytesIO()
             save_response(
@@ -594,7 +595,15 @@ class _ResumingBody:
 
     _DROPS = (urllib3.exceptions.HTTPError, OSError)
 
-    def __init__(self, storage: StorageClient, location: Location, response: requests.Response, timeout: Any) -> None:
+    def __init__(
+        self,
+        storage: StorageClient,
+        location: Location,
+        response: requests.Response,
+        timeout: Any,
+        *,
+        started: Optional[float] = None,
+    ) -> None:
         self._storage = storage
         self._location = location
         self._raw = response.raw
@@ -605,6 +614,7 @@ class _ResumingBody:
         self._total: Optional[int] = int(length) if length.strip().isdigit() else None
         self._done = 0
         self._resumes = 0
+        self._started = time.monotonic() if started is None else started
 
     def read(self, amt: Optional[int] = None, **_: Any) -> bytes:
         while True:
@@ -624,6 +634,18 @@ class _ResumingBody:
             self._resume(reason)
 
     def _resume(self, reason: str) -> None:
+        # A resume is a new request with a budget of its own: the client's
+        # total_timeout bounds the whole download, resumes included.
+        budget = float(getattr(self._storage._client, "total_timeout", 0) or 0)
+        spent = time.monotonic() - self._started
+        if budget and spent >= budget:
+            raise ApiTimeoutError(
+                f"the download did not complete within its total budget of {budget:g} s "
+                f"({self._done} of {self._total} bytes, {self._resumes} resumes)",
+                method="GET",
+                url=self._location.url(self._storage.endpoint_url),
+                waited=spent,
+            )
         if self._resumes + 1 >= self._storage.max_attempts:
             raise ApiConnectionError(
                 f"the download broke after {self._done} of {self._total} bytes ({reason}) "

@@ -66,11 +66,21 @@ def not_found(what: str) -> ApiError:
 
 
 def read_limited_body(request: Request) -> bytes:
-    """The body, or a 413 when it is larger than :data:`MAX_JSON_BODY`."""
-    raw: bytes = request.stream.read(MAX_JSON_BODY + 1)
-    if len(raw) > MAX_JSON_BODY:
+    """The body, or a 413 when it is larger than :data:`MAX_JSON_BODY`.
+
+    A read may return less than asked (a chunked body comes a chunk at a
+    time): read until the end of the body."""
+    parts: List[bytes] = []
+    size = 0
+    while size <= MAX_JSON_BODY:
+        chunk: bytes = request.stream.read(MAX_JSON_BODY + 1 - size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    if size > MAX_JSON_BODY:
         raise ApiError(413, "Request body too large")
-    return raw
+    return b"".join(parts)
 
 
 def read_json_body(request: Request) -> Any:

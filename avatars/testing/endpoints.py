@@ -6,14 +6,14 @@ Choices where the contract is silent (also listed in the package docstring):
   ``{"detail": {"message": ..., "status": <job status>}}`` (and the job's
   ``exception`` when it failed); unknown or deleted job: ``404``.
 * ``POST /api-keys``, ``POST /users``, ``POST/PUT /resources``: ``200``.
-  ``DELETE /api-keys[/{id}]`` and ``DELETE /datasets/{id}``: ``204``.
+  ``DELETE /api-keys[/{id}]``: ``204``.
 * ``POST /resources/{set_name}``: ``display_name`` comes from the
   ``?display_name=`` query, else the existing set's, else the set_name.
   ``PUT /resources/{display_name}``: replaces the document of the caller's
   set with that display name (same ``set_name``) or creates a new set.
 * Jobs are named ``<kind>_<16 hex chars>``; ``parameters_name`` may be omitted
   (then the job covers every ``parameters`` entry).
-* Users see the users of their organization (admins see all); datasets,
+* Users see the users of their organization (admins see all); data files,
   resource sets, jobs, results and API keys are private to their owner.
 """
 
@@ -23,10 +23,8 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple, TypeVar
 
-from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
 from . import access
@@ -43,11 +41,10 @@ from ._http import (
     read_limited_body,
     validation_error,
 )
-from ._util import canonical_uuid, is_uuid, iso, new_id, now, parse_version, safe_filename
+from ._util import canonical_uuid, is_uuid, iso, new_id, now, parse_version
 from .auth import Principal, check_password, issue_api_key, issue_tokens, logout, refresh
-from .datasets import ingest, iter_file
 from .jobs import JOB_KINDS
-from .objects import DEFAULT_BUCKET, S3Error, location, result_key
+from .objects import DEFAULT_BUCKET, location, result_key
 from .openapi import build_document
 from .resource_sets import DocumentError, SetIndex, parameters_kinds, platform_set, read_set
 from .routes import ROUTES
@@ -56,7 +53,6 @@ from .store import (
     ROLE_ADMIN,
     ROLE_USER,
     ApiKey,
-    Dataset,
     Job,
     ResourceSet,
     ResultFile,
@@ -65,10 +61,8 @@ from .store import (
 from .tokens import hash_password
 
 API_KEY_EXPIRATION_DAYS = (30, 60, 120, 365, 3650)
-FILETYPES = ("csv", "json", "parquet")
 ROOT_MESSAGE = "Avatar API - avatars.testing local server (jobs use a local stand-in, not the Avatar platform's method)"
 _UA_RE = re.compile(r"avatar-python/([^\s;,()]+)", re.IGNORECASE)
-_CONTENT_TYPES = {"csv": "text/csv", "json": "application/json", "parquet": "application/octet-stream"}
 
 
 # -- serializers ------------------------------------------------------------------
@@ -86,18 +80,6 @@ def api_key_json(key: ApiKey) -> Dict[str, Any]:
         "expires_at": iso(key.expires_at),
         "revoked_at": iso(key.revoked_at),
         "last_used_at": iso(key.last_used_at),
-    }
-
-
-def dataset_json(dataset: Dataset) -> Dict[str, Any]:
-    return {
-        "id": dataset.id,
-        "name": dataset.name,
-        "filetype": dataset.filetype,
-        "nb_lines": dataset.nb_lines,
-        "nb_dimensions": dataset.nb_dimensions,
-        "hash": dataset.hash,
-        "created_at": iso(dataset.created_at),
     }
 
 
@@ -568,87 +550,6 @@ class Endpoints:
             self.store.save()
         return empty_response(204)
 
-    # -- datasets ---------------------------------------------------------------------
-
-    def _my_dataset(self, principal: Principal, dataset_id: str) -> Dataset:
-        wanted = path_uuid(dataset_id, "dataset_id")
-        dataset = self.store.datasets.get(wanted)
-        if dataset is None or dataset.user_id != principal.user.id:
-            raise not_found("Dataset")
-        return dataset
-
-    def upload_dataset(self, request: Request, principal: Optional[Principal]) -> Response:
-        assert principal is not None
-        name = request.args.get("name") or None
-        filetype = request.args.get("filetype") or "csv"
-        if filetype not in FILETYPES:
-            raise validation_error(
-                [
-                    error_item(
-                        ["query", "filetype"],
-                        "value is not a valid enumeration member; permitted: 'csv', 'json', 'parquet'",
-                        "type_error.enum",
-                    )
-                ]
-            )
-        dataset_id = new_id()
-        temp = self.store.temp_path()
-        try:
-            result = ingest(request.stream, temp, filetype, should_stop=self.state.stop_event.is_set)
-        except (ClientDisconnected, OSError) as exc:
-            raise ApiError(400, f"upload interrupted: {exc.__class__.__name__}") from None
-        final = self.store.path(f"datasets/{dataset_id}")
-        temp.replace(final)
-        dataset = Dataset(
-            id=dataset_id,
-            user_id=principal.user.id,
-            name=name,
-            filetype=filetype,
-            nb_lines=result.nb_lines,
-            nb_dimensions=result.nb_dimensions,
-            hash=result.sha256,
-            size=result.size,
-            created_at=now(),
-            relpath=f"datasets/{dataset_id}",
-        )
-        with self.store.lock:
-            self.store.datasets[dataset.id] = dataset
-            self.store.save()
-        return json_response(dataset_json(dataset), 201)
-
-    def list_datasets(self, request: Request, principal: Optional[Principal]) -> Response:
-        assert principal is not None
-        with self.store.lock:
-            datasets = [d for d in self.store.datasets.values() if d.user_id == principal.user.id]
-        datasets.sort(key=lambda d: d.created_at)
-        return json_response([dataset_json(d) for d in datasets])
-
-    def get_dataset(self, request: Request, principal: Optional[Principal], dataset_id: str) -> Response:
-        assert principal is not None
-        return json_response(dataset_json(self._my_dataset(principal, dataset_id)))
-
-    def delete_dataset(self, request: Request, principal: Optional[Principal], dataset_id: str) -> Response:
-        assert principal is not None
-        with self.store.lock:
-            dataset = self._my_dataset(principal, dataset_id)
-            del self.store.datasets[dataset.id]
-            self.store.save()
-        try:
-            self.store.path(dataset.relpath).unlink()
-        except OSError:
-            pass
-        return empty_response(204)
-
-    def download_dataset(self, request: Request, principal: Optional[Principal], dataset_id: str) -> Response:
-        assert principal is not None
-        dataset = self._my_dataset(principal, dataset_id)
-        filename = safe_filename(dataset.name or dataset.id)
-        if not filename.endswith("." + dataset.filetype):
-            filename += "." + dataset.filetype
-        return file_response(
-            self.store.path(dataset.relpath), _CONTENT_TYPES.get(dataset.filetype, "application/octet-stream"), filename
-        )
-
     # -- resource sets -----------------------------------------------------------------
 
     @staticmethod
@@ -982,53 +883,9 @@ class Endpoints:
         granted = [access.grant(self.state, principal.user.id, url) for url in data]
         return json_response([item for item in granted if item is not None])
 
-    def download(self, request: Request, principal: Optional[Principal]) -> Response:
-        assert principal is not None
-        data = read_json_object(request)
-        check = Checker(data)
-        url = check.string("url", min_len=1)
-        credentials = data.get("credentials")
-        access_key_id = secret = None
-        if not isinstance(credentials, dict):
-            check.fail(
-                "credentials",
-                "field required" if credentials is None else "value is not a valid dict",
-                "value_error.missing" if credentials is None else "type_error.dict",
-            )
-        else:
-            inner = Checker(credentials)
-            access_key_id = inner.string("access_key_id", min_len=1)
-            secret = inner.string("secret_access_key", min_len=1)
-            for item in inner.errors:
-                item["loc"] = ["body", "credentials", *item["loc"][1:]]
-                check.errors.append(item)
-        check.raise_if_errors()
-        assert url is not None and access_key_id is not None and secret is not None
-        parsed = access.parse_location(url)
-        if parsed is None or not access.owns(principal.user.id, *parsed):
-            raise ApiError(404, "File not found")
-        if not self.state.file_access.check(parsed[0], parsed[1], access_key_id, secret):
-            raise ApiError(403, "These credentials were not issued for this file")
-        try:
-            meta = self.store.objects.head(*parsed)
-        except S3Error:
-            raise ApiError(404, "File not found") from None
-        path = self.store.objects.data_path(*parsed)
-        return file_response(path, meta.content_type, parsed[1].rsplit("/", 1)[-1])
-
     def upload_url(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
         return json_response(access.upload_prefix(principal.user.id))
 
 
-def file_response(path: Path, content_type: str, filename: str) -> Response:
-    """A streamed file answer with ``Content-Length`` (1 MiB chunks, never whole in RAM)."""
-    if not path.is_file():
-        raise ApiError(404, "File not found")
-    response = Response(iter_file(path), status=200, content_type=content_type, direct_passthrough=True)
-    response.headers["Content-Length"] = str(path.stat().st_size)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-__all__ = ["Endpoints", "file_response", "job_json", "user_json"]
+__all__ = ["Endpoints", "job_json", "user_json"]

@@ -325,19 +325,9 @@ class JobRunner:
             raise JobFailure(
                 f"parameters {entry.name!r}: table {entry.table!r} is not declared in the resource set's tables"
             )
-        with self.store.lock:
-            dataset = self.store.datasets.get(table_spec.dataset_id)
-            if dataset is not None and dataset.user_id != job.user_id:
-                dataset = None
-            path = self.store.path(dataset.relpath) if dataset is not None else None
-            filetype = dataset.filetype if dataset is not None else None
+        path = self.store.objects.user_file(job.user_id, table_spec.dataset_id)  # s3://avatars/users/<id>/<it>
         if path is None:
             raise JobFailure(f"table {table_spec.name!r}: dataset {table_spec.dataset_id} not found")
-        if filetype != "csv":
-            raise JobFailure(
-                f"table {table_spec.name!r}: dataset {table_spec.dataset_id} is {filetype}; "
-                f"the local stand-in reads CSV only"
-            )
         try:
             table = avatarize.read_table(path, max_rows=self.max_rows, label=f"table {table_spec.name!r}")
         except TableError as exc:

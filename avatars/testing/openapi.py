@@ -111,18 +111,6 @@ SCHEMAS: Dict[str, Dict[str, Any]] = {
         ["name", "expiration_days"],
     ),
     "CreateApiKeyResponse": _obj({"api_key": _ref("ApiKeyWithPlaintext"), "message": _S}, ["api_key", "message"]),
-    "Dataset": _obj(
-        {
-            "id": _UUID,
-            "name": _nullable(_S),
-            "filetype": {"type": "string", "enum": ["csv", "json", "parquet"]},
-            "nb_lines": _nullable({"type": "integer"}),
-            "nb_dimensions": _nullable({"type": "integer"}),
-            "hash": _nullable(_S),
-            "created_at": _DT,
-        },
-        ["id", "filetype", "created_at"],
-    ),
     "ResourceSetResponse": _obj({"set_name": _UUID, "display_name": _S}, ["set_name", "display_name"]),
     "JobResponse": _obj(
         {

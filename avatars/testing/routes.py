@@ -218,29 +218,6 @@ ROUTES: List[Route] = [
     ),
     Route("/api-keys/<key_id>", ("GET",), "get_api_key", "One of my API keys", "api-keys", response_model="ApiKey"),
     Route("/api-keys/<key_id>", ("DELETE",), "revoke_api_key", "Revoke one of my API keys", "api-keys", status=204),
-    # datasets
-    Route(
-        "/datasets/stream",
-        ("POST",),
-        "upload_dataset",
-        "Upload a dataset (raw streamed body)",
-        "datasets",
-        response_model="Dataset",
-        request_model="bytes",
-        status=201,
-        query=("name", "filetype"),
-    ),
-    Route("/datasets", ("GET",), "list_datasets", "My datasets", "datasets", response_model="[Dataset]"),
-    Route("/datasets/<dataset_id>", ("GET",), "get_dataset", "A dataset", "datasets", response_model="Dataset"),
-    Route("/datasets/<dataset_id>", ("DELETE",), "delete_dataset", "Delete a dataset", "datasets", status=204),
-    Route(
-        "/datasets/<dataset_id>/download/stream",
-        ("GET",),
-        "download_dataset",
-        "Download a dataset (raw streamed body)",
-        "datasets",
-        response_model="bytes",
-    ),
     # resource sets
     Route(
         "/resources/volume",
@@ -360,15 +337,6 @@ ROUTES: List[Route] = [
         "results",
         response_model="[FileAccess]",
         request_model="AccessBatchRequest",
-    ),
-    Route(
-        "/download",
-        ("POST",),
-        "download",
-        "Download a file with its credentials",
-        "results",
-        response_model="bytes",
-        request_model="FileAccess",
     ),
     Route(
         "/upload_url", ("GET",), "upload_url", "My upload prefix on the storage origin", "results", response_model="str"

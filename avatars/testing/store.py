@@ -1,7 +1,8 @@
-"""The server's data: users, credentials, datasets, resource sets, jobs, results.
+"""The server's data: users, credentials, resource sets, jobs, results, the object store.
 
-Everything lives in memory behind one re-entrant lock. File contents (uploaded
-datasets, job results) always live on disk under ``Store.root``:
+Everything lives in memory behind one re-entrant lock. File contents (S3 objects,
+job results) always live on disk under ``Store.root`` (the objects under
+``root/objects``, see :mod:`avatars.testing.objects`):
 
 * ``data_dir=None`` (default): ``root`` is a fresh temporary directory, deleted
   by :meth:`Store.close`; metadata is not written anywhere.
@@ -95,20 +96,6 @@ class RefreshToken:
 
 
 @dataclass
-class Dataset:
-    id: str
-    user_id: str
-    name: Optional[str]
-    filetype: str
-    nb_lines: Optional[int]
-    nb_dimensions: Optional[int]
-    hash: str
-    size: int
-    created_at: float
-    relpath: str
-
-
-@dataclass
 class ResourceSet:
     set_name: str
     display_name: str
@@ -185,14 +172,13 @@ class Store:
         else:
             self.root = Path(data_dir)
             self.root.mkdir(parents=True, exist_ok=True)
-        for sub in ("datasets", "results", "jobs", "uploads", "tmp"):
+        for sub in ("results", "jobs"):
             (self.root / sub).mkdir(exist_ok=True)
         #: the S3 objects (:mod:`avatars.testing.objects`), under ``root/objects``
         self.objects = ObjectStore(self.root / "objects")
         self.users: Dict[str, User] = {}
         self.api_keys: Dict[str, ApiKey] = {}
         self.refresh_tokens: Dict[str, RefreshToken] = {}
-        self.datasets: Dict[str, Dataset] = {}
         self.resource_sets: Dict[str, ResourceSet] = {}
         self.jobs: Dict[str, Job] = {}
         self.results: Dict[str, ResultFile] = {}
@@ -218,7 +204,6 @@ class Store:
         self.users = _load_records(User, raw.get("users"))
         self.api_keys = _load_records(ApiKey, raw.get("api_keys"))
         self.refresh_tokens = _load_records(RefreshToken, raw.get("refresh_tokens"))
-        self.datasets = _load_records(Dataset, raw.get("datasets"))
         self.resource_sets = _load_records(ResourceSet, raw.get("resource_sets"))
         self.jobs = _load_records(Job, raw.get("jobs"))
         self.results = _load_records(ResultFile, raw.get("results"))
@@ -249,7 +234,6 @@ class Store:
                 "users": {k: asdict(v) for k, v in self.users.items()},
                 "api_keys": {k: asdict(v) for k, v in self.api_keys.items()},
                 "refresh_tokens": {k: asdict(v) for k, v in self.refresh_tokens.items()},
-                "datasets": {k: asdict(v) for k, v in self.datasets.items()},
                 "resource_sets": {k: asdict(v) for k, v in self.resource_sets.items()},
                 "jobs": {k: asdict(v) for k, v in self.jobs.items()},
                 "results": {k: asdict(v) for k, v in self.results.items()},
@@ -274,11 +258,6 @@ class Store:
 
     def path(self, relpath: str) -> Path:
         return self.root / relpath
-
-    def temp_path(self) -> Path:
-        fd, name = tempfile.mkstemp(dir=self.root / "tmp", prefix="upload-")
-        os.close(fd)
-        return Path(name)
 
     # -- lookups -----------------------------------------------------------
 

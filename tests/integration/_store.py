@@ -1,288 +1,82 @@
-"""A real S3-compatible store for the storage client's integration tests.
+"""The object store of ``avatars.testing`` as the storage client's integration tests see it.
 
-``moto``'s standalone server on a free loopback port, with request
-authentication switched on (it then verifies every SigV4 signature against
-the IAM keys it knows), plus a tiny API on another port that answers the two
-calls the client makes before touching the store: ``GET /upload_url`` and
-``GET /access`` (``POST /access/batch`` too), handing out IAM keys limited to
-the user's prefix.  The "s3server" work will serve the same from
-``avatars.testing``; tests take a :class:`StoreSetup` so that they can move.
-
-Also :class:`Forwarder`, a TCP relay that can cut a connection after a number
-of bytes (a dropped connection, for real) or terminate TLS in front of the store.
+:class:`StoreSetup` wraps a :class:`~avatars.testing.LocalAvatarServer`: its API
+(``/upload_url``, ``/access``), its S3-compatible store (SigV4 checked against the
+credentials ``/access`` issued, for the location they were issued for), two users
+(``alice`` and ``bob``) with API keys, and helpers to look behind the client's
+back (the stored bytes, the multipart uploads left open, the ``/access`` calls).
 """
 
 from __future__ import annotations
 
-import json
-import socket
-import ssl
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Tuple
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Dict, List
 
-BUCKET = "avatars"
+from avatars.testing import LocalAvatarServer
+from avatars.testing.objects import DEFAULT_BUCKET
+
+BUCKET = DEFAULT_BUCKET
 
 
 @dataclass
 class User:
     name: str
-    prefix: str
-    key_id: str = ""
-    secret: str = ""
+    user_id: str
+    api_key: str
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix of the user's objects (``users/<id>``)."""
+        return f"users/{self.user_id}"
 
 
 @dataclass
 class StoreSetup:
-    """What a test needs: the API base URL, the storage endpoint, an admin S3
-    client (botocore) to look behind the client's back, and the fake API's log."""
-
-    base_url: str
-    storage_url: str
-    admin: Any
-    iam: Any
-    api: FakeApi
+    server: LocalAvatarServer
     users: Dict[str, User] = field(default_factory=dict)
 
-    def rotate(self, name: str) -> Tuple[str, str]:
-        """Delete ``name``'s key at the store and issue a new one; the old pair."""
-        user = self.users[name]
-        old = (user.key_id, user.secret)
-        self.iam.delete_access_key(UserName=user.name, AccessKeyId=user.key_id)
-        self._issue(user)
-        return old
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
 
-    def _issue(self, user: User) -> None:
-        key = self.iam.create_access_key(UserName=user.name)["AccessKey"]
-        user.key_id, user.secret = key["AccessKeyId"], key["SecretAccessKey"]
+    @property
+    def storage_url(self) -> str:
+        """The store beside the API (``<server>/storage``), the client's default."""
+        return self.server.storage_endpoint_url
+
+    def stored(self, bucket: str, key: str) -> bytes:
+        return self.server.store.objects.read_bytes(bucket, key)
+
+    def keys(self, prefix: str) -> List[str]:
+        return [meta.key for meta in self.server.store.objects.list(BUCKET, prefix)]
 
     def pending_uploads(self) -> List[str]:
-        answer = self.admin.list_multipart_uploads(Bucket=BUCKET)
-        return [u["Key"] for u in answer.get("Uploads", [])]
-
-
-class FakeApi:
-    """``/upload_url``, ``/access``, ``/access/batch`` for the user whose API key
-    is ``key-<name>``; records every request (path, headers)."""
-
-    def __init__(self, users: Dict[str, User]) -> None:
-        self.users = users
-        self.requests: List[Tuple[str, str, Dict[str, str]]] = []
-        #: When set, /access hands out this user's keys instead (a wrong grant).
-        self.grant_as: Optional[str] = None
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _user(self) -> Optional[User]:
-                auth = self.headers.get("Authorization", "")
-                name = auth.split("api-key-v1 key-", 1)[-1] if "api-key-v1 key-" in auth else ""
-                return api.users.get(name)
-
-            def _answer(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _grant(self, user: User, url: str) -> Dict[str, Any]:
-                holder = api.users[api.grant_as] if api.grant_as else user
-                return {
-                    "url": url,
-                    "credentials": {"access_key_id": holder.key_id, "secret_access_key": holder.secret},
-                }
-
-            def do_GET(self) -> None:
-                api.requests.append(("GET", self.path, dict(self.headers)))
-                user = self._user()
-                if user is None:
-                    return self._answer(401, {"detail": "Not authenticated"})
-                parts = urlsplit(self.path)
-                if parts.path == "/api/upload_url":
-                    return self._answer(200, f"s3://{BUCKET}/{user.prefix}")
-                if parts.path == "/api/access":
-                    url = parse_qs(parts.query).get("url", [""])[0]
-                    return self._answer(200, self._grant(user, url))
-                return self._answer(404, {"detail": "Not Found"})
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length)
-                api.requests.append(("POST", self.path, dict(self.headers)))
-                user = self._user()
-                if user is None:
-                    return self._answer(401, {"detail": "Not authenticated"})
-                if urlsplit(self.path).path == "/api/access/batch":
-                    urls = json.loads(body)
-                    return self._answer(200, [self._grant(user, u) for u in urls if user.prefix in u])
-                return self._answer(404, {"detail": "Not Found"})
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
+        """Keys of the multipart uploads neither completed nor aborted."""
+        return [upload.key for upload in self.server.store.objects.uploads(BUCKET)]
 
     def access_calls(self) -> int:
-        return sum(1 for method, path, _ in self.requests if path.startswith("/api/access"))
+        return self.server.log.count("GET", "/api/access") + self.server.log.count("POST", "/api/access/batch")
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def expire_credentials(self) -> int:
+        """Every storage credential issued so far expires (the store answers ``ExpiredToken``)."""
+        return self.server.admin.expire_storage_credentials()
 
+    def clear_logs(self) -> None:
+        """Forget the requests so far (the API's log and the store's)."""
+        self.server.log.clear()
+        self.server.storage_log.clear()
 
-def _policy(prefix: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "s3:*", "Resource": f"arn:aws:s3:::{BUCKET}/{prefix}/*"},
-                {
-                    "Effect": "Allow",
-                    "Action": "s3:ListBucket",
-                    "Resource": f"arn:aws:s3:::{BUCKET}",
-                },
-            ],
-        }
-    )
+    def reset(self) -> None:
+        """Between tests: no fault left armed."""
+        self.server.admin.clear_faults()
 
 
-def start_store() -> Tuple[Any, StoreSetup]:
-    """Start moto (authentication on) and the fake API; the moto server and the setup."""
-    import botocore.session
-    import requests
-    from moto.server import ThreadedMotoServer
-
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    session = botocore.session.get_session()
-    options = dict(
-        endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="admin", aws_secret_access_key="admin"
-    )
-    iam = session.create_client("iam", **options)
-    admin_s3 = session.create_client("s3", **options)
-    admin_s3.create_bucket(Bucket=BUCKET)
-    iam.create_user(UserName="root-admin")
-    iam.put_user_policy(
-        UserName="root-admin",
-        PolicyName="all",
-        PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-        ),
-    )
-    root = iam.create_access_key(UserName="root-admin")["AccessKey"]
-    users = {name: User(name, f"user-{name}") for name in ("alice", "bob")}
-    for user in users.values():
-        iam.create_user(UserName=user.name)
-        iam.put_user_policy(UserName=user.name, PolicyName="prefix", PolicyDocument=_policy(user.prefix))
-    # From here on, moto verifies signatures and policies.
-    requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0", timeout=10)
-    options.update(aws_access_key_id=root["AccessKeyId"], aws_secret_access_key=root["SecretAccessKey"])
-    iam = session.create_client("iam", **options)
-    admin_s3 = session.create_client("s3", **options)
-    api = FakeApi(users)
-    setup = StoreSetup(api.base_url, endpoint, admin_s3, iam, api, users)
-    for user in users.values():
-        setup._issue(user)
-    return moto, setup
-
-
-class Forwarder:
-    """A TCP relay to ``target`` on a free loopback port.
-
-    ``cut_down``/``cut_up``: close a connection once it has relayed that many
-    bytes towards the client / the server: only the first connection that gets
-    that far, or every one with ``cut_every``.  (Each connection counts its own
-    bytes: the store may close its connections after each answer.)  ``tls``:
-    terminate TLS (an ``ssl.SSLContext`` for the server side) and relay plain bytes.
-    """
-
-    def __init__(
-        self,
-        target: Tuple[str, int],
-        *,
-        cut_down: Optional[int] = None,
-        cut_up: Optional[int] = None,
-        tls: Optional[ssl.SSLContext] = None,
-        cut_every: bool = False,
-    ) -> None:
-        self.target = target
-        self.cut_every = cut_every
-        self.cuts = 0
-        self._lock = threading.Lock()
-        self.cut_down = cut_down
-        self.cut_up = cut_up
-        self.tls = tls
-        self.connections = 0
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
-        self._stop = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self._stop:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _may_cut(self) -> bool:
-        with self._lock:
-            if self.cut_every or self.cuts == 0:
-                self.cuts += 1
-                return True
-            return False
-
-    def _serve(self, client: socket.socket) -> None:
-        try:
-            if self.tls is not None:
-                client = self.tls.wrap_socket(client, server_side=True)
-            upstream = socket.create_connection(self.target)
-        except OSError:
-            client.close()
-            return
-        both = (client, upstream)
-        threading.Thread(target=self._pump, args=(client, upstream, self.cut_up, both), daemon=True).start()
-        self._pump(upstream, client, self.cut_down, both)
-
-    def _pump(
-        self, source: socket.socket, sink: socket.socket, limit: Optional[int], both: Tuple[socket.socket, ...]
-    ) -> None:
-        sent = 0
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                if limit is not None and sent + len(data) >= limit and self._may_cut():
-                    sink.sendall(data[: max(0, limit - sent)])
-                    break
-                sink.sendall(data)
-                sent += len(data)
-        except OSError:
-            pass
-        for sock in both:
-            try:
-                if isinstance(sock, ssl.SSLSocket):
-                    sock.unwrap()  # close_notify, as a TLS server closing a connection sends
-                sock.shutdown(socket.SHUT_RDWR)
-            except (OSError, ValueError):
-                pass
-            sock.close()
-
-    def close(self) -> None:
-        self._stop = True
-        self.listener.close()
+def start_store(**server_options: Any) -> StoreSetup:
+    """A started local server with users ``alice`` and ``bob`` (stop it with ``setup.server.stop()``)."""
+    server = LocalAvatarServer(**server_options).start()
+    setup = StoreSetup(server)
+    for name in ("alice", "bob"):
+        created = server.admin.create_user(f"{name}@example.com", f"{name}-password-123")
+        key = server.admin.create_api_key(created, name="storage-tests")
+        setup.users[name] = User(name, str(created.id), key)
+    return setup

@@ -142,54 +142,24 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return Pki(ca_pem, server_context, mtls_context, cert_path, key_path, other_pem)
 
 
-# The local server keeps data under /datasets until its S3-compatible store
-# (the "s3server" work) replaces it; the client no longer has that API (the
-# platform has none).  These two helpers reach it with raw requests so that
-# the tests of jobs, faults and retries keep a dataset to work on meanwhile.
+def store_dataset(client: ApiClient, data: Any, **kwargs: Any) -> str:
+    """Put ``data`` in the caller's prefix of the local server's store under a
+    fresh id, with ``client.datasets``; the id (an older-form resource
+    document's ``dataset_id`` names the object ``<prefix>/<id>``)."""
+    import uuid
+
+    dataset_id = str(uuid.uuid4())
+    client.datasets.upload(data, dataset_id, **kwargs)
+    return dataset_id
 
 
-def legacy_dataset(client: ApiClient, data: Any, *, filetype: str = "csv") -> Any:
-    """``POST /datasets/stream`` on the local server; its JSON answer (``id``, ``hash``...)."""
-    from avatars.transfer import open_upload
-
-    with open_upload(data) as upload:
-        response = client.request(
-            "POST",
-            "datasets/stream",
-            params={"filetype": filetype},
-            data=upload.body,
-            headers={"Content-Type": "application/octet-stream"},
-        )
-    return client.decode_json(response)
-
-
-def legacy_download(client: ApiClient, dataset_id: str, destination: Any, **kwargs: Any) -> Any:
-    """``GET /datasets/{id}/download/stream`` on the local server, saved by avatars.transfer."""
-    from avatars.transfer import save_response
-
-    response = client.request("GET", f"datasets/{dataset_id}/download/stream", stream=True, **kwargs)
-    return save_response(response, destination)
-
-
-@pytest.fixture(scope="session")
-def s3_store() -> Iterator[Any]:
-    """A real S3-compatible store (moto's server, signatures checked) and a tiny
-    API for ``/upload_url`` and ``/access``: see ``_store.py``."""
-    pytest.importorskip("moto", reason="the storage tests need moto[server] (pip install -e '.[test]')")
+@pytest.fixture(scope="module")
+def local_store() -> Iterator[Any]:
+    """A local server whose object store the tests of one module share, with
+    users ``alice`` and ``bob`` (see ``_store.py``); stopped with the module, so
+    that no server thread outlives it."""
     from ._store import start_store
 
-    moto, setup = start_store()
+    setup = start_store()
     yield setup
-    setup.api.stop()
-    moto.stop()
-
-
-#: Tests that make the local server answer with the retired POST /download (or
-#: the old {"urls": [...]} body of /access/batch): the client now reads result
-#: files from the store and sends /access/batch a bare list, as the platform
-#: does.  They need the local server's store (the "s3server" work).  Strict:
-#: reported as soon as they pass.
-needs_local_store = pytest.mark.xfail(
-    strict=True,
-    reason="the local server still answers with POST /download and the old /access/batch body (s3server)",
-)
+    setup.server.stop()

@@ -74,20 +74,22 @@ def test_jobs_list_json_empty(env: Dict[str, str]) -> None:
     assert result.json() == []
 
 
-def test_datasets_upload_list_download(s3_store: Any, tmp_path: Path) -> None:
-    """Against a real S3-compatible store (signatures checked) and its /access API."""
+def test_datasets_upload_list_download(local_store: Any, tmp_path: Path) -> None:
+    """Against the local server's store (signatures checked) on its second listener."""
     env = _clean_env(
         {
-            "AVATAR_BASE_API_URL": s3_store.base_url,
-            "AVATAR_API_KEY": "key-alice",
-            "AVATAR_STORAGE_ENDPOINT_URL": s3_store.storage_url,
+            "AVATAR_BASE_API_URL": local_store.base_url,
+            "AVATAR_API_KEY": local_store.users["alice"].api_key,
+            "AVATAR_STORAGE_ENDPOINT_URL": local_store.server.storage_base_url,
         }
     )
+    prefix = local_store.users["alice"].prefix
     key = f"cli-{os.getpid()}-{time.monotonic_ns()}/sample.csv"
     up = run(["datasets", "upload", str(SAMPLE_PATH), "--key", key, "--json", "--quiet"], env)
     assert up.code == 0, up
     uploaded = up.json()
-    assert uploaded == {"location": f"s3://avatars/user-alice/{key}", "bytes": len(SAMPLE)}
+    assert uploaded == {"location": f"s3://avatars/{prefix}/{key}", "bytes": len(SAMPLE)}
+    assert local_store.server.storage_log.count("PUT", f"/avatars/{prefix}/{key}") == 1
     listed = run(["datasets", "list", "--json"], env)
     assert {"key": key, "location": uploaded["location"], "size": len(SAMPLE)} in listed.json()  # type: ignore[index, operator]
     human = run(["datasets", "list"], env)
@@ -97,7 +99,7 @@ def test_datasets_upload_list_download(s3_store: Any, tmp_path: Path) -> None:
     assert down.code == 0, down
     assert target.read_bytes() == SAMPLE
     assert down.json()["sha256"] == hashlib.sha256(SAMPLE).hexdigest()  # type: ignore[index]
-    refused = run(["datasets", "upload", str(SAMPLE_PATH), "--key", "../user-bob/x.csv"], env)
+    refused = run(["datasets", "upload", str(SAMPLE_PATH), "--key", "../bob/x.csv"], env)
     assert refused.code != 0 and "'..'" in refused.err and "Traceback" not in refused.err, refused
 
 

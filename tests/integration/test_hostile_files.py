@@ -1,9 +1,11 @@
 """Files a hostile or broken server can make a client write, over real sockets.
 
-The local server's fault injection plays the server: ``GET /results/{job}``
-answers with hostile names, ``GET /access`` grants them, ``POST /download``
-serves the bytes (one fault per file, in order).  The ``avatars`` command runs
-as a subprocess (as in test_cli.py), the library in process.
+The local server's fault injection plays a hostile server: ``GET /results/{job}``
+answers with hostile names, as the platform lists result files
+(``<base>/access?url=s3://...``), pointing at real objects of the server's
+store; the server's own ``GET /access`` grants them and its store serves them
+(SigV4 checked).  The ``avatars`` command runs as a subprocess (as in
+test_cli.py), the library in process.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import stat
 import subprocess
 import sys
 import threading
+import uuid
 import zlib
 from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence
+from urllib.parse import quote
 
 import pytest
 
@@ -35,12 +39,12 @@ from avatars.resources.results import download_result_files
 from avatars.testing import LocalAvatarServer
 from avatars.transfer import DecompressionLimit
 
-from .conftest import TIMEOUT, needs_local_store
+from .conftest import TIMEOUT
 from .test_cli import Result, _clean_env, _command
 
 pytestmark = pytest.mark.integration
 
-ACCESS = {"url": "s3://bucket/any", "credentials": {"access_key_id": "AKIDTEST", "secret_access_key": "s3cr3t-test"}}
+STORE_PATHS = "*/avatars/*"
 
 
 def serve_results(
@@ -48,13 +52,33 @@ def serve_results(
     listing: Mapping[str, List[str]],
     bodies: Sequence[bytes],
     *,
-    headers: Optional[Mapping[str, str]] = None,
-) -> None:
-    """The next ``GET /results/*`` lists ``listing``; the next downloads serve ``bodies`` in order."""
-    server.faults.status_code("GET", "/api/results/*", 200, dict(listing))
-    server.faults.status_code("GET", "/api/access", 200, ACCESS, count=len(bodies))
-    for body in bodies:
-        server.faults.status_code("POST", "/api/download", 200, body, headers=dict(headers or {}))
+    count: int = 1,
+) -> Dict[str, List[str]]:
+    """Put ``bodies`` (in order) in the store at the keys ``listing`` names, under
+    the prefix of the server's only user, and make the next ``count``
+    ``GET /results/*`` list them as the platform does; the listing served.
+
+    A key is taken as it is (``%1b`` stays three characters in the key, and is
+    what a client percent-decodes into a file name)."""
+    base = f"users/{_only_user(server)}/hostile-{uuid.uuid4().hex[:8]}"
+    answer: Dict[str, List[str]] = {}
+    index = 0
+    for kind, keys in listing.items():
+        answer[kind] = []
+        for key in keys:
+            full = f"{base}/{index}/{key}"
+            server.store.objects.put_bytes("avatars", full, bodies[index])
+            answer[kind].append(f"{server.base_url}/access?url=" + quote(f"s3://avatars/{full}", safe=":/"))
+            index += 1
+    assert index == len(bodies)
+    server.faults.status_code("GET", "/api/results/*", 200, answer, count=count)
+    return answer
+
+
+def _only_user(server: LocalAvatarServer) -> str:
+    with server.store.lock:
+        (user_id,) = list(server.store.users)
+    return str(user_id)
 
 
 def run_cli(args: List[str], env: Dict[str, str], *, cwd: Optional[Path] = None, preexec: object = None) -> Result:
@@ -80,18 +104,17 @@ def tree(root: Path) -> List[str]:
 
 
 HOSTILE = {
-    "../../x": ["/"],  # no last segment: the kind names the file
-    "/tmp/avatars-abs-evil": ["https://storage.test/"],
-    "nul\u0000kind": ["/"],
-    "dup": ["s3://bucket/a/t.csv", "s3://bucket/b/t.csv", "s3://bucket/c/T.CSV"],
-    "long": ["s3://bucket/" + "x" * 300 + ".csv"],
-    "escape": ["s3://bucket/%1b%5d0%3bpwned%07%2e%2e%2f.csv"],
-    "dots": ["s3://bucket/..%2F..%2F..%2Fetc%2Fpasswd"],
+    "../../x": ["%2e%2e"],  # no usable last segment: the kind names the file
+    "/tmp/avatars-abs-evil": ["%2e%2e"],
+    "nul\u0000kind": ["%2e%2e"],
+    "dup": ["a/t.csv", "b/t.csv", "c/T.CSV"],
+    "long": ["x" * 300 + ".csv"],
+    "escape": ["%1b%5d0%3bpwned%07%2e%2e%2f.csv"],
+    "dots": ["..%2F..%2F..%2Fetc%2Fpasswd"],
 }
 HOSTILE_COUNT = sum(len(v) for v in HOSTILE.values())
 
 
-@needs_local_store
 def test_cli_results_download_keeps_every_hostile_name_inside(
     env: Dict[str, str], avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
@@ -111,6 +134,8 @@ def test_cli_results_download_keeps_every_hostile_name_inside(
         assert not any(ord(c) < 32 or c in "/\\" for c in path.name)
     # every body landed in its own file, in order, and nothing was written anywhere else
     assert [p.read_bytes() for p in written] == bodies
+    gets = avatar_server.storage_log.entries("GET")  # each one a signed read of a real object
+    assert len(gets) == HOSTILE_COUNT and all(r.status == 200 and r.auth_scheme == "AWS4-HMAC-SHA256" for r in gets)
     assert tree(tmp_path) == sorted(["a", "a/b", "a/b/c", "a/b/c/out"] + [f"a/b/c/out/{p.name}" for p in written])
     assert not Path("/tmp/avatars-abs-evil").exists() and not Path("/tmp/avatars-abs-evil-0").exists()
     assert [p.name for p in written] == [
@@ -126,7 +151,6 @@ def test_cli_results_download_keeps_every_hostile_name_inside(
     ]
 
 
-@needs_local_store
 def test_library_batch_download_is_the_same_road(
     client: ApiClient, avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
@@ -148,7 +172,7 @@ def test_a_symlink_leading_out_is_refused_before_any_download(
     out = tmp_path / "out"
     out.mkdir()
     os.symlink(outside / "victim.csv", out / "t.csv")
-    serve_results(avatar_server, {"shuffled": ["s3://bucket/t.csv"]}, [b"evil"])
+    serve_results(avatar_server, {"shuffled": ["t.csv"]}, [b"evil"])
     result = run_cli(["results", "download", "job-1", str(out), "--json"], env)
     assert result.code == 6, result
     assert "Traceback" not in result.err
@@ -157,7 +181,6 @@ def test_a_symlink_leading_out_is_refused_before_any_download(
     assert not (outside / "victim.csv").exists()
 
 
-@needs_local_store
 def test_cli_prints_server_text_without_terminal_controls(
     env: Dict[str, str], avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
@@ -193,7 +216,7 @@ def test_cli_prints_server_text_without_terminal_controls(
     failed_json = run_cli(["jobs", "status", "job-1", "--json"], env)
     assert "\x1b" not in failed_json.out and "\\u001b" in failed_json.out
 
-    serve_results(avatar_server, {"k": ["s3://bucket/%1b%5b2J.csv"]}, [b"x"])
+    serve_results(avatar_server, {"k": ["%1b%5b2J.csv"]}, [b"x"])
     listing = run_cli(["results", "download", "job-1", str(tmp_path / "o")], env)
     assert listing.code == 0, listing
     assert "\x1b" not in listing.out + listing.err
@@ -221,11 +244,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     yield from _tmpfs(tmp_path / "small")
 
 
-@needs_local_store
 def test_cli_disk_full_is_a_local_error(
     env: Dict[str, str], avatar_server: LocalAvatarServer, small_disk: Path
 ) -> None:
-    serve_results(avatar_server, {"shuffled": ["s3://bucket/big.csv"]}, [os.urandom(3 * 1024 * 1024)])
+    serve_results(avatar_server, {"shuffled": ["big.csv"]}, [os.urandom(3 * 1024 * 1024)])
     result = run_cli(["results", "download", "job-1", str(small_disk)], env)
     assert result.code == 6, result  # local error, not the API-error code
     assert "Traceback" not in result.err
@@ -246,12 +268,11 @@ def _limit_file_size() -> None:  # runs in the child before exec
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-@needs_local_store
 @pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="needs RLIMIT_FSIZE")
 def test_cli_file_size_limit_is_a_local_error(
     env: Dict[str, str], avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
-    serve_results(avatar_server, {"shuffled": ["s3://bucket/big.csv"]}, [os.urandom(2 * 1024 * 1024)])
+    serve_results(avatar_server, {"shuffled": ["big.csv"]}, [os.urandom(2 * 1024 * 1024)])
     out = tmp_path / "out"
     result = run_cli(["results", "download", "job-1", str(out)], env, preexec=_limit_file_size)
     assert result.code == 6, result
@@ -262,15 +283,21 @@ def test_cli_file_size_limit_is_a_local_error(
 # --------------------------------------------------------------------------- decompression bomb
 
 
-@needs_local_store
-def test_cli_gzip_bomb_is_bounded(env: Dict[str, str], avatar_server: LocalAvatarServer, tmp_path: Path) -> None:
+def test_cli_saves_a_gzip_encoded_object_as_stored(
+    env: Dict[str, str], avatar_server: LocalAvatarServer, tmp_path: Path
+) -> None:
+    """An object store answers an object's bytes as stored, whatever its
+    ``Content-Encoding`` (as S3 and boto3 do): a result file is saved as it is,
+    never inflated, so a gzip bomb in the store stays 64 KiB on disk.  (The
+    decompression bound of direct downloads is the next test.)"""
     bomb = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)  # ~64 KiB on the wire
-    serve_results(avatar_server, {"shuffled": ["s3://bucket/t.csv"]}, [bomb], headers={"Content-Encoding": "gzip"})
+    serve_results(avatar_server, {"shuffled": ["t.csv"]}, [bomb])
+    avatar_server.faults.status_code("GET", STORE_PATHS, 200, bomb, headers={"Content-Encoding": "gzip"})
     out = tmp_path / "out"
     result = run_cli(["results", "download", "job-1", str(out), "--json"], env)
-    assert result.code == 5, result
-    assert "DecompressionLimitError" in result.out and "Traceback" not in result.err
-    assert os.listdir(out) == []
+    assert result.code == 0, result
+    assert (out / "t.csv").read_bytes() == bomb and os.listdir(out) == ["t.csv"]
+    assert avatar_server.storage_log.last("GET").fault is not None  # the store's answer was the encoded one
 
 
 def test_library_decompression_bound_and_override(
@@ -390,7 +417,6 @@ def test_local_failures_are_typed(client: ApiClient, avatar_server: LocalAvatarS
         download_result_files(client.results, [(url, "x")], tmp_path / "f\0")
 
 
-@needs_local_store
 def test_runner_download_all_one_batch_across_jobs(
     avatar_manager: Manager, avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
@@ -411,12 +437,10 @@ def test_runner_download_all_one_batch_across_jobs(
     runner.set_parameters("pts", k=3)
     jobs = runner.run()
     runner.wait(timeout=120)
-    listing = {"../../x": ["/"], "shuffled": ["s3://bucket/t.csv"]}
-    avatar_server.faults.status_code("GET", "/api/results/*", 200, listing, count=len(jobs))
     bodies = [f"body {i}".encode() for i in range(2 * len(jobs))]
-    avatar_server.faults.status_code("GET", "/api/access", 200, ACCESS, count=len(bodies))
-    for body in bodies:
-        avatar_server.faults.status_code("POST", "/api/download", 200, body)
+    for number in range(len(jobs)):  # one listing per job, each its own objects
+        listing = {"../../x": ["%2e%2e"], "shuffled": ["t.csv"]}
+        serve_results(avatar_server, listing, bodies[2 * number : 2 * number + 2])
     work = tmp_path / "deep" / "er"
     written = runner.download_all(work)
     assert len(written) == len(bodies)  # every job's files kept, none overwritten
@@ -430,7 +454,6 @@ def test_runner_download_all_one_batch_across_jobs(
     ]
 
 
-@needs_local_store
 def test_a_link_planted_during_the_batch_is_refused(
     client: ApiClient, avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
@@ -446,7 +469,7 @@ def test_a_link_planted_during_the_batch_is_refused(
         def on_job(self, job: JobResponse) -> None:
             return None
 
-    serve_results(avatar_server, {"k": ["s3://bucket/a.csv", "s3://bucket/b.csv"]}, [b"first", b"second"])
+    serve_results(avatar_server, {"k": ["a.csv", "b.csv"]}, [b"first", b"second"])
     files = [(url, name) for _, url, name in client.results.get_results("job-1").files()]
     with pytest.raises(UnsafeFileNameError):
         download_result_files(client.results, files, folder, progress=PlantLink())

@@ -8,7 +8,6 @@ the ``Authorization`` header nor the API's ``avatar_session`` cookie.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import uuid
@@ -26,7 +25,7 @@ from avatars import (
 from avatars.errors import RedirectRefusedError
 from avatars.testing import LocalAvatarServer
 
-from .conftest import SAMPLE, TIMEOUT, expire_access_token, legacy_dataset, legacy_download
+from .conftest import SAMPLE, TIMEOUT, expire_access_token, store_dataset
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +36,7 @@ pytestmark = pytest.mark.integration
 def test_50_sequential_calls_use_one_connection(avatar_server: LocalAvatarServer, avatar_api_key: str) -> None:
     baseline = avatar_server.connections_opened
     with ApiClient(avatar_server.base_url, api_key=avatar_api_key, timeout=TIMEOUT) as c:
-        dataset = legacy_dataset(c, SAMPLE)
-        for i in range(49):
+        for i in range(50):
             step = i % 7
             if step == 0:
                 c.users.get_me()
@@ -48,12 +46,14 @@ def test_50_sequential_calls_use_one_connection(avatar_server: LocalAvatarServer
                 c.health.get_health()
             elif step == 3:
                 with pytest.raises(NotFound):  # error answers keep the connection too
-                    c.request("GET", f"datasets/{uuid.uuid4()}")
+                    c.request("GET", f"jobs/{uuid.uuid4()}")
             elif step == 4:
                 with pytest.raises(NotFound):  # an unknown set
                     c.jobs.create_job(JobCreateRequest(uuid.uuid4(), "p", depends_on=["nope"]))
             elif step == 5:
-                legacy_download(c, dataset["id"], io.BytesIO())  # a streamed body, read to the end
+                streamed = c.request("GET", "health", stream=True)  # a streamed body, read to the end
+                assert streamed.content
+                streamed.close()
             else:
                 c.users.get_credits_info()
         assert avatar_server.connections_opened - baseline == 1
@@ -153,27 +153,26 @@ def test_a_307_post_redirect_to_another_origin_is_refused(
     assert first.auth_scheme == scheme and first.had_cookie == (scheme == "Bearer")
 
 
-def test_download_url_on_the_storage_origin_carries_no_credentials(
+def test_result_files_from_the_store_carry_no_api_credentials(
     bearer: ApiClient, avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
-    dataset = legacy_dataset(bearer, SAMPLE)
+    dataset_id = store_dataset(bearer, SAMPLE)
     document = {
-        "tables": [{"name": "t", "dataset_id": str(dataset["id"])}],
+        "tables": [{"name": "t", "dataset_id": dataset_id}],
         "parameters": [{"name": "p", "table": "t", "k": 3}],
     }
     set_name = bearer.resources.put_resources("s", json.dumps(document)).set_name
     job = bearer.jobs.create_job(JobCreateRequest(set_name, "p"))
     assert avatar_server.wait_for_job(job.name, timeout=20) == "finished"
     url = bearer.results.get_results(job.name)["shuffled"][0]
+    assert url.startswith(f"{avatar_server.base_url}/access?url=s3://avatars/")  # the platform's form
     assert avatar_server.log.last("GET", f"/api/results/{job.name}").had_cookie  # the jar holds the cookie
 
-    result = bearer.results.download_url(url, tmp_path / "out.csv")
+    result = bearer.results.download_file(url, tmp_path / "out.csv")
     assert result.bytes_written == (tmp_path / "out.csv").stat().st_size > 0
+    assert (tmp_path / "out.csv").read_bytes().splitlines()[0] == SAMPLE.splitlines()[0]  # the table's columns
+    grant = avatar_server.log.last("GET", "/api/access")
+    assert grant.auth_scheme == "Bearer"
     hop = avatar_server.storage_log.last("GET")
-    assert hop.status == 200 and not hop.had_authorization and not hop.had_cookie
-
-    # also through the low-level road, with an absolute URL
-    response = bearer.request("GET", url)
-    assert response.content == (tmp_path / "out.csv").read_bytes()
-    hop = avatar_server.storage_log.last("GET")
-    assert not hop.had_authorization and not hop.had_cookie
+    # the store gets a SigV4 signature, never the API's bearer token or cookie
+    assert hop.status == 200 and hop.auth_scheme == "AWS4-HMAC-SHA256" and not hop.had_cookie

@@ -7,6 +7,7 @@ bounded retry.  What went over the wire is read from the server's request log.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import os
@@ -34,7 +35,7 @@ from avatars import (
 )
 from avatars.testing import LocalAvatarServer
 
-from .conftest import SAMPLE, TIMEOUT, legacy_dataset, legacy_download
+from .conftest import SAMPLE, TIMEOUT, store_dataset
 
 pytestmark = pytest.mark.integration
 
@@ -64,9 +65,8 @@ def expect(cls: Type[E], call: Callable[..., Any], *args: Any, **kwargs: Any) ->
 
 
 def make_set(client: ApiClient, k: int = 5) -> uuid.UUID:
-    dataset = legacy_dataset(client, SAMPLE)
     document = {
-        "tables": [{"name": "patients", "dataset_id": str(dataset["id"]), "primary_key": "patient_id"}],
+        "tables": [{"name": "patients", "dataset_id": store_dataset(client, SAMPLE), "primary_key": "patient_id"}],
         "parameters": [{"name": "main", "table": "patients", "k": k, "seed": 1}],
     }
     return client.resources.put_resources(f"set-{uuid.uuid4().hex[:8]}", json.dumps(document)).set_name
@@ -149,17 +149,19 @@ def test_drop_mid_body_on_post_is_never_resent(client: ApiClient, avatar_server:
 def test_drop_mid_body_of_a_download_leaves_no_file(
     client: ApiClient, avatar_server: LocalAvatarServer, tmp_path: Path
 ) -> None:
-    dataset = legacy_dataset(client, os.urandom(3 * 1024 * 1024), filetype="parquet")
+    content = os.urandom(3 * 1024 * 1024)
+    location = client.datasets.upload(content, f"{uuid.uuid4()}.bin").location
     target = tmp_path / "out.bin"
     target.write_bytes(b"previous content")
-    avatar_server.faults.drop_mid_body("GET", f"/api/datasets/{dataset['id']}/download/stream", fraction=0.4)
-    err = expect(ApiConnectionError, legacy_download, client, dataset["id"], target)
-    assert "download" in str(err)
+    # every attempt and every resume with Range is cut short
+    avatar_server.faults.drop_mid_body("GET", "*/avatars/*", fraction=0.4, count=20)
+    expect(ApiConnectionError, client.datasets.download, location, target)
     assert target.read_bytes() == b"previous content"  # replaced only by a complete download
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]  # no temporary file left behind
-    result = legacy_download(client, dataset["id"], target)
-    assert result.sha256 == dataset["hash"] and result.bytes_written == 3 * 1024 * 1024
-    assert target.stat().st_size == 3 * 1024 * 1024
+    avatar_server.admin.clear_faults()
+    result = client.datasets.download(location, target)
+    assert result.sha256 == hashlib.sha256(content).hexdigest() and result.bytes_written == len(content)  # type: ignore[union-attr]
+    assert target.read_bytes() == content
 
 
 def test_a_connection_dropped_on_every_attempt_gives_up_boundedly(
@@ -238,13 +240,12 @@ def test_total_timeout_bounds_a_trickling_download(
 ) -> None:
     payload = os.urandom(32 * 1024)
     with ApiClient(avatar_server.base_url, api_key=avatar_api_key, timeout=(2, 5), total_timeout=1.0) as c:
-        dataset = legacy_dataset(c, payload, filetype="parquet")
+        location = c.datasets.upload(payload, f"{uuid.uuid4()}.bin").location
         # 64 pauses of 0.05 s: more than 3 s for the whole body
-        path = f"/api/datasets/{dataset['id']}/download/stream"
-        avatar_server.faults.trickle("GET", path, chunk_size=512, interval=0.05)
+        avatar_server.faults.trickle("GET", "*/avatars/*", chunk_size=512, interval=0.05)
         target = tmp_path / "slow.bin"
         started = time.monotonic()
-        expect(ApiTimeoutError, legacy_download, c, dataset["id"], target)
+        expect(ApiTimeoutError, c.datasets.download, location, target)
         elapsed = time.monotonic() - started
     assert elapsed < 2.5, f"a 1 s total_timeout let a download run {elapsed:.1f} s"
     assert not target.exists() and list(tmp_path.iterdir()) == []

@@ -36,7 +36,7 @@ from avatars import (
 from avatars.testing import LocalAvatarServer
 from avatars.testing.resource_sets import PARAMETERS_KINDS
 
-from .conftest import SAMPLE, legacy_dataset, needs_local_store
+from .conftest import SAMPLE, store_dataset
 
 pytestmark = pytest.mark.integration
 
@@ -77,8 +77,7 @@ def resource_document(dataset_id: Any) -> Dict[str, Any]:
 
 
 def make_set(client: ApiClient, display_name: str = "patients-run") -> uuid.UUID:
-    dataset = legacy_dataset(client, SAMPLE)
-    stored = client.resources.put_resources(display_name, json.dumps(resource_document(dataset["id"])))
+    stored = client.resources.put_resources(display_name, json.dumps(resource_document(store_dataset(client, SAMPLE))))
     assert stored.display_name == display_name
     return stored.set_name
 
@@ -107,8 +106,8 @@ def fetch(client: ApiClient, url: str) -> bytes:
 
 
 def test_resource_sets_create_put_get(client: ApiClient, avatar_server: LocalAvatarServer) -> None:
-    dataset = legacy_dataset(client, SAMPLE)
-    text = json.dumps(resource_document(dataset["id"]))
+    dataset_id = store_dataset(client, SAMPLE)
+    text = json.dumps(resource_document(dataset_id))
     set_name = client.resources.put_resources("first", text).set_name
     # two of the stand-in's single mappings do not make one document: refused, the set unchanged
     with pytest.raises(ValidationError):
@@ -136,7 +135,7 @@ def test_resource_sets_create_put_get(client: ApiClient, avatar_server: LocalAva
 
     yaml_text = (
         "tables:\n"
-        f"  - name: patients\n    dataset_id: {dataset['id']}\n"
+        f"  - name: patients\n    dataset_id: {dataset_id}\n"
         "parameters:\n  - name: only\n    table: patients\n    k: 3\n"
     )
     first = client.resources.put_resources("my set", yaml_text)
@@ -335,9 +334,8 @@ def test_job_names_cannot_reach_another_route(client: ApiClient, avatar_server: 
 # --------------------------------------------------------------------------- result files
 
 
-@needs_local_store
 def test_result_file_access_and_downloads(
-    client: ApiClient, avatar_server: LocalAvatarServer, avatar_api_key: str, tmp_path: Path
+    client: ApiClient, avatar_server: LocalAvatarServer, avatar_user: Any, tmp_path: Path
 ) -> None:
     set_name = make_set(client)
     standard = submit(client, set_name, "main", JobKind.standard)
@@ -346,6 +344,9 @@ def test_result_file_access_and_downloads(
     wait_done(client, advice)
     url = client.results.get_results(standard)["shuffled"][0]
     advice_url = client.results.get_results(advice)["advice"][0]
+    prefix = f"s3://avatars/users/{avatar_user.id}"
+    # the platform's form: an /access URL naming the object in the store
+    assert url.startswith(f"{avatar_server.base_url}/access?url={prefix}/results/{standard}/")
 
     access = client.results.get_permission_to_download(url)
     assert access.url == url and access.credentials.access_key_id
@@ -356,38 +357,37 @@ def test_result_file_access_and_downloads(
     assert [a.url for a in batch] == [url, advice_url]
     assert len({a.credentials.access_key_id for a in batch + [access]}) == 3
 
-    via_api = io.BytesIO()
-    client.results.download_file(access, via_api)
-    direct = client.results.download_url(url, tmp_path / "direct.csv")
-    assert (tmp_path / "direct.csv").read_bytes() == via_api.getvalue()
-    assert direct.bytes_written == len(via_api.getvalue()) > 0
-    storage = avatar_server.storage_log.last("GET")
-    assert storage.status == 200 and not storage.had_authorization and not storage.had_cookie
+    with_access = io.BytesIO()
+    client.results.download_file(access, with_access)
+    by_url = client.results.download_file(url, tmp_path / "by-url.csv")
+    assert (tmp_path / "by-url.csv").read_bytes() == with_access.getvalue()
+    assert by_url.bytes_written == len(with_access.getvalue()) > 0
+    hop = avatar_server.storage_log.last("GET")
+    assert hop.status == 200 and hop.auth_scheme == "AWS4-HMAC-SHA256" and not hop.had_cookie
     assert json.loads(fetch(client, advice_url))["parameters_name"] == "main"
 
     forged = FileAccess(url, FileCredentials(access.credentials.access_key_id, "wrong-secret"))
     with pytest.raises(PermissionDenied) as denied:
         client.results.download_file(forged, io.BytesIO())
-    assert "wrong-secret" not in str(denied.value)
-    crossed = FileAccess(advice_url, access.credentials)
-    with pytest.raises(PermissionDenied):
+    assert "wrong-secret" not in str(denied.value) and "SignatureDoesNotMatch" in str(denied.value)
+    crossed = FileAccess(advice_url, access.credentials)  # credentials are for one location only
+    with pytest.raises(PermissionDenied) as crossed_info:
         client.results.download_file(crossed, io.BytesIO())
+    assert "AccessDenied" in str(crossed_info.value)
+    with pytest.raises(PermissionDenied):  # outside the caller's prefix: no credentials
+        client.results.get_permission_to_download("s3://avatars/users/someone-else/results/x/y.csv")
     with pytest.raises(NotFound):
-        client.results.get_permission_to_download(avatar_server.storage_base_url + "/avatar-results/" + "0" * 32 + "/x")
-    with pytest.raises(NotFound):
-        client.results.download_url(url.rsplit("/", 1)[0] + "/other.csv", tmp_path / "missing.csv")
+        client.results.download_file(f"{prefix}/results/{standard}/other.csv", tmp_path / "missing.csv")
     assert not (tmp_path / "missing.csv").exists()
-    with pytest.raises(RequestValidationError):
-        client.results.download_url("s3://bucket/key", tmp_path / "s3.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["by-url.csv"]
 
-    upload_url = client.results.get_upload_url()
-    assert upload_url.startswith(avatar_server.storage_base_url + "/uploads/")
+    assert client.results.get_upload_url() == prefix
 
     other = avatar_server.admin.create_user("other@example.com", "pw-other")
     with ApiClient(avatar_server.base_url, api_key=avatar_server.admin.create_api_key(other), timeout=TIMEOUT) as c:
         with pytest.raises(NotFound):
             c.results.get_results(standard)
-        with pytest.raises(NotFound):
+        with pytest.raises(PermissionDenied):
             c.results.get_permission_to_download(url)
         with pytest.raises(NotFound):
             c.jobs.get_job_status(standard)

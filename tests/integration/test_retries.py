@@ -14,7 +14,7 @@ from avatars import ApiClient, AvatarSession, ServerError, default_retry
 from avatars.models import JobCreateRequest
 from avatars.testing import LocalAvatarServer
 
-from .conftest import legacy_dataset, legacy_download
+from .conftest import store_dataset
 
 pytestmark = pytest.mark.integration
 
@@ -50,10 +50,10 @@ def test_callers_retry_may_retry_posts_if_they_say_so(avatar_server: LocalAvatar
         HTTPAdapter(max_retries=Retry(total=2, status_forcelist=[503], allowed_methods=None, backoff_factor=0)),
     )
     with ApiClient(avatar_server.base_url, api_key=avatar_api_key, http_client=session) as client:
-        dataset = legacy_dataset(client, b"a,b\n1,2\n3,4\n")
+        dataset_id = store_dataset(client, b"a,b\n1,2\n3,4\n")
         doc = json.dumps(
             {
-                "tables": [{"name": "t", "dataset_id": str(dataset["id"]), "primary_key": None}],
+                "tables": [{"name": "t", "dataset_id": dataset_id, "primary_key": None}],
                 "parameters": [{"name": "t", "table": "t", "k": 1, "ncp": None, "seed": 1}],
             }
         )
@@ -122,13 +122,13 @@ def test_total_timeout_bounds_a_trickling_download(
     from avatars import ApiTimeoutError
 
     with ApiClient(avatar_server.base_url, api_key=avatar_api_key) as client:
-        dataset = legacy_dataset(client, b"a,b\n" + b"1,2\n" * 2000)
-    avatar_server.faults.trickle("GET", "/api/datasets/*/download/stream", chunk_size=64, interval=0.05)
+        location = client.datasets.upload(b"a,b\n" + b"1,2\n" * 2000, "slow.csv").location
+    avatar_server.faults.trickle("GET", "*/avatars/*", chunk_size=64, interval=0.05)
     target = tmp_path / "slow.csv"
     with ApiClient(avatar_server.base_url, api_key=avatar_api_key, total_timeout=0.5) as client:
         started = time.monotonic()
         with pytest.raises(ApiTimeoutError, match="total budget of 0.5 s"):
-            legacy_download(client, dataset["id"], target, timeout=5)
+            client.datasets.download(location, target, timeout=5)
         assert time.monotonic() - started < 3  # the trickle alone would take ~6 s
         assert not target.exists() and list(tmp_path.iterdir()) == []
         # the pool is healthy afterwards

@@ -12,7 +12,7 @@ from urllib3.exceptions import InsecureRequestWarning
 from avatars import ApiClient, ApiConnectionError, InsecureTLSWarning, TLSError
 from avatars.testing import LocalAvatarServer
 
-from .conftest import Pki, legacy_dataset
+from .conftest import Pki
 
 pytestmark = pytest.mark.integration
 
@@ -81,9 +81,10 @@ def test_ca_bundle_through_the_clients_own_setting(
 ) -> None:
     with ApiClient(tls_server.base_url, api_key=tls_key, should_verify_ssl=str(pki.ca_pem)) as client:
         assert client.users.get_me().email == "tls@example.com"
-        # uploads and streamed downloads go through the same verification
-        dataset = legacy_dataset(client, b"a,b\n1,2\n3,4\n")
-        assert dataset["nb_lines"] == 2
+        # uploads and streamed downloads (the object store) go through the same verification
+        location = client.datasets.upload(b"a,b\n1,2\n3,4\n", "tls/table.csv").location
+        assert client.datasets.download(location) == b"a,b\n1,2\n3,4\n"
+    assert [r.method for r in tls_server.storage_log] == ["PUT", "GET"]
 
 
 def test_ca_bundle_from_avatar_environment(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -482,6 +483,25 @@ def run_3x(info: Dict[str, str], checks: Checks) -> None:
     )
 
 
+def check_storage(info: Dict[str, str], checks: Checks) -> None:
+    """The SDK's own ``upload_file``/``download_file`` and s3fs against the server's
+    object store (``storage_check.py``); first, while the demo user's API key
+    lives, and in a process of its own (the SDK keeps state between clients)."""
+    script = Path(__file__).resolve().parent / "storage_check.py"
+
+    def check() -> None:
+        done = subprocess.run(
+            [sys.executable, str(script), info["base URL"], info["API key"]],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        print(done.stdout.strip())
+        expect(done.returncode == 0, f"storage_check failed: {done.stderr.strip()[-2000:]}")
+
+    checks.run("storage: upload_file, download_file, s3fs (storage_check.py)", check)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server-python", required=True, help="a Python with avatars[server] installed")
@@ -493,10 +513,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             if tuple(int(p) for p in sdk_version.split(".")[:2]) >= (1, 30):
                 info = start_server(args.server_python, Path(workdir), 3)
                 print(f"server (as platform 3.x): {info['base URL']}")
+                check_storage(info, checks)
                 run_3x(info, checks)
             else:
                 info = start_server(args.server_python, Path(workdir), 2)
                 print(f"server: {info['base URL']}")
+                check_storage(info, checks)
                 run_290(info, checks)
     finally:
         stop_servers()

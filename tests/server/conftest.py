@@ -58,15 +58,18 @@ def people_csv(rows: int = 120, seed: int = 3) -> bytes:
 
 
 def upload(http: requests.Session, srv: LocalAvatarServer, data: bytes, name: str = "people") -> Dict[str, Any]:
-    response = http.post(
-        srv.url("/datasets/stream"),
-        params={"name": name, "filetype": "csv"},
-        data=data,
-        headers={"Content-Type": "application/octet-stream"},
-    )
-    assert response.status_code == 201, response.text
-    result: Dict[str, Any] = response.json()
-    return result
+    """Put ``data`` in the caller's prefix of the object store; ``id`` names it in a resource document."""
+    import uuid
+
+    prefix = http.get(srv.url("/upload_url")).json()
+    object_id = str(uuid.uuid4())
+    grant = http.get(srv.url("/access"), params={"url": f"{prefix}/{object_id}"}).json()
+    client = s3_client(srv.storage_endpoint_url, grant)
+    try:
+        client.put_object(Bucket="avatars", Key=f"{prefix[len('s3://avatars/') :]}/{object_id}", Body=data)
+    finally:
+        client.close()
+    return {"id": object_id, "name": name, "location": f"{prefix}/{object_id}", "grant": grant}
 
 
 #: The entries of :func:`make_set` that start the other job kinds (the job kind

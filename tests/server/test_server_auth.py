@@ -277,7 +277,7 @@ def test_logout_and_password_reset(srv: LocalAvatarServer, user: CreatedUser) ->
     assert requests.post(srv.url("/login/forgotten_password"), json={}).status_code == 422
 
 
-@pytest.mark.parametrize("path", ["/jobs", "/datasets", "/api-keys", "/users/me", "/upload_url"])
+@pytest.mark.parametrize("path", ["/jobs", "/api-keys", "/users/me", "/upload_url", "/access?url=s3://avatars/x"])
 def test_every_protected_route_needs_auth(srv: LocalAvatarServer, path: str) -> None:
     response = requests.get(srv.url(path))
     assert response.status_code == 401

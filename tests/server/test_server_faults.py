@@ -37,10 +37,10 @@ def test_drop_before(srv: LocalAvatarServer, http: requests.Session, rst: bool) 
 
 
 def test_drop_before_post_body(srv: LocalAvatarServer, http: requests.Session) -> None:
-    srv.faults.drop_before("POST", "/api/datasets/stream")
+    srv.faults.drop_before("POST", "/api/jobs")
     with pytest.raises(requests.exceptions.ConnectionError):
-        http.post(srv.url("/datasets/stream"), data=b"a,b\n1,2\n")
-    assert http.get(srv.url("/datasets")).json() == []
+        http.post(srv.url("/jobs"), json={"set_name": "00000000-0000-4000-8000-000000000000", "parameters_name": "p"})
+    assert http.get(srv.url("/jobs")).json() == {"jobs": []}
 
 
 def assert_cut_short(get: Callable[[], requests.Response]) -> None:
@@ -58,12 +58,16 @@ def test_drop_mid_body_json_and_stream(srv: LocalAvatarServer, http: requests.Se
     assert_cut_short(lambda: http.get(srv.url("/users/me")))
     assert http.get(srv.url("/users/me")).status_code == 200
 
+    # a long body (an object of the store) cut at a quarter
     data = b"x,y\n" + b"1,2\n" * 500_000
-    dataset = upload(http, srv, data)
-    srv.faults.drop_mid_body("GET", "/api/datasets/*/download/stream", fraction=0.25)
+    stored = upload(http, srv, data)
+    client = s3_client(srv.storage_endpoint_url, stored["grant"])
+    key = stored["location"][len("s3://avatars/") :]
+    url = client.generate_presigned_url("get_object", Params={"Bucket": "avatars", "Key": key})
+    srv.faults.drop_mid_body("GET", "/storage/avatars/*", fraction=0.25)
     received = 0
     try:  # urllib3 2 raises when the connection drops; 1.26 just ends the body early
-        response = http.get(srv.url(f"/datasets/{dataset['id']}/download/stream"), stream=True)
+        response = requests.get(url, stream=True)
         assert int(response.headers["Content-Length"]) == len(data)
         for chunk in response.iter_content(65536):
             received += len(chunk)
@@ -185,9 +189,9 @@ def test_storage_faults(srv: LocalAvatarServer, http: requests.Session) -> None:
     assert slow.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
     # a multipart part dropped half-way (only part 2), then the upload goes on
     srv.admin.set_storage_min_part_size(1)
-    upload = s3.create_multipart_upload(Bucket="avatars", Key=key)
+    mpu = s3.create_multipart_upload(Bucket="avatars", Key=key)
     srv.faults.drop_mid_request("PUT", "/storage/avatars/*", after_bytes=1000, query="partNumber=2")
-    common = {"Bucket": "avatars", "Key": key, "UploadId": upload["UploadId"]}
+    common = {"Bucket": "avatars", "Key": key, "UploadId": mpu["UploadId"]}
     first = s3.upload_part(PartNumber=1, Body=b"a" * 5000, **common)
     with pytest.raises(Exception) as dropped:
         s3.upload_part(PartNumber=2, Body=b"b" * 5000, **common)

@@ -10,10 +10,11 @@ from typing import Any, Dict, List
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from avatars.testing import LocalAvatarServer
 
-from .conftest import create_job, fetch_result, key_session, make_set, people_csv, upload, wait_job
+from .conftest import create_job, fetch_result, key_session, make_set, people_csv, s3_client, upload, wait_job
 
 
 @pytest.fixture
@@ -114,18 +115,21 @@ def test_access_and_download(srv: LocalAvatarServer, http: requests.Session, set
     assert set(grant["credentials"]) == {"access_key_id", "secret_access_key"}
     other = http.get(srv.url("/access"), params={"url": url}).json()
     assert other["credentials"] != grant["credentials"]
-    downloaded = http.post(srv.url("/download"), json=grant)
-    assert downloaded.status_code == 200
-    assert downloaded.content == fetch_result(http, srv, url)
-    forged = {
-        "url": url,
-        "credentials": {"access_key_id": grant["credentials"]["access_key_id"], "secret_access_key": "wrong"},
-    }
-    assert http.post(srv.url("/download"), json=forged).status_code == 403
-    prefix = http.get(srv.url("/upload_url")).json()
-    unknown = {"url": prefix + "/results/nothing/x.csv", "credentials": grant["credentials"]}
-    assert http.post(srv.url("/download"), json=unknown).status_code == 403
-    assert http.post(srv.url("/download"), json={"url": url}).status_code == 422
+    assert fetch_result(http, srv, url).startswith(b"id,age")
+    # the credentials open that result only, and not with another secret
+    client = s3_client(srv.storage_endpoint_url, grant)
+    key = url.split("url=s3://avatars/", 1)[1]
+    assert client.get_object(Bucket="avatars", Key=key)["Body"].read().startswith(b"id,age")
+    with pytest.raises(ClientError) as sibling:
+        client.get_object(Bucket="avatars", Key=key.rsplit("/", 1)[0] + "/other.csv")
+    assert sibling.value.response["Error"]["Code"] == "AccessDenied"
+    client.close()
+    forged = s3_client(srv.storage_endpoint_url, grant, secret="wrong")
+    with pytest.raises(ClientError) as wrong:
+        forged.get_object(Bucket="avatars", Key=key)
+    assert wrong.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    forged.close()
+    assert http.post(srv.url("/download"), json=grant).status_code == 404  # retired: the platform has none
     assert http.get(srv.url("/access")).status_code == 422
     assert http.get(srv.url("/access"), params={"url": "http://elsewhere/x"}).status_code == 403
     batch = http.post(srv.url("/access/batch"), json=[url, url, "s3://avatars/users/nobody/x"])
@@ -269,7 +273,8 @@ def test_row_cap_and_head_download() -> None:
         dataset = upload(http, srv, people_csv(30))
         job = wait_job(http, srv, create_job(http, srv, make_set(http, srv, dataset["id"]), "standard"))
         assert job["status"] == "error" and "limited to 25 rows" in job["exception"]
-        head = http.head(srv.url(f"/datasets/{dataset['id']}/download/stream"))
-        assert head.status_code == 200 and head.content == b""
-        assert int(head.headers["Content-Length"]) == len(people_csv(30))
+        client = s3_client(srv.storage_endpoint_url, dataset["grant"])
+        head = client.head_object(Bucket="avatars", Key=dataset["location"][len("s3://avatars/") :])
+        assert head["ContentLength"] == len(people_csv(30))
+        client.close()
         assert http.get(srv.url("/users/me")).status_code == 200  # connection still in sync
