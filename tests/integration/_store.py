@@ -153,12 +153,43 @@ def _policy(prefix: str) -> str:
     )
 
 
+_RAW_QUERY_PATCHED = False
+
+
+def _check_signatures_on_the_raw_query() -> None:
+    """moto < 5.2 (the newest on Python 3.9) rebuilds the signed query from
+    werkzeug's ``request.url``, which werkzeug 3 decodes (``prefix=a%2F`` becomes
+    ``prefix=a/``): every correctly signed request whose query holds an encoded
+    ``/`` is refused with SignatureDoesNotMatch.  Give its check the query as
+    it came on the wire, as S3 and moto 5.2 do; moto still verifies every
+    signature.  The moto server runs in this process, so this reaches it.
+    """
+    global _RAW_QUERY_PATCHED
+    import moto
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    major, minor = (int(part) for part in moto.__version__.split(".")[:2])
+    if _RAW_QUERY_PATCHED or (major, minor) >= (5, 2):
+        return
+    check = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def on_the_raw_query(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        environ = getattr(getattr(self, "request", None), "environ", None)
+        if isinstance(environ, dict) and environ.get("QUERY_STRING"):
+            self.uri = f"{self.uri.split('?', 1)[0]}?{environ['QUERY_STRING']}"
+        check(self, iam_request_cls, resource)
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = on_the_raw_query  # type: ignore[method-assign]
+    _RAW_QUERY_PATCHED = True
+
+
 def start_store() -> Tuple[Any, StoreSetup]:
     """Start moto (authentication on) and the fake API; the moto server and the setup."""
     import botocore.session
     import requests
     from moto.server import ThreadedMotoServer
 
+    _check_signatures_on_the_raw_query()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
