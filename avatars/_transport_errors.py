@@ -9,6 +9,7 @@ urllib3 ``repr``, a proxy password or a header value.
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import socket
 from typing import Any, Iterator, Optional
@@ -32,12 +33,23 @@ from .errors import (
     error_from_response,
 )
 
-__all__ = ["map_transport_error", "host_of", "proxy_auth_error", "describe_timeout", "abandoned_answer"]
+__all__ = [
+    "map_transport_error",
+    "check_json_body",
+    "host_of",
+    "proxy_auth_error",
+    "describe_timeout",
+    "abandoned_answer",
+]
 
 #: urllib3's response class (``BaseHTTPResponse`` in 2.x, ``HTTPResponse`` in 1.26).
 _U3_RESPONSE: Any = getattr(urllib3.response, "BaseHTTPResponse", urllib3.response.HTTPResponse)
 
 _NameResolutionError: Any = getattr(u3, "NameResolutionError", None)  # urllib3 >= 2
+
+#: requests >= 2.27 refuses ``json=`` that is not valid JSON (NaN, infinity) with
+#: ``InvalidJSONError``; older requests sends ``NaN`` as is (see :func:`check_json_body`).
+_InvalidJSONError: Any = getattr(requests.exceptions, "InvalidJSONError", None)
 
 
 def host_of(url: str) -> str:
@@ -64,6 +76,30 @@ def proxy_auth_error(method: str, url: str) -> ProxyError:
 
 #: urllib3's CONNECT failure ("Tunnel connection failed: 407 Proxy Authentication Required").
 _PROXY_407 = re.compile(r"(failed: 407\b|\b407 Proxy Authentication)", re.IGNORECASE)
+
+
+def invalid_json_error() -> RequestValidationError:
+    """``json=`` that cannot be sent as JSON: one message, whichever side noticed."""
+    return RequestValidationError(
+        "json= holds a value that is not valid JSON (NaN or infinity, or an object JSON cannot encode); "
+        "nothing was sent",
+        field="json",
+    )
+
+
+def check_json_body(value: Any) -> None:
+    """On requests < 2.27, refuse ``json=`` that requests would send as invalid JSON.
+
+    Newer requests encodes with ``allow_nan=False`` and raises ``InvalidJSONError``
+    (mapped by :func:`map_transport_error`); older requests writes ``NaN`` and
+    ``Infinity`` into the body, which no JSON parser on the server accepts.
+    """
+    if _InvalidJSONError is not None or value is None:
+        return
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise invalid_json_error() from None
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -194,12 +230,8 @@ def map_transport_error(
             "a request header has an invalid name or value (control characters, or leading white space); "
             "nothing was sent"
         )
-    if isinstance(exc, requests.exceptions.InvalidJSONError):
-        return RequestValidationError(
-            "json= holds a value that is not valid JSON (NaN or infinity, or an object JSON cannot encode); "
-            "nothing was sent",
-            field="json",
-        )
+    if _InvalidJSONError is not None and isinstance(exc, _InvalidJSONError):
+        return invalid_json_error()
     if isinstance(
         exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
     ):

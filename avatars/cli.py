@@ -816,6 +816,12 @@ def _main(raw: List[str], out_stream: TextIO, err_stream: TextIO) -> int:
     try:
         args = parse_args(parser, raw)
     except SystemExit as exc:
+        # --help and --version text may still sit in a buffered stdout: write it
+        # now, so that a closed pipe ends here (exit 141), not in the interpreter's
+        # final flush ("Exception ignored ... BrokenPipeError", exit 120).
+        out_stream.flush()
+        if sys.stdout is not None and sys.stdout is not out_stream:
+            sys.stdout.flush()
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     out = Output(bool(args.json), out_stream, err_stream)
     try:

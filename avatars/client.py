@@ -32,7 +32,7 @@ from ._deadline import keep_for_body as watch_streamed_body
 from ._fork import reset_in_child, reset_session_pools
 from ._policy import CallPolicy
 from ._resend import RedirectGuard, rewind
-from ._transport_errors import host_of, map_transport_error, proxy_auth_error
+from ._transport_errors import check_json_body, host_of, map_transport_error, proxy_auth_error
 from ._urls import Origin
 from .auth import (
     AUTH_ACTION_ATTR,
@@ -513,6 +513,7 @@ class ApiClient:
                 url=url,
             )
         budget_s = self.total_timeout if total_timeout is None else check_total_timeout(total_timeout)
+        check_json_body(json)
         if secret_body is None:
             # A body sent without the API's credentials on a call that needs
             # none is a credential exchange (login form, refresh token, reset).

@@ -50,9 +50,17 @@ _FRACTION = validate.Range(min=0, max=1, min_inclusive=False)
 _PSEUDONYMIZATION_KINDS = ("FAKER", "HASH_SHA256", "UUID4", "CONSTANT", "INTEGER", "SPECIFIC_ID")
 
 
+#: marshmallow >= 3.18 keeps a schema's fields (and so its errors) in declaration
+#: order; older releases (3.13 is the oldest declared) iterate a plain ``set``,
+#: so the order of the errors changed from run to run unless ``Meta.ordered``.
+_UNORDERED_BY_DEFAULT = not isinstance(getattr(Schema, "set_class", None), type)
+
+
 class _Open(Schema):
     class Meta:
         unknown = INCLUDE
+        if _UNORDERED_BY_DEFAULT:
+            ordered = True
 
 
 def _opt_int(*validators: validate.Validator) -> fields.Integer:

@@ -124,6 +124,8 @@ def _run_into_closed_pipe(args: List[str], env: Dict[str, str]) -> Result:
     """Run the command with a stdout whose reader has already gone (as ``| head`` leaves it)."""
     read_end, write_end = os.pipe()
     os.close(read_end)
+    # stdout buffered, as in a plain shell: PYTHONUNBUFFERED would let every write hit the pipe at once
+    env = {name: value for name, value in env.items() if name != "PYTHONUNBUFFERED"}
     try:
         proc = subprocess.run(
             _command() + args, env=env, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120

@@ -65,6 +65,8 @@ def test_one_table_from_a_dataframe_with_an_api_key(
         assert runner.signal_metrics("patients")[0]["metadata"]["table_name"] == "patients"
         written = runner.download_report(tmp_path / "report.md")
         assert written == [tmp_path / "report.md"] and b"LOCAL STAND-IN" in written[0].read_bytes()
+        # the PIA report is a job of its own: the basic report being ready does not make it finished
+        runner.wait("report_pia", timeout=30)
         assert runner.get_status("report_pia") == "finished"
 
         stored = ResourceSet.from_yaml(manager.auth_client.resources.get_resources(runner.set_name))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import pytest
 import responses
@@ -35,9 +35,30 @@ def client() -> ApiClient:
     return ApiClient(BASE, api_key="key-1")
 
 
+def _record_file_bodies_as_sent(mock: responses.RequestsMock) -> None:
+    """Make ``mock.calls`` hold a file-like body's bytes, read when it was sent.
+
+    responses >= 0.24 does this itself; 0.23 (the newest that the oldest
+    environment's requests 2.25 allows) records the file object, which the
+    client has closed (or released) by the time a test reads ``rsps.calls``.
+    """
+    if hasattr(mock, "_read_filelike_body"):
+        return
+    on_request = mock._on_request
+
+    def read_then_answer(adapter: Any, request: Any, **kwargs: Any) -> Any:
+        body = request.body
+        if body is not None and not isinstance(body, (bytes, str)) and hasattr(body, "read"):
+            request.body = body.read()
+        return on_request(adapter, request, **kwargs)
+
+    mock._on_request = read_then_answer  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def rsps() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        _record_file_bodies_as_sent(mock)
         yield mock
 
 
