@@ -30,9 +30,22 @@ def origin_of(url: str) -> Optional[Origin]:
     return (scheme, host, port)
 
 
+def _origin_prefix(origin: Origin) -> str:
+    """``scheme://host:port/``: a URL starting with it is on ``origin`` (its
+    authority ends at that ``/``), whatever follows."""
+    return f"{origin[0]}://{origin[1]}:{origin[2]}/"
+
+
 def same_origin(url: str, origin: Optional[Origin]) -> bool:
     """True when ``url`` is on ``origin`` exactly (an http URL never matches an https origin)."""
-    return origin is not None and origin_of(url) == origin
+    if origin is None:
+        return False
+    # Fast path for the usual case (a URL joined to a base URL with an explicit
+    # port): no parsing.  Anything else (default port left out, upper case,
+    # an IPv6 host...) is decided by parsing.
+    if ":" not in origin[1] and url.startswith(_origin_prefix(origin)):
+        return True
+    return origin_of(url) == origin
 
 
 def join_url(base_url: str, path: str) -> str:
