@@ -369,11 +369,19 @@ def _fail() -> Any:
     raise _Fallback
 
 
+_COMPILE: Optional[Callable[[Type[marshmallow.Schema]], Optional[Callable[[Dict[str, Any]], Any]]]] = None
+
+
 def _compiled(schema_cls: Type[marshmallow.Schema]) -> Optional[Callable[[Dict[str, Any]], Any]]:
     """The fast loader of one object of ``schema_cls`` (cached), or None."""
-    from ._fastpath import compiled  # imported on first use: it needs the schemas above
+    global _COMPILE
+    if _COMPILE is None:
+        # Imported on first use (it needs the schemas above), then kept: an
+        # import statement on every load is a measurable part of a call.
+        from ._fastpath import compiled
 
-    return compiled(schema_cls)
+        _COMPILE = compiled
+    return _COMPILE(schema_cls)
 
 
 # --------------------------------------------------------------------------- loading
