@@ -1,7 +1,7 @@
 """Names that come from elsewhere, made safe for the local disk and for object storage.
 
 Result file names are derived from server data (a result kind, the last
-segment of a result URL).  Before such a name touches the disk it goes through
+segment of a result URL: :func:`url_file_name`).  Before such a name touches the disk it goes through
 :func:`safe_filename` (one path component, no surprises on any operating
 system) and, for a batch of files written into one directory,
 :func:`plan_files` (distinct names, each confined to the directory).
@@ -48,6 +48,7 @@ import os
 import unicodedata
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from .errors import RequestValidationError, UnsafeFileNameError
 
@@ -55,6 +56,7 @@ __all__ = [
     "MAX_NAME_BYTES",
     "MAX_EXTENSION_BYTES",
     "MAX_STORAGE_KEY_BYTES",
+    "url_file_name",
     "safe_filename",
     "unique_names",
     "plan_files",
@@ -128,6 +130,34 @@ def _clean(name: str) -> str:
     if head in _WINDOWS_DEVICES:
         text = "_" + text
     return text
+
+
+#: How many ``/access?url=`` wrappers :func:`url_file_name` looks through.
+_MAX_ACCESS_NESTING = 3
+
+
+def url_file_name(url: str) -> str:
+    """The file name at the end of a result location, ``""`` when it has none.
+
+    The location may be wrapped in the platform's ``<base>/access?url=<location>``
+    URLs (nested, as the platform SDK's are); the query of the innermost one
+    never counts.  The path is percent-decoded first and then cut at its last
+    ``/`` or ``\\``, so the answer holds no separator, however the server
+    encoded one; ``.`` and ``..`` give ``""``.  The name is still the server's:
+    pass it through :func:`safe_filename` before it touches the disk.
+    """
+    try:
+        parts = urlsplit(url)
+        for _ in range(_MAX_ACCESS_NESTING):
+            inner = parse_qs(parts.query).get("url") if parts.path.rstrip("/").endswith("/access") else None
+            if not inner:
+                break
+            parts = urlsplit(inner[0])
+        path = parts.path
+    except ValueError:  # e.g. an unbalanced "[" in the host part
+        path = url.split("?", 1)[0].split("#", 1)[0]
+    name = unquote(path).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return "" if name in (".", "..") else name
 
 
 def safe_filename(name: object, *, fallback: str = _DEFAULT_FALLBACK, max_bytes: int = MAX_NAME_BYTES) -> str:

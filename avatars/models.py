@@ -32,7 +32,6 @@ from collections.abc import Mapping as _MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
-from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 from ._validate import require_email, require_text, require_text_list, require_uuid
@@ -436,27 +435,6 @@ class HealthMessage:
     message: str
 
 
-def _url_file_name(url: str) -> str:
-    """The last non-empty path segment of ``url``, percent-decoded ("" if none).
-
-    For the platform's ``<base>/access?url=s3://bucket/key`` locations it is
-    the last segment of the object's key (the ``url`` query value; an
-    ``/access`` URL may wrap another, as the platform SDK's are)."""
-    try:
-        parts = urlsplit(url)
-        path = parts.path
-        for _ in range(3):
-            inner = parse_qs(parts.query).get("url") if path.rstrip("/").endswith("/access") else None
-            if not inner:
-                break
-            parts = urlsplit(inner[0])
-            path = parts.path
-    except ValueError:  # e.g. an unbalanced "[" in the host part
-        path = url.split("?", 1)[0].split("#", 1)[0]
-    segments = [s for s in path.split("/") if s]
-    return unquote(segments[-1]) if segments else ""
-
-
 class Results(Mapping[str, List[str]]):
     """The result files of a job: ``{result kind: [url, ...]}`` (``GET /results/{job_name}``).
 
@@ -498,18 +476,19 @@ class Results(Mapping[str, List[str]]):
     def files(self) -> List[Tuple[str, str, str]]:
         """``(kind, url, file name)`` for every URL.
 
-        The file name is the last non-empty segment of the URL's path
-        (percent-decoded; the query, which may hold a signature, is never
-        part of it), or ``"<kind>-<n>"`` when the path has none.  Both come
+        The file name is the end of the URL's path (percent-decoded, after
+        its last ``/``; the query, which may hold a signature, is never part
+        of it; see :func:`avatars._filenames.url_file_name`), or
+        ``"<kind>-<n>"`` when the path has none.  Both come
         from the server, so every name is made a safe, plain file name and
         the names of one job are distinct (see :mod:`avatars._filenames`):
         ``../../x`` or ``/etc/passwd`` cannot become a path.
         """
-        from ._filenames import safe_filename, unique_names
+        from ._filenames import safe_filename, unique_names, url_file_name
 
         entries = [(kind, url, index) for kind, urls in self._data.items() for index, url in enumerate(urls)]
         names = unique_names(
-            [safe_filename(_url_file_name(url), fallback=f"{kind}-{index}") for kind, url, index in entries]
+            [safe_filename(url_file_name(url), fallback=f"{kind}-{index}") for kind, url, index in entries]
         )
         return [(kind, url, name) for (kind, url, _), name in zip(entries, names)]
 

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
+from ._filenames import safe_filename
 from .client import ApiClient
 from .documents import ColumnType, ReportLanguage, ReportType, ResourceSet, report_name
 from .documents.files import file_name_of, table_of_result_file
@@ -679,7 +680,7 @@ class Runner:
             raise AvatarError(f"the {name} job produced no report file")
         written = []
         for index, url in enumerate(urls):
-            base = file_name_of(url) or f"{name}-{index}"
+            base = safe_filename(file_name_of(url), fallback=f"{name}-{index}")
             target = Path(path) if path is not None else Path(base)
             if len(urls) > 1:
                 target = target.parent / f"{index}_{target.name}"

@@ -10,7 +10,8 @@ client (:class:`~avatars.Runner`) and the local server use this module.
 from __future__ import annotations
 
 from typing import Dict, Optional
-from urllib.parse import parse_qs, unquote, urlsplit
+
+from .._filenames import url_file_name as file_name_of
 
 __all__ = [
     "RESULT_FILES",
@@ -53,19 +54,6 @@ def unescape_table_name(stem: str) -> str:
 def result_file_name(table_name: str, result: str) -> str:
     """``patients`` + ``shuffled`` -> ``patients.shuffled.csv``."""
     return f"{escape_table_name(table_name)}.{RESULT_FILES[result]}"
-
-
-def file_name_of(url: str) -> str:
-    """The file name at the end of a result location (also inside an ``/access?url=`` URL).
-
-    Decoded first, then cut at the last ``/`` or ``\\``: the answer never holds a
-    path separator, and is ``""`` for ``.``/``..`` (never a way out of a folder).
-    """
-    parts = urlsplit(url)
-    inner = parse_qs(parts.query).get("url")
-    path = unquote(urlsplit(inner[0]).path if inner else parts.path)
-    name = path.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
-    return "" if name in (".", "..") else name
 
 
 def table_of_result_file(url: str, result: str) -> Optional[str]:

@@ -19,7 +19,13 @@ from typing import Any, Callable, Iterator, List, Optional
 from ..errors import RequestValidationError
 from ..transfer import FileBody, _read_chunks
 
-__all__ = ["Source", "PartBody", "open_source", "is_dataframe"]
+__all__ = ["Source", "PartBody", "SendBody", "SEND_BLOCK", "open_source", "is_dataframe"]
+
+#: How many bytes of a stored body go to the socket at once.  ``http.client``
+#: and urllib3 read a file-like body 8 or 16 KiB at a time (a read, a progress
+#: report and a ``send`` for each block); an iterable body is sent in the
+#: pieces it yields, so storage bodies are offered in blocks of this size.
+SEND_BLOCK = 1024 * 1024
 
 
 class Cancelled(Exception):
@@ -81,6 +87,40 @@ class PartBody(FileBody):
         if self._cancelled is not None and self._cancelled.is_set():
             raise Cancelled()
         return super().read(size)
+
+
+class SendBody:
+    """A :class:`PartBody` as the transport sees it: its bytes in blocks of
+    :data:`SEND_BLOCK` (an iterable with a length: ``requests`` sends a
+    ``Content-Length``, and the connection sends each block whole), with
+    ``tell``/``seek`` for a re-send.  It has no ``read`` on purpose: given
+    one, ``http.client`` and urllib3 would read 8 or 16 KiB at a time.
+
+    ``payload`` is the readable part itself: what the signer hashes.
+    """
+
+    def __init__(self, payload: PartBody) -> None:
+        self.payload = payload
+
+    def __len__(self) -> int:
+        return len(self.payload)
+
+    def tell(self) -> int:
+        return self.payload.tell()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.payload.seek(offset, whence)
+
+    def __iter__(self) -> Iterator[bytes]:
+        read = self.payload.read
+        while True:
+            block = read(SEND_BLOCK)
+            if not block:
+                return
+            yield block
+
+    def __repr__(self) -> str:
+        return f"<SendBody {self.payload!r}>"
 
 
 class Source:

@@ -38,6 +38,7 @@ import requests
 from requests.auth import AuthBase
 
 from .._urls import Origin, origin_of
+from ._bodies import SendBody
 
 __all__ = ["StorageAuth", "DEFAULT_REGION"]
 
@@ -116,12 +117,13 @@ class StorageAuth(AuthBase):
             return r  # not the storage origin: these credentials are not for it
         parts = _signer_parts()
         headers = {name: value for name, value in r.headers.items() if _is_signed(name)}
-        aws_request = parts["request"](method=r.method, url=url, headers=headers, data=r.body)
+        # A SendBody (the store client's uploads) is hashed through its readable part.
+        body = r.body.payload if isinstance(r.body, SendBody) else r.body
+        aws_request = parts["request"](method=r.method, url=url, headers=headers, data=body)
         unsigned = self._payload_unsigned(url)
         aws_request.context["client_config"] = SimpleNamespace(s3={"payload_signing_enabled": not unsigned})
         credentials = parts["credentials"](self._access_key_id, self._secret_access_key, None)
         signer = parts["signer"](credentials, "s3", self.region)
-        body = r.body
         was_quiet = getattr(body, "quiet", None)
         if was_quiet is not None:
             body.quiet = True  # type: ignore[union-attr]

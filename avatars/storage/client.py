@@ -50,7 +50,7 @@ from ..transfer import (
     check_destination,
     save_response,
 )
-from ._bodies import Cancelled, PartBody, Source, open_source
+from ._bodies import Cancelled, PartBody, SendBody, Source, open_source
 from .auth import DEFAULT_REGION, StorageAuth
 from .errors import REFRESH_CODES, StorageError, StorageSlowDown, storage_error
 from .locations import Location, is_direct_url, location_of
@@ -378,7 +378,8 @@ class StorageClient:
     ) -> UploadResult:
         size = src.size or 0
         tracker = _Progress(progress, size)
-        body = PartBody(src.read_at, 0, size, on_position=tracker.tracker(1))
+        # An empty body goes as b"": a zero-length stream would be sent chunked.
+        body = SendBody(PartBody(src.read_at, 0, size, on_position=tracker.tracker(1))) if size else b""
         response = self._call("PUT", location, headers={"Content-Type": content_type}, data=body, timeout=timeout)
         response.close()
         return UploadResult(location, size, response.headers.get("ETag"), 1)
@@ -468,7 +469,11 @@ class StorageClient:
 
     def _put_part(self, location: Location, upload_id: str, number: int, body: PartBody, timeout: Any) -> str:
         response = self._call(
-            "PUT", location, query=f"partNumber={number}&uploadId={_q(upload_id)}", data=body, timeout=timeout
+            "PUT",
+            location,
+            query=f"partNumber={number}&uploadId={_q(upload_id)}",
+            data=SendBody(body),
+            timeout=timeout,
         )
         response.close()
         etag = response.headers.get("ETag")

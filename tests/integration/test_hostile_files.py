@@ -109,7 +109,7 @@ HOSTILE = {
     "nul\u0000kind": ["%2e%2e"],
     "dup": ["a/t.csv", "b/t.csv", "c/T.CSV"],
     "long": ["x" * 300 + ".csv"],
-    "escape": ["%1b%5d0%3bpwned%07%2e%2e%2f.csv"],
+    "escape": ["%1b%5d0%3bpwned%07%2e%2e.csv"],
     "dots": ["..%2F..%2F..%2Fetc%2Fpasswd"],
 }
 HOSTILE_COUNT = sum(len(v) for v in HOSTILE.values())
@@ -146,8 +146,8 @@ def test_cli_results_download_keeps_every_hostile_name_inside(
         "t-2.csv",
         "T-3.CSV",
         "x" * 196 + ".csv",
-        "_]0;pwned_.._.csv",
-        "_.._.._etc_passwd",
+        "_]0;pwned_...csv",
+        "passwd",  # decoded, then cut at its last separator
     ]
 
 
@@ -474,3 +474,19 @@ def test_a_link_planted_during_the_batch_is_refused(
     with pytest.raises(UnsafeFileNameError):
         download_result_files(client.results, files, folder, progress=PlantLink())
     assert (folder / "a.csv").read_bytes() == b"first" and not (outside / "victim").exists()
+
+
+def test_runner_download_report_makes_the_servers_name_safe(
+    avatar_manager: Manager, avatar_server: LocalAvatarServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = avatar_manager.create_runner("hostile-report", seed=1)
+    runner.add_table("pts", [{"id": i, "x": float(i % 5)} for i in range(30)])
+    runner.set_parameters("pts", k=3)
+    runner.run(jobs_to_run=["standard", "privacy_metrics", "signal_metrics", "report"])
+    runner.wait(timeout=120)
+    # without a path, the report is written under the name the server gives it
+    serve_results(avatar_server, {"report": ["..%2Frep%00ort%1b.md"]}, [b"the report"])
+    monkeypatch.chdir(tmp_path)
+    [written] = runner.download_report()
+    assert written == Path("rep_ort_.md") and (tmp_path / "rep_ort_.md").read_bytes() == b"the report"
+    assert tree(tmp_path) == ["rep_ort_.md"]

@@ -132,6 +132,45 @@ def test_multipart_round_trip_to_a_path(store: StoreSetup, tmp_path: Path, worke
     assert store.pending_uploads() == []
 
 
+class CountingReads(io.BytesIO):
+    """A seekable source without a file descriptor: the client reads it with ``read``."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.sizes: List[int] = []
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("no descriptor")
+
+    def read(self, size: Any = -1) -> bytes:
+        data = super().read(size)
+        self.sizes.append(len(data))
+        return data
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_stored_bodies_go_to_the_socket_in_large_blocks(store: StoreSetup, signed: bool) -> None:
+    # http.client and urllib3 would read a file-like body 8 or 16 KiB at a time.
+    content = os.urandom(3 * MIB + 100)
+    source = CountingReads(content)
+    with make_client(store) as client:
+        client.storage.unsigned_payload = not signed
+        result = client.datasets.upload(source, unique("blocks.bin"))
+    assert result.parts == 1 and stored(store, result.location) == content
+    # Sent (and, when signed, first hashed by botocore) 1 MiB at a time: 4 reads per pass.
+    assert source.sizes == [MIB, MIB, MIB, 100] * (2 if signed else 1)
+
+
+@pytest.mark.parametrize("source", [b"", io.BytesIO(), iter([])])
+def test_an_empty_upload_stores_an_empty_object(store: StoreSetup, source: Any, tmp_path: Path) -> None:
+    with make_client(store) as client:
+        result = client.datasets.upload(source, unique("empty.csv"))
+        assert result.size == 0 and stored(store, result.location) == b""
+        assert client.datasets.download(result.location) == b""
+    put = store.server.storage_log.entries("PUT")[-1]
+    assert put.header("Content-Length") == "0" and put.header("Transfer-Encoding") is None
+
+
 # --------------------------------------------------------------------------- credentials
 
 

@@ -21,7 +21,7 @@ def test_files_never_put_a_query_or_a_separator_in_a_name() -> None:
     results = Results({"../../x": ["https://s3.test/"], "/etc/passwd": ["s3://bucket"], "k": [signed]})
     names = [name for _, _, name in results.files()]
     assert names == ["_.._x-0", "_etc_passwd-0", "t.csv"]
-    assert Results({"k": ["https://s3.test/a/..%2F..%2Fetc%2Fpasswd"]}).files()[0][2] == "_.._etc_passwd"
+    assert Results({"k": ["https://s3.test/a/..%2F..%2Fetc%2Fpasswd"]}).files()[0][2] == "passwd"
     assert Results({"k": ["https://s3.test/%2e%2e"]}).files()[0][2] == "k-0"
 
 
@@ -48,6 +48,6 @@ def test_names_of_access_urls_come_from_the_location_they_carry() -> None:
         "report.pdf",
         "deep.json",
         "passwd",  # the query decodes to .../../../etc/passwd: its last segment
-        "_.._etc",  # decoded twice: one segment with separators, made safe
+        "etc",  # decoded, then cut at its last separator
         "bare-0",
     ]
