@@ -5,7 +5,7 @@
     runner = manager.create_runner("my-study", seed=42)
     runner.add_table("patients", df, primary_key="id")      # DataFrame, path or binary file
     runner.set_parameters("patients", k=15)
-    runner.run()                                           # uploads, PUT /resources, POST /jobs
+    runner.run()                                   # uploads, PUT /resources, creates the jobs
     avatars = runner.shuffled("patients")                  # waits for the job, then downloads
     print(runner.privacy_metrics("patients"))
     runner.download_report("report.pdf")
@@ -13,9 +13,12 @@
 What it sends, in order: each table's data to object storage (at
 :meth:`run`, not at :meth:`add_table`: a refused parameter never leaves an
 orphan upload), the resource set (``PUT /resources/{display_name}``, the
-YAML of :class:`~avatars.documents.ResourceSet`), then one ``POST /jobs`` per
+YAML of :class:`~avatars.documents.ResourceSet`), then the jobs: on the
+platform API 3.x one ``POST /jobs/flow`` for the whole set (and one ``GET
+/jobs?set_name=`` to tell its jobs apart), on 2.90 one ``POST /jobs`` per
 parameters document (``standard``, ``signal_metrics``, ``privacy_metrics``,
-``report``, ``report_pia``), each naming the jobs it depends on.
+``report``, ``report_pia``), each naming the jobs it depends on.  Waiting
+polls on a schedule that grows with the time already waited (:func:`poll_delay`).
 
 Differences from the platform's SDK, all on purpose:
 
