@@ -470,8 +470,8 @@ class Runner:
         for kind in kinds:
             names = [report_name(r) for r in self.config.reports] if kind is JobKind.report else [kind.value]
             plan += [(name, kind) for name in names]
-        self._launched_at = time.monotonic()
-        self._polled_at = None
+        # the jobs are known to be just created: the launch counts as a poll
+        self._launched_at = self._polled_at = time.monotonic()
         # POST /jobs/flow creates a job for EVERY parameters document of the set: only when
         # that is exactly what was asked (else one POST /jobs per job, as on 2.90)
         if sorted(p for p, _ in plan) != sorted(self.config.parameters_names()) or not self._launch_flow(plan):
@@ -496,7 +496,7 @@ class Runner:
         self.set_name = str(stored.set_name)
         self._finished.pop(advice_name, None)
         self._result_urls.pop(advice_name, None)
-        self._launched_at, self._polled_at = time.monotonic(), None
+        self._launched_at = self._polled_at = time.monotonic()
         self._launch(advice_name, [])
         advice = self._json_results(advice_name, "advice")
         for name in tables:
@@ -884,9 +884,10 @@ class Runner:
         sleep) when it would be due after ``deadline``.
 
         The schedule runs from the jobs' launch (:meth:`run`), or from ``started``
-        for jobs this runner did not launch; the first poll of a wait is at once
-        unless a poll was just made (the listing of :meth:`run` on 3.x, or the
-        last round of an earlier wait).
+        for jobs this runner did not launch.  The launch counts as a poll (the
+        jobs were just created): the first poll of a wait right after
+        :meth:`run` is ``poll_interval`` after the launch, not at once; later,
+        the first poll of a wait is at once unless a poll was just made.
         """
         if self._polled_at is None:
             return True

@@ -294,8 +294,8 @@ def test_polls_slow_down_with_the_time_waited_up_to_the_cap(
     rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
     runner.poll_interval, runner.max_poll_interval, runner.poll_fraction = 0.2, 1.0, 0.5
     assert runner.wait().status == "finished"
-    # polls at 0, 0.2, 0.4, 0.6, 0.9, 1.35, 2.025, 3.025, 4.025 s after the launch
-    assert clock.sleeps == pytest.approx([0.2, 0.2, 0.2, 0.3, 0.45, 0.675, 1.0, 1.0])
+    # the launch counts as a poll (at 0); polls at 0.2, 0.4, 0.6, 0.9, 1.35, 2.025, 3.025, 4.025, 5.025 s
+    assert clock.sleeps == pytest.approx([0.2, 0.2, 0.2, 0.3, 0.45, 0.675, 1.0, 1.0, 1.0])
     # a later wait does not poll again at once: the last poll was just made
     runner._finished.clear()
     rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
