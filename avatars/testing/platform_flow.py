@@ -104,7 +104,7 @@ def _pyarrow(label: str, what: str) -> Any:
     except ImportError:
         raise FlowError(
             f"{label}: {what} needs pyarrow, which the local server's Python does not have "
-            "(pip install pyarrow next to avatars[server])"
+            "(pip install pyarrow in the server's environment)"
         ) from None
     return pyarrow
 
