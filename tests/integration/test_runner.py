@@ -186,6 +186,7 @@ def test_on_3x_run_creates_the_jobs_with_one_flow_request(
         assert len(results.shuffled["patients"]) == 40 and results.privacy_metrics["patients"]
 
 
+@pytest.mark.avatar_server(api_version=2)
 def test_on_290_the_flow_is_asked_for_once(avatar_server: LocalAvatarServer, avatar_api_key: str) -> None:
     with Manager(avatar_server.base_url, api_key=avatar_api_key, progress=False) as manager:
         for _ in range(2):
