@@ -5,7 +5,7 @@
     runner = manager.create_runner("my-study", seed=42)
     runner.add_table("patients", df, primary_key="id")      # DataFrame, path or binary file
     runner.set_parameters("patients", k=15)
-    runner.run()                                           # uploads, PUT /resources, POST /jobs
+    runner.run()                                   # uploads, PUT /resources, creates the jobs
     avatars = runner.shuffled("patients")                  # waits for the job, then downloads
     print(runner.privacy_metrics("patients"))
     runner.download_report("report.pdf")
@@ -13,9 +13,12 @@
 What it sends, in order: each table's data to object storage (at
 :meth:`run`, not at :meth:`add_table`: a refused parameter never leaves an
 orphan upload), the resource set (``PUT /resources/{display_name}``, the
-YAML of :class:`~avatars.documents.ResourceSet`), then one ``POST /jobs`` per
+YAML of :class:`~avatars.documents.ResourceSet`), then the jobs: on the
+platform API 3.x one ``POST /jobs/flow`` for the whole set (and one ``GET
+/jobs?set_name=`` to tell its jobs apart), on 2.90 one ``POST /jobs`` per
 parameters document (``standard``, ``signal_metrics``, ``privacy_metrics``,
-``report``, ``report_pia``), each naming the jobs it depends on.
+``report``, ``report_pia``), each naming the jobs it depends on.  Waiting
+polls on a schedule that grows with the time already waited (:func:`poll_delay`).
 
 Differences from the platform's SDK, all on purpose:
 
@@ -50,12 +53,19 @@ from ._filenames import safe_filename
 from .client import ApiClient
 from .documents import ColumnType, ReportLanguage, ReportType, ResourceSet, report_name
 from .documents.files import file_name_of, table_of_result_file
-from .errors import AvatarError, ConflictError, JobFailedError, RequestValidationError, WaitTimeoutError
+from .errors import (
+    AvatarError,
+    ConflictError,
+    EndpointUnavailableError,
+    JobFailedError,
+    RequestValidationError,
+    WaitTimeoutError,
+)
 from .models import BulkDeleteResponse, JobCreateRequest, JobCreateResponse, JobKind, JobResponse, JobStatus
 from .progress import ProgressOption, bytes_callback, resolve_progress
 from .resources.results import download_result_files
 
-__all__ = ["Runner", "RunnerResults", "DataStore", "JOB_EXECUTION_ORDER"]
+__all__ = ["Runner", "RunnerResults", "DataStore", "JOB_EXECUTION_ORDER", "poll_delay"]
 
 #: the jobs :meth:`Runner.run` launches by default, in the platform SDK's order
 JOB_EXECUTION_ORDER: Tuple[JobKind, ...] = (
@@ -75,6 +85,21 @@ _DTYPE_TYPES: Tuple[Tuple[str, ColumnType], ...] = (
     ("int", ColumnType.INT),
     ("bool", ColumnType.BOOL),
 )
+
+
+def poll_delay(elapsed: float, *, floor: float, ceiling: float, fraction: float) -> float:
+    """Seconds to wait before polling again jobs launched ``elapsed`` seconds ago.
+
+    ``fraction * elapsed``, at least ``floor`` and at most ``ceiling``.  The
+    pause grows with the time already waited, so a job that ends ``T``
+    seconds after its launch is seen at most ``max(floor, min(ceiling,
+    fraction * T))`` seconds late (a bounded share of its own run time), and
+    the polls until then number about ``floor``-spaced ones for the first
+    ``floor / fraction`` seconds, then ``log(T * fraction / floor) / log(1 +
+    fraction)`` more: logarithmic in ``T`` up to the ceiling, then one per
+    ``ceiling`` seconds.
+    """
+    return max(floor, min(ceiling, fraction * max(0.0, elapsed)))
 
 
 class DataStore:
@@ -224,10 +249,12 @@ class Runner:
     :param data_store: where table data goes (default: the client's object storage).
     """
 
-    #: seconds between the first polls of a job; grows by ``poll_backoff`` up to ``max_poll_interval``
+    #: the poll schedule (see :func:`poll_delay`): the pause before the next poll is
+    #: ``poll_fraction`` of the time since the jobs were launched, at least
+    #: ``poll_interval`` and at most ``max_poll_interval`` seconds
     poll_interval = 0.2
     max_poll_interval = 5.0
-    poll_backoff = 1.5
+    poll_fraction = 0.5
 
     def __init__(
         self,
@@ -276,6 +303,9 @@ class Runner:
         self._finished: Dict[str, JobResponse] = {}
         self._result_urls: Dict[str, Dict[str, List[str]]] = {}
         self._downloads: Dict[str, bytes] = {}
+        #: ``time.monotonic()`` of the last launch, and of the last poll (``None``: none yet)
+        self._launched_at: Optional[float] = None
+        self._polled_at: Optional[float] = None
 
     # --------------------------------------------------------------- building
 
@@ -437,12 +467,17 @@ class Runner:
         self._finished.clear()
         self._result_urls.clear()
         self._downloads.clear()
+        plan: List[Tuple[str, JobKind]] = []
         for kind in kinds:
-            if kind is JobKind.report:
-                for kind_of_report in self.config.reports:
-                    self._launch(report_name(kind_of_report), self._depends(kind))
-            else:
-                self._launch(kind.value, self._depends(kind))
+            names = [report_name(r) for r in self.config.reports] if kind is JobKind.report else [kind.value]
+            plan += [(name, kind) for name in names]
+        # the jobs are known to be just created: the launch counts as a poll
+        self._launched_at = self._polled_at = time.monotonic()
+        # POST /jobs/flow creates a job for EVERY parameters document of the set: only when
+        # that is exactly what was asked (else one POST /jobs per job, as on 2.90)
+        if sorted(p for p, _ in plan) != sorted(self.config.parameters_names()) or not self._launch_flow(plan):
+            for parameters_name, kind in plan:
+                self._launch(parameters_name, self._depends(kind))
         return {name: created.name for name, created in self.jobs.items()}
 
     def advise_parameters(self, table_name: Optional[str] = None) -> None:
@@ -462,6 +497,7 @@ class Runner:
         self.set_name = str(stored.set_name)
         self._finished.pop(advice_name, None)
         self._result_urls.pop(advice_name, None)
+        self._launched_at = self._polled_at = time.monotonic()
         self._launch(advice_name, [])
         advice = self._json_results(advice_name, "advice")
         for name in tables:
@@ -768,6 +804,42 @@ class Runner:
         # job names: the contract accepts a name or a Location (the platform SDK sends Locations)
         return [self.jobs[w].name for w in wanted if w in self.jobs]
 
+    def _launch_flow(self, plan: Sequence[Tuple[str, JobKind]]) -> bool:
+        """Create every job of the set with one ``POST /jobs/flow`` (platform API 3.x);
+        ``False`` when the platform has no such endpoint (2.90: asked once per client,
+        see :attr:`avatars.resources.jobs.Jobs.flow_available`).
+
+        The flow's answer names the jobs but not their parameters documents: one
+        ``GET /jobs?set_name=`` tells which is which, and counts as the first poll.
+        """
+        assert self.set_name is not None
+        jobs_api = self.client.jobs
+        if jobs_api.flow_available is False:
+            return False
+        try:
+            created = jobs_api.create_job_flow(self.set_name)
+        except EndpointUnavailableError:
+            return False
+        by_name = {job.name: job for job in created}
+        listed = [job for job in jobs_api.get_jobs(set_name=self.set_name) if job.name in by_name]
+        self._polled_at = time.monotonic()
+        seen = {job.name for job in listed}
+        listed += [jobs_api.get_job_status(name) for name in by_name if name not in seen]  # not listed yet
+        found = {job.parameters_name or job.kind.value: job for job in listed}
+        missing = [name for name, _ in plan if name not in found]
+        if missing:
+            raise AvatarError(
+                f"POST /jobs/flow created no job for {', '.join(missing)} of set {self.set_name} "
+                f"(it created {', '.join(sorted(found)) or 'none'})"
+            )
+        for name, _ in plan:
+            job = found[name]
+            self.jobs[name] = by_name[job.name]
+            self._progress.on_job(job)
+            if job.status is JobStatus.finished:
+                self._finished[name] = job
+        return True
+
     def _launch(self, parameters_name: str, depends_on: List[str]) -> None:
         assert self.set_name is not None
         request = JobCreateRequest(set_name=self.set_name, parameters_name=parameters_name, depends_on=depends_on)
@@ -790,23 +862,52 @@ class Runner:
         if parameters_name in self._finished:
             return self._finished[parameters_name]
         created = self._job(parameters_name)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        interval = self.poll_interval
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
+        self._pause_before_poll(started, deadline, first=True)
         while True:
             job = self.client.jobs.get_job_status(created.name)
+            self._polled_at = time.monotonic()
             self._progress.on_job(job)
             if job.failed:
                 raise self._root_cause(job)
             if job.status is JobStatus.finished:
                 self._finished[parameters_name] = job
                 return job
-            if deadline is not None and time.monotonic() + interval > deadline:
+            if not self._pause_before_poll(started, deadline):
                 raise WaitTimeoutError(
                     f"job {created.name} ({parameters_name}) is still {job.status.value or 'waiting'} "
                     f"after {timeout:g} s"
                 )
-            time.sleep(interval)
-            interval = min(self.max_poll_interval, interval * self.poll_backoff)
+
+    def _pause_before_poll(self, started: float, deadline: Optional[float], *, first: bool = False) -> bool:
+        """Sleep until the next poll is due (see :func:`poll_delay`); ``False`` (and no
+        sleep) when it would be due after ``deadline``.
+
+        The schedule runs from the jobs' launch (:meth:`run`), or from ``started``
+        for jobs this runner did not launch.  The launch counts as a poll (the
+        jobs were just created): the first poll of a wait right after
+        :meth:`run` is ``poll_interval`` after the launch, not at once; later,
+        the first poll of a wait is at once unless a poll was just made.
+        """
+        if self._polled_at is None:
+            return True
+        origin = started if self._launched_at is None else min(self._launched_at, started)
+        delay = poll_delay(
+            self._polled_at - origin,
+            floor=self.poll_interval,
+            ceiling=self.max_poll_interval,
+            fraction=self.poll_fraction,
+        )
+        now = time.monotonic()
+        pause = max(0.0, self._polled_at + delay - now)
+        if deadline is not None and now + pause > deadline:
+            if not first:
+                return False
+            pause = max(0.0, deadline - now)  # the first poll of a wait is always made
+        if pause > 0:
+            time.sleep(pause)
+        return True
 
     def _restore(self, set_name: str, config: ResourceSet, jobs: Iterable[JobResponse]) -> None:
         """Become the runner of the stored run ``set_name`` (see
@@ -819,6 +920,7 @@ class Runner:
         self._finished.clear()
         self._result_urls.clear()
         self._downloads.clear()
+        self._launched_at = self._polled_at = None
         newest: Dict[str, JobResponse] = {}
         for job in jobs:
             name = job.parameters_name or job.kind.value
@@ -837,10 +939,12 @@ class Runner:
             for name in pending.values():
                 self._wait(name, timeout)
             return
-        deadline = None if timeout is None else time.monotonic() + timeout
-        interval = self.poll_interval
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
+        self._pause_before_poll(started, deadline, first=True)
         while pending:
             listed = {job.name: job for job in self.client.jobs.get_jobs(set_name=self.set_name)}
+            self._polled_at = time.monotonic()
             for job_name, parameters_name in list(pending.items()):
                 job = listed.get(job_name)
                 if job is None:
@@ -857,11 +961,9 @@ class Runner:
                 for name in list(pending.values()):
                     self._wait(name, None if deadline is None else max(0.0, deadline - time.monotonic()))
                 return
-            if deadline is not None and time.monotonic() + interval > deadline:
+            if not self._pause_before_poll(started, deadline):
                 waiting = ", ".join(sorted(pending.values()))
                 raise WaitTimeoutError(f"jobs {waiting} still running after {timeout:g} s")
-            time.sleep(interval)
-            interval = min(self.max_poll_interval, interval * self.poll_backoff)
 
     def _root_cause(self, job: JobResponse) -> JobFailedError:
         """The error of the job that failed by itself, when ``job`` only inherited a failure."""

@@ -184,13 +184,20 @@ class RemoteServer:
     and ``settings()`` use the admin HTTP API.
     """
 
-    def __init__(self, *, job_step_seconds: float = 0.001, token_lifetime: float = 3600.0) -> None:
+    def __init__(
+        self,
+        *,
+        job_step_seconds: float = 0.001,
+        token_lifetime: float = 3600.0,
+        api_version: int = 2,
+        python: str = PYTHON,
+    ) -> None:
         self._tmp = tempfile.mkdtemp(prefix="avatars-bench-")
         secret_file = os.path.join(self._tmp, "admin-secret")
         self._stderr = open(os.path.join(self._tmp, "server.stderr"), "wb")
         self.proc = subprocess.Popen(
             [
-                PYTHON,
+                python,
                 "-m",
                 "avatars.testing",
                 "--job-step-seconds",
@@ -199,6 +206,8 @@ class RemoteServer:
                 str(token_lifetime),
                 "--admin-secret-file",
                 secret_file,
+                "--api-version",
+                str(api_version),
             ],
             stdout=subprocess.PIPE,
             stderr=self._stderr,

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from .._validate import require_uuid
 from ..config import Timeout
-from ..errors import RequestValidationError
+from ..errors import EndpointUnavailableError, RequestValidationError
 from ..models import (
     BulkDeleteRequest,
     BulkDeleteResponse,
@@ -40,7 +40,17 @@ def _kinds(kind: Union[JobKind, str, Sequence[Union[JobKind, str]]]) -> List[str
 
 
 class Jobs(JsonResource):
-    """The job endpoints (``/jobs``)."""
+    """The job endpoints (``/jobs``).
+
+    :attr:`flow_available` is what this client learnt about ``POST /jobs/flow``:
+    ``None`` until :meth:`create_job_flow` was called, then ``True`` (a 3.x
+    platform answered) or ``False`` (the router has no such route: a 2.90
+    platform).  Set it yourself to skip the one probe a
+    :class:`~avatars.Runner` makes on a client that does not know yet.
+    """
+
+    #: whether the platform has ``POST /jobs/flow`` (``None``: not known yet)
+    flow_available: Optional[bool] = None
 
     def get_jobs(
         self,
@@ -109,11 +119,17 @@ class Jobs(JsonResource):
 
         ``request`` is a :class:`JobFlowCreateRequest` or the set's ``set_name``.
         Never re-sent automatically.  On a 2.90 platform:
-        :class:`~avatars.errors.EndpointUnavailableError`.
+        :class:`~avatars.errors.EndpointUnavailableError` (and
+        :attr:`flow_available` becomes ``False``; a success makes it ``True``).
         """
         body = request if isinstance(request, JobFlowCreateRequest) else JobFlowCreateRequest(request)
-        with platform_endpoint("POST /jobs/flow", API_3_ONLY):
-            response = self._client.request("POST", "jobs/flow", json=body.to_json(), timeout=timeout)
+        try:
+            with platform_endpoint("POST /jobs/flow", API_3_ONLY):
+                response = self._client.request("POST", "jobs/flow", json=body.to_json(), timeout=timeout)
+        except EndpointUnavailableError:
+            self.flow_available = False
+            raise
+        self.flow_available = True
         created = self._load(JobFlowCreateResponse, response, "POST /jobs/flow")
         return created
 

@@ -14,7 +14,15 @@ kind computes, with the LOCAL STAND-IN of :mod:`avatars.testing.avatarize`:
     synthesis and then point to the synthetic row of the parent that the
     original row's parent became (links between tables are kept).  Files
     per table: ``<table>.shuffled.csv`` and ``<table>.unshuffled.csv`` (the
-    synthetic rows in the original order: sensitive).
+    synthetic rows in the original order: sensitive).  A data file may be
+    CSV or parquet (told by its first bytes, ``PAR1``, not by its name: the
+    platform SDK 1.30 uploads DataFrames as parquet); parquet is read and
+    written with ``pyarrow`` when it is installed (it is not a dependency: a
+    job on parquet data fails with a message naming it otherwise).  As on
+    the platform, the files are in the document's ``results.format``
+    (``csv`` or ``parquet``), or else in the format of the table's data
+    file (``<table>.shuffled.parquet``...); a column is written as bool,
+    int or float when every value is one, else as text.
 ``AvatarPrivacyMetricsParameters`` / ``AvatarSignalMetricsParameters``
     per table, ``<table>.privacy.json`` / ``<table>.signal.json``: a one-item
     list ``[{"metadata": {"table_name": ...}, ...metrics}]``, as the platform
@@ -32,6 +40,7 @@ the callables the caller passes: this module reads no store of its own.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 from dataclasses import dataclass
@@ -74,13 +83,103 @@ def job_kind_of(text: str, parameters_name: str) -> Optional[str]:
     return resource_sets.parameters_kinds(text).get(parameters_name)
 
 
+#: the first (and last) four bytes of a parquet file
+PARQUET_MAGIC = b"PAR1"
+#: output formats a parameters document's ``results.format`` may ask for
+OUTPUT_FORMATS = ("csv", "parquet")
+
+
+def _is_parquet(path: Path) -> bool:
+    """Whether ``path`` holds parquet, by its magic bytes (the key's extension says nothing:
+    the platform SDK 1.30 uploads a DataFrame as parquet under any key)."""
+    with open(path, "rb") as handle:
+        return handle.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+
+
+def _pyarrow(label: str, what: str) -> Any:
+    """``pyarrow`` (with ``pyarrow.parquet`` loaded), an optional import of the local server."""
+    try:
+        pyarrow = importlib.import_module("pyarrow")
+        importlib.import_module("pyarrow.parquet")  # pyarrow.parquet is a submodule to load
+    except ImportError:
+        raise FlowError(
+            f"{label}: {what} needs pyarrow, which the local server's Python does not have "
+            "(pip install pyarrow in the server's environment)"
+        ) from None
+    return pyarrow
+
+
+def _text(value: Any) -> str:
+    """A parquet value as the CSV text pandas would write for it."""
+    if value is None or (isinstance(value, float) and value != value):  # null, NaN
+        return ""
+    return str(value)
+
+
+def _parquet_table(path: Path, label: str, max_rows: int) -> Table:
+    pa = _pyarrow(label, "a parquet data file")
+    try:
+        data = pa.parquet.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise FlowError(f"{label}: unreadable parquet file ({exc})") from None
+    if data.num_rows > max_rows:
+        raise FlowError(f"{label}: more than {max_rows} rows; the local stand-in is limited to {max_rows} rows")
+    columns = [str(name) for name in data.column_names]
+    if len(set(columns)) != len(columns):
+        raise FlowError(f"{label}: duplicate column names")
+    values = [data.column(i).to_pylist() for i in range(data.num_columns)]
+    return Table(columns, [[_text(v) for v in row] for row in zip(*values)])
+
+
 def _csv_table(path: Optional[Path], label: str, max_rows: int) -> Table:
+    """A data file's table: CSV, or parquet (read with pyarrow when it is installed)."""
     if path is None or not path.is_file():
         raise FlowError(f"{label}: the data file was not uploaded")
+    if _is_parquet(path):
+        return _parquet_table(path, label, max_rows)
     try:
         return avatarize.read_table(path, max_rows=max_rows, label=label)
     except TableError as exc:
         raise FlowError(str(exc)) from None
+
+
+def _typed(texts: List[str]) -> List[Any]:
+    """CSV texts as the values of one parquet column: bool, int or float when every
+    value is one (an empty text is a null), else text."""
+    present = [t for t in texts if t != ""]
+    if present and all(t in ("True", "False") for t in present):
+        return [None if t == "" else t == "True" for t in texts]
+    for kind in (int, float):
+        try:
+            return [None if t == "" else kind(t) for t in texts]
+        except ValueError:
+            continue
+    return [None if t == "" else t for t in texts]
+
+
+def _parquet_bytes(table: Table, label: str) -> bytes:
+    pa = _pyarrow(label, "a parquet result")
+    columns = {name: pa.array(_typed([row[i] for row in table.rows])) for i, name in enumerate(table.columns)}
+    sink = pa.BufferOutputStream()
+    pa.parquet.write_table(pa.table(columns), sink)
+    content: bytes = sink.getvalue().to_pybytes()
+    return content
+
+
+def _output_format(text: str, parameters_name: str) -> Optional[str]:
+    """``results.format`` of the parameters document ``parameters_name`` (``None``: not set)."""
+    import yaml
+
+    for doc in yaml.safe_load_all(text):
+        if isinstance(doc, dict) and (doc.get("metadata") or {}).get("name") == parameters_name:
+            results = (doc.get("spec") or {}).get("results") or {}
+            value = results.get("format") if isinstance(results, dict) else None
+            if value is None:
+                return None
+            if value not in OUTPUT_FORMATS:
+                raise FlowError(f"results.format must be one of {', '.join(OUTPUT_FORMATS)}, got {value!r}")
+            return str(value)
+    return None
 
 
 def _columns(table_doc: Dict[str, Any], flag: str) -> List[str]:
@@ -115,19 +214,25 @@ def _stand_in_k(rs: ResourceSet, table: str, rows: int) -> int:
     return k
 
 
-def _standard(rs: ResourceSet, read_input: ReadInput, max_rows: int, check: Callable[[], None]) -> List[FlowOutput]:
+def _standard(
+    rs: ResourceSet, read_input: ReadInput, max_rows: int, check: Callable[[], None], output_format: Optional[str]
+) -> List[FlowOutput]:
     sections = ("avatarization", "avatarization_open_dp", "avatarization_fast_dp", "time_series")
     names = [t for t in rs.tables if any(t in rs.parameters[s] for s in sections)]
     if not names:
         raise FlowError("the AvatarParameters document names no table")
     originals: Dict[str, Table] = {}
     synthetic: Dict[str, Table] = {}  # in the original row order
+    formats: Dict[str, str] = {}
     order = _parents_first(rs, names)
     for name in order:
         check()
         doc = rs.tables[name]
         data = doc.get("data") or {}
-        original = _csv_table(read_input(str(data.get("volume")), str(data.get("file"))), f"table {name!r}", max_rows)
+        path = read_input(str(data.get("volume")), str(data.get("file")))
+        original = _csv_table(path, f"table {name!r}", max_rows)
+        assert path is not None  # _csv_table refused a missing file
+        formats[name] = output_format or ("parquet" if _is_parquet(path) else "csv")
         dropped = [c for c in _columns(doc, "drop") if c in original.columns]
         original, _ = _without(original, dropped)
         originals[name] = original
@@ -152,8 +257,14 @@ def _standard(rs: ResourceSet, read_input: ReadInput, max_rows: int, check: Call
         reordered = Table(columns, [[row[unshuffled.columns.index(c)] for c in columns] for row in unshuffled.rows])
         shuffled_rows = [reordered.rows[i] for i in _shuffle_order(reordered.nb_rows, rs.seed)]
         for kind, rows in (("shuffled", shuffled_rows), ("unshuffled", reordered.rows)):
-            content = avatarize.table_to_csv(Table(columns, rows))
-            outputs.append(FlowOutput(kind, name, result_file_name(name, kind), content, "text/csv"))
+            filename = result_file_name(name, kind)
+            if formats[name] == "parquet":
+                content = _parquet_bytes(Table(columns, rows), f"table {name!r}")
+                filename = filename[: -len(".csv")] + ".parquet"
+                outputs.append(FlowOutput(kind, name, filename, content, "application/vnd.apache.parquet"))
+            else:
+                content = avatarize.table_to_csv(Table(columns, rows))
+                outputs.append(FlowOutput(kind, name, filename, content, "text/csv"))
     return outputs
 
 
@@ -266,7 +377,7 @@ def run_parameters(
             f"(available: {', '.join(rs.parameters_names()) or 'none'})"
         )
     if kind == "standard":
-        return _standard(rs, read_input, max_rows, check)
+        return _standard(rs, read_input, max_rows, check, _output_format(text, parameters_name))
     if kind in ("privacy_metrics", "signal_metrics"):
         result = _metrics(kind, rs, _pairs(rs, read_input, find_result, max_rows), check)
         return [

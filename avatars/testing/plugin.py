@@ -181,9 +181,15 @@ def avatar_api_key_client(avatar_server: LocalAvatarServer, avatar_api_key: str)
 
 @pytest.fixture
 def avatar_manager(avatar_server: LocalAvatarServer, avatar_user: CreatedUser) -> Iterator[Manager]:
-    """A ``Manager`` logged in as ``avatar_user`` (progress display off)."""
+    """A ``Manager`` logged in as ``avatar_user`` (progress display off; with an API
+    key of that user on a 3.x server, which has no ``/login``)."""
     from ..manager import Manager
 
+    if avatar_server.api_version >= 3:
+        key = avatar_server.admin.create_api_key(avatar_user)
+        with Manager(config=_config(avatar_server, api_key=key), progress=False) as manager:
+            yield manager
+        return
     with Manager(config=_config(avatar_server), progress=False) as manager:
         assert avatar_user.password is not None
         manager.authenticate(avatar_user.email, avatar_user.password)

@@ -165,3 +165,36 @@ def test_a_run_comes_back_by_name_and_by_id(avatar_server: LocalAvatarServer, av
         assert back.privacy_metrics == expected.privacy_metrics
         assert back.signal_metrics == expected.signal_metrics
         assert again.kill() == []  # every job ended: nothing to stop, nothing sent
+
+
+@pytest.mark.avatar_server(api_version=3)
+def test_on_3x_run_creates_the_jobs_with_one_flow_request(
+    avatar_server: LocalAvatarServer, avatar_api_key: str
+) -> None:
+    with Manager(avatar_server.base_url, api_key=avatar_api_key, progress=False) as manager:
+        runner = manager.create_runner("study", seed=1)
+        runner.add_table("patients", patients(), primary_key="id")
+        runner.set_parameters("patients", k=5)
+        launched = runner.run()
+
+        assert list(launched) == ["standard", "signal_metrics", "privacy_metrics", "report", "report_pia"]
+        log = avatar_server.log
+        assert log.count("POST", "*/jobs/flow") == 1 and log.count("POST", "*/jobs") == 0
+        jobs = {job.name: job for job in runner.client.jobs.get_jobs(set_name=runner.set_name)}
+        assert {jobs[name].parameters_name for name in launched.values()} == set(launched)
+        results = runner.get_all_results()
+        assert len(results.shuffled["patients"]) == 40 and results.privacy_metrics["patients"]
+
+
+@pytest.mark.avatar_server(api_version=2)
+def test_on_290_the_flow_is_asked_for_once(avatar_server: LocalAvatarServer, avatar_api_key: str) -> None:
+    with Manager(avatar_server.base_url, api_key=avatar_api_key, progress=False) as manager:
+        for _ in range(2):
+            runner = manager.create_runner("study", seed=1)
+            runner.add_table("patients", patients(), primary_key="id")
+            runner.set_parameters("patients", k=5)
+            runner.run(jobs_to_run=["standard", "signal_metrics", "privacy_metrics"])
+            assert len(runner.shuffled("patients")) == 40
+        log = avatar_server.log
+        assert log.count("POST", "*/jobs/flow") == 1  # the router's 404, once per client
+        assert log.count("POST", "*/jobs") == 6

@@ -11,12 +11,13 @@ runs with either package installed as ``avatars``:
     /work/sdk/venv125/bin/python tests/platform_sdk/quickstart.py --server-python .venv/bin/python
     # our package (tox -e platform-quickstart-avatars)
     .venv/bin/python tests/platform_sdk/quickstart.py --server-python .venv/bin/python
+    # the platform SDK 1.30 on API 3.x (tox -e platform-quickstart-3)
+    /work/sdk/venv130/bin/python tests/platform_sdk/quickstart.py --server-python .venv/bin/python --api-version 3
 
 ``--server-python`` starts ``avatars serve`` from that interpreter (as the
 platform API 2.90, or 3.x with ``--api-version 3``); or pass ``--base-url`` and
-``--api-key`` of a server already running.  (The 1.30 SDK uploads a DataFrame
-as parquet, which the local server's jobs do not read: with that SDK the
-standard job fails on ``--api-version 3``.)  Exit status 0
+``--api-key`` of a server already running.  The 1.30 SDK uploads a DataFrame
+as parquet: the server's Python needs pyarrow to read it.  Exit status 0
 when every result came back as the platform documents it.
 """
 

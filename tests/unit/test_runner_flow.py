@@ -17,7 +17,7 @@ from avatars.documents import DocumentError, ResourceSet
 from avatars.documents.files import file_name_of, result_file_name, table_of_result_file
 from avatars.errors import AvatarError, ConfigurationError, EndpointUnavailableError, WaitTimeoutError
 from avatars.progress import resolve_progress
-from avatars.runner import DataStore
+from avatars.runner import DataStore, poll_delay
 from avatars.storage import location_of
 
 from .conftest import BASE
@@ -61,8 +61,10 @@ def serve_resources(rsps: responses.RequestsMock, display_name: str = "study") -
 
 
 def serve_job_creation(rsps: responses.RequestsMock) -> List[dict]:
-    """POST /jobs answers {name, Location}; returns the request bodies, in order."""
+    """A 2.90 platform: POST /jobs answers {name, Location}, and the router has no
+    POST /jobs/flow; returns the bodies of POST /jobs, in order."""
     bodies: List[dict] = []
+    rsps.add(responses.POST, f"{BASE}/jobs/flow", status=404, json={"detail": "Not Found"})
 
     def create(request: Any) -> Any:
         body = json.loads(request.body)
@@ -266,16 +268,63 @@ def test_waiting_has_a_time_limit(runner: Runner, rsps: responses.RequestsMock, 
     assert sum(c.request.url.endswith("/jobs/standard-job") for c in rsps.calls) >= 2
 
 
-def test_polls_back_off_up_to_the_cap(runner: Runner, rsps: responses.RequestsMock, monkeypatch: Any) -> None:
+class FakeClock:
+    """``time.monotonic`` that only ``time.sleep`` moves (no real waiting, no timing)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: List[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_polls_slow_down_with_the_time_waited_up_to_the_cap(
+    runner: Runner, rsps: responses.RequestsMock, monkeypatch: Any
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("avatars.runner.time.monotonic", clock.monotonic)
+    monkeypatch.setattr("avatars.runner.time.sleep", clock.sleep)
     launch_one_table(runner, rsps, ["standard"])
-    for _ in range(6):
+    for _ in range(8):
         rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard", "queued"))
     rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
-    sleeps: List[float] = []
-    monkeypatch.setattr("avatars.runner.time.sleep", sleeps.append)
-    runner.poll_interval, runner.max_poll_interval, runner.poll_backoff = 0.2, 1.0, 2.0
+    runner.poll_interval, runner.max_poll_interval, runner.poll_fraction = 0.2, 1.0, 0.5
     assert runner.wait().status == "finished"
-    assert sleeps == [0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+    # the launch counts as a poll (at 0); polls at 0.2, 0.4, 0.6, 0.9, 1.35, 2.025, 3.025, 4.025, 5.025 s
+    assert clock.sleeps == pytest.approx([0.2, 0.2, 0.2, 0.3, 0.45, 0.675, 1.0, 1.0, 1.0])
+    # a later wait does not poll again at once: the last poll was just made
+    runner._finished.clear()
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
+    runner.wait("standard")
+    assert clock.sleeps[-1] == pytest.approx(1.0)
+
+
+def test_the_poll_schedule_bounds_the_overshoot_and_grows_logarithmically() -> None:
+    assert poll_delay(0.0, floor=0.2, ceiling=5.0, fraction=0.5) == 0.2
+    assert poll_delay(-3.0, floor=0.2, ceiling=5.0, fraction=0.5) == 0.2  # a clock step back
+    assert poll_delay(1.0, floor=0.2, ceiling=5.0, fraction=0.5) == 0.5
+    assert poll_delay(60.0, floor=0.2, ceiling=5.0, fraction=0.5) == 5.0
+
+    def polls_until(end: float, ceiling: float) -> List[float]:
+        times = [0.0]
+        while times[-1] < end:
+            times.append(times[-1] + poll_delay(times[-1], floor=0.2, ceiling=ceiling, fraction=0.5))
+        return times
+
+    for end in (0.05, 0.3, 1.0, 2.5, 7.0, 30.0, 400.0):
+        times = polls_until(end, ceiling=1e9)
+        late = times[-1] - end  # the job ended at ``end``: seen this late
+        assert late <= max(0.2, 0.5 * end) + 1e-9, (end, late)
+    # logarithmic: 10x longer jobs cost about log(10)/log(1.5) ~ 5.7 more polls, not 10x
+    counts = [len(polls_until(end, ceiling=1e9)) for end in (10.0, 100.0, 1000.0)]
+    assert [b - a for a, b in zip(counts, counts[1:])] == [6, 6]
+    # past the ceiling, one poll per ceiling
+    assert len(polls_until(1000.0, ceiling=5.0)) - len(polls_until(500.0, ceiling=5.0)) == 100
 
 
 # ----------------------------------------------------------- bad input, nothing sent

@@ -12,6 +12,7 @@ import pytest
 
 import avatars
 from avatars import ApiClient, JobCreateRequest, JobKind, JobStatus, NotFound, models, schemas
+from avatars.errors import EndpointUnavailableError
 from avatars.schemas import load
 from avatars.testing import MockedPlatform, payloads
 
@@ -115,6 +116,13 @@ def test_the_fixture_creates_and_deletes_jobs(avatar_responses: MockedPlatform) 
     result = client.jobs.bulk_delete_jobs([created.name, "ghost"])
     assert [j.name for j in result.deleted_jobs] == [created.name] and result.failed_jobs == ["ghost"]
     assert avatar_responses.jobs == {}
+
+
+def test_the_fixture_is_a_290_router_without_the_job_flow(avatar_responses: MockedPlatform) -> None:
+    client = avatar_responses.client()
+    with pytest.raises(EndpointUnavailableError, match="POST /jobs/flow .* platform API >= 3.0"):
+        client.jobs.create_job_flow(payloads.SET_NAME)
+    assert client.jobs.flow_available is False and avatar_responses.jobs == {}
 
 
 def test_login_refresh_and_overrides(avatar_responses: MockedPlatform) -> None:
