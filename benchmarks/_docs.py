@@ -105,7 +105,7 @@ Everyday flow
     before each run) and the process's peak RSS (``VmHWM``).  Both import
     pandas and hold the table and its results.  What ``avatars`` sends: on
     2.90, ``GET /upload_url``, ``GET /access``, the table's PUT, ``PUT
-    /resources``, one ``POST /jobs/flow`` answered 404 (asked once per
+    /resources``, one ``POST /jobs/flow`` answered 405 (asked once per
     client, then remembered), 3 ``POST /jobs``, the poll rounds (one ``GET
     /jobs?set_name=`` for all the jobs), 3 ``GET /results``, one ``POST
     /access/batch`` and the 4 result objects; on 3.x the same with one ``POST
@@ -228,7 +228,7 @@ KNOWN_MISSES: Dict[str, str] = {
     ),
     "flow, API 2.90: HTTP requests": (
         "on the platform API 2.90 this flow costs 16 requests besides the polls, whatever the client "
-        "(see What each figure measures: the 404 of ``POST /jobs/flow`` once per client, one ``POST /jobs`` "
+        "(see What each figure measures: the 405 of ``POST /jobs/flow`` once per client, one ``POST /jobs`` "
         "and one ``GET /results`` per job, the upload and the 4 result objects); half of the SDK's count "
         "is below that floor.  The SDK's include 2 calls at start-up, a ``POST /access/batch`` per job "
         "(two for the standard job), a ``HEAD`` on the bucket and one before each object, and polls at "

@@ -355,12 +355,23 @@ class ApiApp(BaseApp):
 
         self.endpoints = Endpoints(state)
         self.admin_app = admin_app
-        rules = []
-        self.routes: Dict[str, Route] = {}
-        for route in ROUTES:
-            rules.append(Rule(API_PREFIX + route.rule, methods=list(route.methods), endpoint=route.endpoint))
-            self.routes[route.endpoint] = route
-        self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
+        self.routes: Dict[str, Route] = {route.endpoint: route for route in ROUTES}
+        # One router per platform API version, holding that version's routes
+        # only: a path another version serves is answered as this version's
+        # router answers it (POST /jobs/flow on 2.90 falls on
+        # /jobs/{job_name}, GET and DELETE only: 405, as the platform does).
+        self.url_maps: Dict[int, Map] = {
+            version: Map(
+                [
+                    Rule(API_PREFIX + route.rule, methods=list(route.methods), endpoint=route.endpoint)
+                    for route in ROUTES
+                    if version in route.versions
+                ],
+                strict_slashes=False,
+                merge_slashes=False,
+            )
+            for version in sorted({v for route in ROUTES for v in route.versions})
+        }
 
     def special(self, request: Request) -> Optional[Response]:
         if request.path == "/_admin" or request.path.startswith("/_admin/"):
@@ -370,7 +381,7 @@ class ApiApp(BaseApp):
         return None
 
     def _match(self, request: Request) -> Tuple[Route, Dict[str, Any]]:
-        adapter = self.url_map.bind_to_environ(request.environ)
+        adapter = self.url_maps[self.state.settings.api_version].bind_to_environ(request.environ)
         try:
             endpoint, args = adapter.match(request.path, request.method)
         except MethodNotAllowed as exc:
@@ -389,11 +400,6 @@ class ApiApp(BaseApp):
 
     def dispatch(self, request: Request) -> Response:
         route, args = self._match(request)
-        version = self.state.settings.api_version
-        if version not in route.versions:
-            if any(r.rule == route.rule and version in r.versions for r in ROUTES):
-                raise ApiError(405, "Method Not Allowed")
-            raise ApiError(404, "Not Found")
         principal: Optional[Principal] = None
         if route.auth:
             principal = authenticate(self.state, request.headers.get("Authorization"))

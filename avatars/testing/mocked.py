@@ -129,8 +129,9 @@ class MockedPlatform:
             ("GET", r"/jobs/last_set", self._list_jobs),
             ("POST", r"/jobs", self._create_job),
             ("POST", r"/jobs/bulk-delete", self._bulk_delete),
-            # a 2.90 platform: its router has no POST /jobs/flow (a Runner asks once per client)
-            ("POST", r"/jobs/flow", lambda r, a: _json(404, {"detail": "Not Found"})),
+            # a 2.90 platform: its router has no POST /jobs/flow; the path falls on
+            # /jobs/{job_name}, GET and DELETE only (a Runner asks once per client)
+            ("POST", r"/jobs/flow", lambda r, a: _json(405, {"detail": "Method Not Allowed"})),
             ("GET", r"/jobs/([^/]+)", self._get_job),
             ("DELETE", r"/jobs/([^/]+)", self._delete_job),
             ("GET", r"/results/([^/]+)", self._get_results),

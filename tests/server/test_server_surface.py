@@ -310,6 +310,10 @@ def test_3x_mode(srv3: LocalAvatarServer) -> None:
     assert http.post(srv3.url("/jobs/flow"), json={"set_name": empty}).status_code == 400
     srv3.admin.set_api_version(2)
     assert http.get(srv3.url("/capabilities")).status_code == 404
+    # 2.90's router has no /jobs/flow: the path falls on /jobs/{job_name} (GET, DELETE)
+    refused = http.post(srv3.url("/jobs/flow"), json={"set_name": set_name})
+    assert refused.status_code == 405 and refused.json() == {"detail": "Method Not Allowed"}
+    assert http.get(srv3.url("/jobs/flow")).json() == {"detail": "Job not found"}
     assert requests.post(srv3.url("/login"), data={"username": "dora@example.com", "password": "pw"}).status_code == 200
 
 

@@ -64,7 +64,7 @@ def serve_job_creation(rsps: responses.RequestsMock) -> List[dict]:
     """A 2.90 platform: POST /jobs answers {name, Location}, and the router has no
     POST /jobs/flow; returns the bodies of POST /jobs, in order."""
     bodies: List[dict] = []
-    rsps.add(responses.POST, f"{BASE}/jobs/flow", status=404, json={"detail": "Not Found"})
+    rsps.add(responses.POST, f"{BASE}/jobs/flow", status=405, json={"detail": "Method Not Allowed"})
 
     def create(request: Any) -> Any:
         body = json.loads(request.body)

@@ -105,7 +105,7 @@ def test_a_flow_that_leaves_out_a_wanted_job_is_a_clear_error(client: ApiClient,
 
 def test_on_290_the_flow_is_asked_for_once_per_client(client: ApiClient, rsps: responses.RequestsMock) -> None:
     serve_resources(rsps)
-    bodies = serve_job_creation(rsps)  # the router answers 404 to POST /jobs/flow
+    bodies = serve_job_creation(rsps)  # the 2.90 router answers 405 to POST /jobs/flow
 
     first = new_runner(client).run()
     second = new_runner(client).run()
