@@ -80,6 +80,12 @@ class RedirectGuard:
     def __init__(self, secret: bool = False) -> None:
         self.secret = secret
 
+    @staticmethod
+    def of(secret: bool) -> RedirectGuard:
+        """The guard for a request whose body holds a secret or not (a guard
+        keeps no state between answers: one of each serves every call)."""
+        return _SECRET_GUARD if secret else _PLAIN_GUARD
+
     def __call__(self, response: requests.Response, **kwargs: Any) -> requests.Response:
         if not response.is_redirect:
             return response
@@ -111,6 +117,10 @@ class RedirectGuard:
 
     def __repr__(self) -> str:
         return f"RedirectGuard(secret={self.secret})"
+
+
+_PLAIN_GUARD = RedirectGuard(secret=False)
+_SECRET_GUARD = RedirectGuard(secret=True)
 
 
 def _origin_text(url: str) -> str:
