@@ -20,13 +20,12 @@ deadline
 from __future__ import annotations
 
 import heapq
-import os
 import socket
 import threading
 import time
 import weakref
 from contextvars import ContextVar
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
 
@@ -181,8 +180,12 @@ class Deadline:
         )
 
 
-#: Which deadline each pooled connection serves now (nothing is set on the connection).
-_OWNERS: weakref.WeakKeyDictionary[Any, Deadline] = weakref.WeakKeyDictionary()
+#: Which deadline each pooled connection serves now (nothing is set on the
+#: connection).  A plain dict (a weak one costs a weak reference per lookup,
+#: three times a call): an entry lives from :meth:`Deadline.attach` to
+#: :meth:`Deadline.detach` (the connection went back to its pool) or
+#: :meth:`Deadline.disarm` (the call ended), whichever comes first.
+_OWNERS: Dict[Any, Deadline] = {}
 
 
 def _set_owner(conn: Any, owner: Optional[Deadline]) -> None:
@@ -191,7 +194,7 @@ def _set_owner(conn: Any, owner: Optional[Deadline]) -> None:
             _OWNERS.pop(conn, None)
         else:
             _OWNERS[conn] = owner
-    except TypeError:  # pragma: no cover - a connection class without weak references
+    except TypeError:  # pragma: no cover - a connection class that cannot be a dict key
         pass
 
 
@@ -264,7 +267,6 @@ class _Watchdog:
         self._heap: List[Tuple[float, int, Deadline]] = []
         self._live: dict[int, Deadline] = {}
         self._thread: Optional[threading.Thread] = None
-        self._pid = os.getpid()
         self._fork_safe = False
         #: When the watchdog thread will wake up by itself (inf: it is not waiting).
         self._wake_at = float("inf")
@@ -282,15 +284,17 @@ class _Watchdog:
                 self._cond.notify()
 
     def remove(self, deadline: Deadline) -> None:
-        with self._cond:
-            self._live.pop(id(deadline), None)
-            if len(self._heap) > 64 and len(self._heap) > 2 * len(self._live):
+        # One atomic dict operation: the watchdog skips heap entries that are
+        # no longer live, so only the compaction below needs the lock.
+        self._live.pop(id(deadline), None)
+        if len(self._heap) > 64 and len(self._heap) > 2 * len(self._live):
+            with self._cond:
                 self._heap = [e for e in self._heap if self._live.get(e[1]) is e[2]]
                 heapq.heapify(self._heap)
 
     def _ensure_thread(self) -> None:
-        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-            self._pid = os.getpid()
+        # After a fork, reset_after_fork (registered by add) has set _thread to None.
+        if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="avatars-deadline-watchdog", daemon=True)
             self._thread.start()
 
@@ -319,7 +323,6 @@ class _Watchdog:
         self._heap = []
         self._live = {}
         self._thread = None
-        self._pid = os.getpid()
 
 
 _WATCHDOG = _Watchdog()
