@@ -72,8 +72,10 @@ def follow(
     keep_for_body: bool,
 ) -> requests.Response:
     """The final answer of a call whose first answer is ``response`` (itself unless it is 201 + Location)."""
+    if response.status_code != 201:
+        return response
     location = response.headers.get("Location")
-    if response.status_code != 201 or not location:
+    if not location:
         return response
     sent = response.request.headers.get(ACCEPT_CREATED_HEADER) if response.request is not None else None
     if sent != "yes":
