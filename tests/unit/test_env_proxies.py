@@ -56,9 +56,8 @@ def _both(url: str, proxies: Optional[Dict[str, str]], verify: Any, session_veri
     return dict(got), dict(expected)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="proxies come from the environment alone on Linux")
-def test_the_environment_is_walked_once_until_it_changes(clean_env: pytest.MonkeyPatch) -> None:
-    assert session_module._EnvironmentProxies.usable()
+def _count_scans(monkeypatch: pytest.MonkeyPatch, module: Any) -> List[str]:
+    """Count the calls of ``module.get_environ_proxies`` (requests' walk of the environment)."""
     calls: List[str] = []
     real = requests.utils.get_environ_proxies
 
@@ -66,7 +65,14 @@ def test_the_environment_is_walked_once_until_it_changes(clean_env: pytest.Monke
         calls.append(url)
         return real(url, no_proxy=no_proxy)
 
-    clean_env.setattr(requests.utils, "get_environ_proxies", counting)
+    monkeypatch.setattr(module, "get_environ_proxies", counting)
+    return calls
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="proxies come from the environment alone on Linux")
+def test_the_environment_is_walked_once_until_it_changes(clean_env: pytest.MonkeyPatch) -> None:
+    assert session_module._EnvironmentProxies.usable()
+    calls = _count_scans(clean_env, requests.utils)
     clean_env.setattr(session_module, "_ENV_PROXIES", session_module._EnvironmentProxies())
     clean_env.setenv("HTTP_PROXY", "http://proxy.test:3128")
     session = AvatarSession("http://127.0.0.1:8000/api")
@@ -145,14 +151,7 @@ def test_requests_own_code_runs_where_proxies_may_come_from_elsewhere(
 ) -> None:
     """Where requests' getproxies is not the environment's (macOS, Windows),
     no cache: requests' own code runs (counted here)."""
-    calls: List[str] = []
-    real = requests.utils.get_environ_proxies
-
-    def counting(url: str, no_proxy: Any = None) -> Any:
-        calls.append(url)
-        return real(url, no_proxy=no_proxy)
-
-    clean_env.setattr(requests.sessions, "get_environ_proxies", counting)
+    calls = _count_scans(clean_env, requests.sessions)
     clean_env.setattr(requests.utils, "getproxies", lambda: {})
     session = AvatarSession("http://127.0.0.1:8000/api")
     for _ in range(3):
