@@ -1,10 +1,11 @@
 """The platform's created-operation protocol, for any call.
 
 The platform's own client sends ``Avatars-Accept-Created: yes`` on every
-request; ours sends it on every request to the API's origin
-(:func:`request_headers`; not to the object store, whose ``201`` answers mean
-something else).  A server that accepts work it has not finished answers ``201`` with
-a ``Location`` header; the client then GETs that location until the answer is
+request; ours sends it (:data:`REQUEST_HEADERS`, added by
+:meth:`avatars.ApiClient.request`) on every request to the API's origin only
+(not to the object store, whose ``201`` answers mean something else).  A
+server that accepts work it has not finished answers ``201`` with a
+``Location`` header; the client then GETs that location until the answer is
 no longer ``202``, and that last answer is the result of the original call.
 
 :func:`follow` is called once by :meth:`avatars.ApiClient.request` with the
@@ -25,12 +26,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict
 from urllib.parse import urljoin
 
 import requests
 
-from ._urls import Origin, origin_of, same_origin
+from ._urls import origin_of, same_origin
 from .auth import NoAuth
 from .errors import ApiTimeoutError, redact_url
 
@@ -48,12 +49,7 @@ POLL_INTERVAL = 0.5
 #: Without a total time budget, give up after this many polls.
 MAX_POLLS = 600
 
-__all__ = ["ACCEPT_CREATED_HEADER", "REQUEST_HEADERS", "follow", "request_headers"]
-
-
-def request_headers(api_origin: Optional[Origin], url: str) -> Dict[str, str]:
-    """The protocol's header for a request to ``url``: only on the API's origin."""
-    return dict(REQUEST_HEADERS) if same_origin(url, api_origin) else {}
+__all__ = ["ACCEPT_CREATED_HEADER", "REQUEST_HEADERS", "follow"]
 
 
 def _retry_after(response: requests.Response) -> float:
@@ -76,8 +72,10 @@ def follow(
     keep_for_body: bool,
 ) -> requests.Response:
     """The final answer of a call whose first answer is ``response`` (itself unless it is 201 + Location)."""
+    if response.status_code != 201:
+        return response
     location = response.headers.get("Location")
-    if response.status_code != 201 or not location:
+    if not location:
         return response
     sent = response.request.headers.get(ACCEPT_CREATED_HEADER) if response.request is not None else None
     if sent != "yes":

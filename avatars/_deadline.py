@@ -20,13 +20,12 @@ deadline
 from __future__ import annotations
 
 import heapq
-import os
 import socket
 import threading
 import time
 import weakref
 from contextvars import ContextVar
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
 
@@ -181,8 +180,12 @@ class Deadline:
         )
 
 
-#: Which deadline each pooled connection serves now (nothing is set on the connection).
-_OWNERS: weakref.WeakKeyDictionary[Any, Deadline] = weakref.WeakKeyDictionary()
+#: Which deadline each pooled connection serves now (nothing is set on the
+#: connection).  A plain dict (a weak one costs a weak reference per lookup,
+#: three times a call): an entry lives from :meth:`Deadline.attach` to
+#: :meth:`Deadline.detach` (the connection went back to its pool) or
+#: :meth:`Deadline.disarm` (the call ended), whichever comes first.
+_OWNERS: Dict[Any, Deadline] = {}
 
 
 def _set_owner(conn: Any, owner: Optional[Deadline]) -> None:
@@ -191,7 +194,7 @@ def _set_owner(conn: Any, owner: Optional[Deadline]) -> None:
             _OWNERS.pop(conn, None)
         else:
             _OWNERS[conn] = owner
-    except TypeError:  # pragma: no cover - a connection class without weak references
+    except TypeError:  # pragma: no cover - a connection class that cannot be a dict key
         pass
 
 
@@ -257,14 +260,28 @@ def _shut(conn: Any) -> None:
 
 
 class _Watchdog:
-    """One daemon thread for every deadline of the process (a heap by end time)."""
+    """One daemon thread for every deadline of the process.
 
-    def __init__(self) -> None:
+    Two ways in, one rule for both: a deadline is fired once its end has
+    passed, never before.
+
+    * A deadline that ends within ``2 * max_sleep`` seconds goes into a heap by
+      end time (under the lock, waking the thread when it must wake sooner).
+    * A deadline further away (every call's default budget, 300 s) is put in a
+      dict, without the lock or the heap: the thread never sleeps longer than
+      ``max_sleep`` and scans that dict each time it wakes, so it has seen such
+      a deadline at least ``max_sleep`` seconds before its end, and sleeps no
+      later than the earliest end it has seen.
+    """
+
+    def __init__(self, max_sleep: float = 30.0) -> None:
+        self._max_sleep = max_sleep
         self._cond = threading.Condition()
         self._heap: List[Tuple[float, int, Deadline]] = []
         self._live: dict[int, Deadline] = {}
+        #: Deadlines ending more than 2 * max_sleep after they were added.
+        self._far: dict[int, Deadline] = {}
         self._thread: Optional[threading.Thread] = None
-        self._pid = os.getpid()
         self._fork_safe = False
         #: When the watchdog thread will wake up by itself (inf: it is not waiting).
         self._wake_at = float("inf")
@@ -274,6 +291,13 @@ class _Watchdog:
             # The child of a fork has no watchdog thread and may inherit a held lock.
             reset_in_child(self, _Watchdog.reset_after_fork)
             self._fork_safe = True
+        if deadline.end - time.monotonic() >= 2 * self._max_sleep:
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                with self._cond:
+                    self._ensure_thread()
+            self._far[id(deadline)] = deadline  # one atomic dict operation
+            return
         with self._cond:
             self._ensure_thread()
             self._live[id(deadline)] = deadline
@@ -282,34 +306,65 @@ class _Watchdog:
                 self._cond.notify()
 
     def remove(self, deadline: Deadline) -> None:
-        with self._cond:
-            self._live.pop(id(deadline), None)
-            if len(self._heap) > 64 and len(self._heap) > 2 * len(self._live):
+        # Atomic dict operations: the watchdog skips heap entries that are no
+        # longer live, so only the compaction below needs the lock.
+        key = id(deadline)
+        self._far.pop(key, None)
+        self._live.pop(key, None)
+        if len(self._heap) > 64 and len(self._heap) > 2 * len(self._live):
+            with self._cond:
                 self._heap = [e for e in self._heap if self._live.get(e[1]) is e[2]]
                 heapq.heapify(self._heap)
 
     def _ensure_thread(self) -> None:
-        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-            self._pid = os.getpid()
+        # After a fork, reset_after_fork (registered by add) has set _thread to None.
+        if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="avatars-deadline-watchdog", daemon=True)
             self._thread.start()
 
+    def _due(self, now: float) -> Tuple[List[Deadline], float]:
+        """The deadlines to fire now, and when to look again (called under the lock)."""
+        due: List[Deadline] = []
+        next_look = now + self._max_sleep
+        for deadline in list(self._far.values()):  # a copy: callers add and remove without the lock
+            if deadline.end <= now:
+                if self._far.pop(id(deadline), None) is deadline:
+                    due.append(deadline)
+            elif deadline.end < next_look:
+                next_look = deadline.end
+        heap = self._heap
+        while heap:
+            end, key, deadline = heap[0]
+            if self._live.get(key) is not deadline:
+                heapq.heappop(heap)  # removed by its call
+                continue
+            if end > now:
+                next_look = min(next_look, end)
+                break
+            heapq.heappop(heap)
+            if self._live.pop(key, None) is deadline:
+                due.append(deadline)
+        return due, next_look
+
+    def stop(self) -> None:
+        """End the thread (it is a daemon: the process never waits for it)."""
+        with self._cond:
+            self._thread = None
+            self._cond.notify()
+
     def _run(self) -> None:
+        me = threading.current_thread()
         while True:
-            due: List[Deadline] = []
             with self._cond:
-                while self._heap and self._live.get(self._heap[0][1]) is not self._heap[0][2]:
-                    heapq.heappop(self._heap)
-                wait = self._heap[0][0] - time.monotonic() if self._heap else 30.0
-                if wait > 0:
-                    self._wake_at = time.monotonic() + wait
-                    self._cond.wait(wait)
+                if self._thread is not me:
+                    return  # stopped, or replaced
+                now = time.monotonic()
+                due, next_look = self._due(now)
+                if not due:
+                    self._wake_at = next_look
+                    self._cond.wait(next_look - now)
                     self._wake_at = float("inf")
                     continue
-                while self._heap and self._heap[0][0] <= time.monotonic():
-                    _, key, deadline = heapq.heappop(self._heap)
-                    if self._live.pop(key, None) is deadline:
-                        due.append(deadline)
             for deadline in due:
                 deadline.fire()
 
@@ -318,8 +373,8 @@ class _Watchdog:
         self._cond = threading.Condition()
         self._heap = []
         self._live = {}
+        self._far = {}
         self._thread = None
-        self._pid = os.getpid()
 
 
 _WATCHDOG = _Watchdog()

@@ -75,12 +75,27 @@ def _to_bool(value: Any) -> Any:
     raise _Fallback
 
 
+#: UUIDs already parsed, by their text: a client polling jobs reads the same
+#: ids again and again, and ``UUID(text)`` is the dearest conversion of a
+#: payload.  A ``UUID`` is immutable, so one object may serve every payload
+#: that holds the same text.  Bounded: emptied when it reaches this size.
+_UUID_CACHE_SIZE = 4096
+_uuids: Dict[str, UUID] = {}
+
+
 def _to_uuid(value: Any) -> Any:
     if type(value) is str:
+        known = _uuids.get(value)
+        if known is not None:
+            return known
         try:
-            return UUID(value)  # what fields.UUID does with a str
+            parsed = UUID(value)  # what fields.UUID does with a str
         except ValueError:
-            pass
+            raise _Fallback from None
+        if len(_uuids) >= _UUID_CACHE_SIZE:
+            _uuids.clear()
+        _uuids[value] = parsed
+        return parsed
     raise _Fallback
 
 
@@ -298,25 +313,51 @@ def _compile(schema_cls: Type[marshmallow.Schema]) -> Optional[Callable[[Dict[st
         step for attr, step in steps.items() if attr not in names
     )
 
-    def load_one(data: Dict[str, Any]) -> Any:
-        kwargs: Dict[str, Any] = {}
-        get = data.get
-        for key, attr, convert, required, default, allow_none in plan:
-            value = get(key, _ABSENT)
-            if value is _ABSENT:
-                if required:
-                    raise _Fallback
-                if default is not _ABSENT:
-                    kwargs[attr] = default
-            elif value is None:
-                if not allow_none:
-                    raise _Fallback
-                kwargs[attr] = None
-            else:
-                kwargs[attr] = convert(value)
-        return build(kwargs)
+    return _generate_loader(schema_cls.__name__, plan, build)
 
-    return load_one
+
+#: Converters written out in the generated loader instead of being called.
+_INLINE_CHECKS: Dict[Any, str] = {
+    _to_str: "type(value) is not str",
+    _to_int: "type(value) is not int",
+    _to_bool: "value is not True and value is not False",
+}
+
+
+def _generate_loader(
+    name: str, plan: Tuple[_Step, ...], build: Callable[[Dict[str, Any]], Any]
+) -> Callable[[Dict[str, Any]], Any]:
+    """The plan written out as one straight function (no loop over the steps,
+    no call for a ``str``, ``int`` or ``bool`` field): the same decisions as walking the
+    plan, at about half the cost per field.  Only names go into the source;
+    every value (key, attribute, converter, default) is bound in its namespace."""
+    namespace: Dict[str, Any] = {"_ABSENT": _ABSENT, "_Fallback": _Fallback, "build": build, "str": str, "int": int}
+    lines = ["def load_one(data):", "    kwargs = {}", "    get = data.get"]
+    for index, (key, attr, convert, required, default, allow_none) in enumerate(plan):
+        k, a, c, d = f"k{index}", f"a{index}", f"c{index}", f"d{index}"
+        namespace.update({k: key, a: attr, c: convert, d: default})
+        lines.append(f"    value = get({k}, _ABSENT)")
+        lines.append("    if value is _ABSENT:")
+        if required:
+            lines.append("        raise _Fallback")
+        elif default is not _ABSENT:
+            lines.append(f"        kwargs[{a}] = {d}")
+        else:
+            lines.append("        pass")
+        lines.append("    elif value is None:")
+        lines.append(f"        kwargs[{a}] = None" if allow_none else "        raise _Fallback")
+        lines.append("    else:")
+        refused = _INLINE_CHECKS.get(convert)
+        if refused is not None:
+            lines.append(f"        if {refused}:")
+            lines.append("            raise _Fallback")
+            lines.append(f"        kwargs[{a}] = value")
+        else:
+            lines.append(f"        kwargs[{a}] = {c}(value)")
+    lines.append("    return build(kwargs)")
+    exec(compile("\n".join(lines), f"<avatars fast loader of {name}>", "exec"), namespace)
+    loader: Callable[[Dict[str, Any]], Any] = namespace["load_one"]
+    return loader
 
 
 #: The name :mod:`avatars.schemas` uses.

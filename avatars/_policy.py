@@ -35,6 +35,7 @@ from .config import DEFAULT_TIMEOUT, NO_TIMEOUT, Timeout, normalize_base_url, no
 __all__ = ["CallPolicy", "user_agent"]
 
 _REQUESTS_VERSION = str(getattr(requests, "__version__", "unknown"))
+_INF = float("inf")
 
 
 def user_agent() -> str:
@@ -70,6 +71,12 @@ class CallPolicy:
             return self.timeout
         if timeout is NO_TIMEOUT:
             return None
+        if type(timeout) is tuple and len(timeout) == 2:
+            # Already resolved (the client hands the session a capped pair of
+            # floats): returned as is, as normalize_timeout would return it.
+            connect, read = timeout
+            if type(connect) is float and type(read) is float and 0.0 < connect < _INF and 0.0 < read < _INF:
+                return timeout
         return normalize_timeout(timeout)
 
     @staticmethod

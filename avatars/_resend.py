@@ -33,6 +33,8 @@ __all__ = ["RedirectGuard", "rewind", "rewind_prepared", "KEEPS_BODY"]
 
 #: Redirect codes after which requests re-sends the same method and body.
 KEEPS_BODY = frozenset({307, 308})
+#: The codes requests follows (``Response.is_redirect``: one of these and a ``Location``).
+_REDIRECT_CODES = frozenset(requests.models.REDIRECT_STATI)
 
 
 def rewind(body: Any, position: Any) -> bool:
@@ -80,9 +82,15 @@ class RedirectGuard:
     def __init__(self, secret: bool = False) -> None:
         self.secret = secret
 
+    @staticmethod
+    def of(secret: bool) -> RedirectGuard:
+        """The guard for a request whose body holds a secret or not (a guard
+        keeps no state between answers: one of each serves every call)."""
+        return _SECRET_GUARD if secret else _PLAIN_GUARD
+
     def __call__(self, response: requests.Response, **kwargs: Any) -> requests.Response:
-        if not response.is_redirect:
-            return response
+        if response.status_code not in _REDIRECT_CODES or not response.is_redirect:
+            return response  # the status first: no header lookup on an ordinary answer
         request = response.request
         method = request.method if request is not None else None
         where = request.url if request is not None else response.url
@@ -111,6 +119,10 @@ class RedirectGuard:
 
     def __repr__(self) -> str:
         return f"RedirectGuard(secret={self.secret})"
+
+
+_PLAIN_GUARD = RedirectGuard(secret=False)
+_SECRET_GUARD = RedirectGuard(secret=True)
 
 
 def _origin_text(url: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
 __all__ = ["Origin", "origin_of", "same_origin", "join_url", "strip_userinfo"]
@@ -30,10 +30,19 @@ def origin_of(url: str) -> Optional[Origin]:
     return (scheme, host, port)
 
 
+#: The prefix of each origin seen (a handful per process: the API, the object store...).
+_PREFIXES: Dict[Origin, str] = {}
+
+
 def _origin_prefix(origin: Origin) -> str:
     """``scheme://host:port/``: a URL starting with it is on ``origin`` (its
     authority ends at that ``/``), whatever follows."""
-    return f"{origin[0]}://{origin[1]}:{origin[2]}/"
+    prefix = _PREFIXES.get(origin)
+    if prefix is None:
+        prefix = f"{origin[0]}://{origin[1]}:{origin[2]}/"
+        if len(_PREFIXES) < 256:
+            _PREFIXES[origin] = prefix
+    return prefix
 
 
 def same_origin(url: str, origin: Optional[Origin]) -> bool:

@@ -33,7 +33,7 @@ from ._fork import reset_in_child, reset_session_pools
 from ._policy import CallPolicy
 from ._resend import RedirectGuard, rewind
 from ._transport_errors import check_json_body, host_of, map_transport_error, proxy_auth_error
-from ._urls import Origin
+from ._urls import Origin, same_origin
 from .auth import (
     AUTH_ACTION_ATTR,
     AUTH_ACTION_REFRESHED,
@@ -233,6 +233,8 @@ class ApiClient:
             reset_in_child(self._session, reset_session_pools)
         self.origin: Optional[Origin] = self._policy.origin
         self._extra_headers = CallPolicy.headers_for(self._session, owned=self._owns_session)
+        #: What a call to the API's own origin adds: the created-operation protocol's header too.
+        self._origin_headers = {**_created.REQUEST_HEADERS, **self._extra_headers}
 
         self._verify_override: Optional[Union[bool, str]] = config.should_verify_ssl
         if self._verify_override is False:
@@ -527,12 +529,14 @@ class ApiClient:
             "auth": auth if auth is not None else (self._auth if send_auth else NoAuth()),
             "json": json,
             # requests lets a call's hooks replace the session's: keep those first.
-            "hooks": {"response": [*self._session.hooks.get("response", []), RedirectGuard(secret=bool(secret_body))]},
+            "hooks": {"response": [*self._session.hooks.get("response", ()), RedirectGuard.of(bool(secret_body))]},
         }
-        merged_headers = {**_created.request_headers(self.origin, url), **self._extra_headers}
+        # The headers every call to this URL's origin gets, built once per client
+        # (never changed in place: requests copies them into the prepared request).
+        merged_headers = self._origin_headers if same_origin(url, self.origin) else self._extra_headers
         if headers:
             _check_headers(headers)
-            merged_headers.update(headers)
+            merged_headers = {**merged_headers, **headers}
         if merged_headers:
             kwargs["headers"] = merged_headers
         kwargs.update(
@@ -634,6 +638,9 @@ class ApiClient:
         if not content:
             raise failure(f"empty body where JSON was expected ({response.status_code})")
         try:
+            if content[:1] in _JSON_STARTS and content[1:2] != b"\x00":
+                # What json.loads(bytes) decodes this as (no BOM, not UTF-16/32), minus its detection.
+                return _json.loads(content.decode("utf-8", "surrogatepass"))
             return _json.loads(content)
         except RecursionError:
             raise failure(f"the JSON of the response is nested too deeply to decode ({response.status_code})") from None
@@ -742,6 +749,10 @@ class ApiClient:
         else:
             scheme = "none"
         return f"ApiClient(base_url={self.base_url!r}, auth={scheme})"
+
+
+#: First bytes of an object or array in UTF-8 (or ASCII).
+_JSON_STARTS = (b"{", b"[")
 
 
 def _ms_since(started: float) -> float:

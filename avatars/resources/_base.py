@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -11,6 +12,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..client import ApiClient
 
 __all__ = ["Resource", "path_part"]
+
+#: A segment made only of characters ``quote`` never changes (letters, digits, ``_.-~``).
+_UNCHANGED_BY_QUOTE = re.compile(r"[A-Za-z0-9_.~-]+").fullmatch
 
 
 def path_part(value: Any, name: str = "name") -> str:
@@ -22,6 +26,8 @@ def path_part(value: Any, name: str = "name") -> str:
     text = str(value)
     if text in (".", ".."):
         raise RequestValidationError(f"{name} cannot be {text!r}", field=name)
+    if _UNCHANGED_BY_QUOTE(text) is not None:
+        return text  # what quote() returns for it, without its encoding round trip
     return quote(text, safe="")
 
 

@@ -450,6 +450,30 @@ def test_a_child_forked_during_a_refresh_does_not_deadlock() -> None:
     assert _wait_child(pid) == 0
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_still_enforces_the_budget() -> None:
+    """The child has no watchdog thread of its parent's: it gets its own, and a
+    trickling server is still cut at the child's budget."""
+    head = answer(200, b"{}", {"Content-Type": "application/json", "X-Padding": "p" * 200})
+
+    def handler(r: Received) -> Sequence[Step]:
+        return list(trickle(head, 0.25)) if r.path.endswith("/slow") else [json_answer("{}")]
+
+    with HostileServer(handler, connection_limit=20) as srv:
+        with ApiClient(srv.base_url, api_key="k" * 20, timeout=(2, 5), total_timeout=1.0) as client:
+            client.request("GET", "jobs")  # the parent's watchdog is running now
+            pid = os.fork()
+            if pid == 0:  # the child
+                code = 1
+                try:
+                    client.request("GET", "slow")
+                except ApiTimeoutError as exc:
+                    code = 0 if "total budget of 1 s" in str(exc) else 2
+                finally:
+                    os._exit(code)
+            assert _wait_child(pid) == 0
+
+
 def _wait_child(pid: int, limit: float = 20.0) -> int:
     end = time.monotonic() + limit
     while time.monotonic() < end:

@@ -340,6 +340,36 @@ def test_invalid_json_on_success_is_decode_error(rsps: responses.RequestsMock) -
     assert info.value.status_code == 200
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name": "caf\u00e9", "n": [1, 2]}'.encode("utf-8"),
+        '{"name": "caf\u00e9"}'.encode("utf-8-sig"),
+        '{"name": "caf\u00e9"}'.encode("utf-16"),
+        '{"name": "caf\u00e9"}'.encode("utf-16-le"),
+        '["x"]'.encode("utf-32-be"),
+        b'{"s": "\xed\xa0\x80"}',  # an encoded surrogate: json.loads(bytes) takes it
+        b"[",
+        b"{",
+        b'{"a": "\xff"}',
+        b"7",
+    ],
+)
+def test_json_bodies_decode_as_json_loads_decodes_bytes(rsps: responses.RequestsMock, body: bytes) -> None:
+    import json
+
+    rsps.add(responses.GET, f"{BASE}/jobs", body=body, status=200, content_type="application/json")
+    try:
+        expected: Any = ("ok", json.loads(body))
+    except ValueError:
+        expected = ("error", None)
+    try:
+        got: Any = ("ok", ApiClient(BASE, api_key="k").request_json("GET", "jobs"))
+    except ResponseDecodeError:
+        got = ("error", None)
+    assert got == expected
+
+
 def test_empty_success_body_where_json_expected(rsps: responses.RequestsMock) -> None:
     rsps.add(responses.GET, f"{BASE}/jobs", body=b"", status=200)
     with pytest.raises(ResponseDecodeError, match="empty body"):
@@ -501,6 +531,38 @@ def test_the_client_and_the_session_it_builds_share_one_policy() -> None:
     assert session.policy is client._policy
     assert session.url_for("jobs") == client.url_for("/jobs") == f"{BASE}/jobs"
     assert session.resolve_timeout(None) == client._policy.timeout_for(None) == avatars.DEFAULT_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("given", "resolved"),
+    [((2.5, 7.0), (2.5, 7.0)), ((2, 7), (2.0, 7.0)), ([2.5, 7.0], (2.5, 7.0)), (3, 3.0), (3.5, 3.5)],
+)
+def test_a_resolved_timeout_comes_back_unchanged(given: Any, resolved: Any) -> None:
+    policy = ApiClient(BASE)._policy
+    once = policy.timeout_for(given)
+    assert once == resolved and type(once) is type(resolved)
+    assert policy.timeout_for(once) == resolved  # resolving twice (client, then session) changes nothing
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        (float("nan"), 7.0),
+        (2.0, float("inf")),
+        (0.0, 7.0),
+        (2.0, -1.0),
+        (True, 7.0),
+        (2.0, "7"),
+        (1.0, 2.0, 3.0),
+        (),
+    ],
+)
+def test_a_bad_timeout_pair_is_refused_whatever_its_types(bad: Any) -> None:
+    policy = ApiClient(BASE)._policy
+    with pytest.raises(ConfigurationError):
+        policy.timeout_for(bad)
+    with pytest.raises(ConfigurationError):
+        ApiClient(BASE).session.request("GET", "jobs", timeout=bad)
 
 
 @pytest.mark.parametrize("injected", [False, True])

@@ -447,3 +447,21 @@ def test_plain_dataclasses_are_filled_directly_and_others_are_called() -> None:
     assert s.load(PlainSchema, {"message": "a"}) == Plain("a")
     assert s.load(CheckedSchema, {"message": "b"}) == Checked("b")
     assert calls == ["b", "b"]  # once by load, once by the comparison's Checked("b")
+
+
+def test_uuids_are_parsed_once_and_the_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    monkeypatch.setattr(fastpath, "_UUID_CACHE_SIZE", 3)
+    monkeypatch.setattr(fastpath, "_uuids", {})
+    texts = [str(uuid.uuid4()) for _ in range(7)] + ["7F1C2A3B-4D5E-4F60-8A7B-9C0D1E2F3A4B"]
+    for text in texts + texts:
+        got = fastpath._to_uuid(text)
+        assert type(got) is uuid.UUID and got == uuid.UUID(text) and str(got) == str(uuid.UUID(text))
+        assert len(fastpath._uuids) <= 3
+    first = fastpath._to_uuid(texts[-1])
+    assert fastpath._to_uuid(texts[-1]) is first  # the same text is parsed once
+    for bad in ("nope", "", "7f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4"):
+        with pytest.raises(s._Fallback):
+            fastpath._to_uuid(bad)
+    assert "nope" not in fastpath._uuids

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from avatars._urls import origin_of, same_origin
 
@@ -38,3 +40,22 @@ def test_same_origin(url: str, origin: object, expected: bool) -> None:
     assert same_origin(url, origin) is expected  # type: ignore[arg-type]
     # The fast path never disagrees with the parsed answer.
     assert expected is (origin is not None and origin_of(url) == origin)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    text=st.text(min_size=1, max_size=40)
+    | st.text(alphabet="abcXYZ019_.~-/ %?#é", min_size=1, max_size=12)
+    | st.from_regex(r"[A-Za-z0-9_.~-]{1,30}", fullmatch=True)
+)
+def test_a_path_part_is_what_quote_makes_of_it(text: str) -> None:
+    from urllib.parse import quote
+
+    from avatars.errors import RequestValidationError
+    from avatars.resources._base import path_part
+
+    if text in (".", ".."):
+        with pytest.raises(RequestValidationError):
+            path_part(text)
+    else:
+        assert path_part(text) == quote(text, safe="")
