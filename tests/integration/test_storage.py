@@ -438,6 +438,9 @@ def test_ctrl_c_during_a_cli_upload_aborts_the_multipart_upload(store: StoreSetu
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A test run started in the background by a script ignores SIGINT, and
+        # so would the command (Python then installs no KeyboardInterrupt handler).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 30
