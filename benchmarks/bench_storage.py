@@ -22,7 +22,10 @@ issued.  For each size, in the same run and against the same store:
   SHA-256 computed in a helper thread, is shown for information;
 * the client's peak RSS (``VmHWM``) in each case, in its own process.
 
-Rounds alternate client and curl; the median counts.
+Each upload creates its object anew (the previous one is deleted and the
+disk synced first), and every other round runs in the reverse order (curl
+first), so that the client and curl run in the same conditions; the median
+of the rounds counts.
 """
 
 from __future__ import annotations
@@ -103,32 +106,52 @@ def _measure(store: Store, workdir: str, size: int, repeat: int) -> List[Figure]
     url = store.url(key)
     credentials = store.credentials(key)
     target = os.path.join(workdir, "target.bin")
-    for _ in range(repeat):
-        whole = str(size // MIB + 1)
-        for name, part, workers, signing in (
-            ("up-put", whole, "1", "unsigned"),
-            ("up-1", "16", "1", "unsigned"),
-            ("up-4", "16", "4", "unsigned"),
-            ("up-hashed", "16", "1", ""),
-        ):
-            os.sync()
-            data = _client(store, "upload", key, source, part, workers, signing)
-            times[name].append(data["seconds"])
-            rss[name].append(data["vmhwm_kib"] / 1024)
+    whole = str(size // MIB + 1)
+    uploads = [
+        ("up-put", whole, "1", "unsigned"),
+        ("up-1", "16", "1", "unsigned"),
+        ("up-4", "16", "4", "unsigned"),
+        ("up-hashed", "16", "1", ""),
+        ("up-curl", "", "", ""),
+    ]
+    downloads = [("down", "nochecksum"), ("down-sha", ""), ("down-curl", "")]
+
+    def upload(name: str, part: str, workers: str, signing: str) -> None:
+        # Every upload creates the object anew: replacing one written (and
+        # synced) just before made whichever run came next up to 40 % slower
+        # on this machine's disk, client and curl alike.
+        _curl(credentials, ["-X", "DELETE", url, "-o", os.devnull])
         os.sync()
-        times["up-curl"].append(_curl(credentials, ["-T", source, url, "-o", os.devnull]))
-        for name, checksum in (("down", "nochecksum"), ("down-sha", "")):
-            os.sync()
+        if name == "up-curl":
+            times[name].append(_curl(credentials, ["-T", source, url, "-o", os.devnull]))
+            return
+        data = _client(store, "upload", key, source, part, workers, signing)
+        times[name].append(data["seconds"])
+        rss[name].append(data["vmhwm_kib"] / 1024)
+
+    def download(name: str, checksum: str) -> None:
+        os.sync()
+        if name == "down-curl":
+            times[name].append(_curl(credentials, [url, "-o", target]))
+        else:
             data = _client(store, "download", key, target, checksum)
             assert data["bytes"] == size
             times[name].append(data["seconds"])
             rss[name].append(data["vmhwm_kib"] / 1024)
-            os.unlink(target)
-        os.sync()
-        times["down-curl"].append(_curl(credentials, [url, "-o", target]))
         os.unlink(target)
+
+    for round_number in range(repeat):
+        # The order is reversed every other round (curl first, then the client):
+        # what runs first and what runs after it are the same for both.
+        step = 1 if round_number % 2 == 0 else -1
+        for run in uploads[::step]:
+            upload(*run)
+        for run in downloads[::step]:
+            download(*run)
     os.unlink(source)
     med = {name: median(values) for name, values in times.items()}
+    for name, values in times.items():
+        log(f"{label} {name}: " + ", ".join(f"{_mibs(size, seconds):.0f}" for seconds in values) + " MiB/s")
     figures = []
     for name, title, baseline, target_text in (
         ("up-put", f"upload {label}, one PUT: throughput", "up-curl", f">= {TARGET_RATIO}x curl"),
@@ -188,7 +211,7 @@ def run(quick: bool) -> List[Figure]:
                 if shutil.disk_usage(workdir).free < 3 * size + 512 * MIB:
                     log(f"skipping {size // MIB} MiB: not enough free disk")
                     continue
-                repeat = 1 if quick else (3 if size <= 100 * MIB else 2)
+                repeat = 1 if quick else (4 if size <= 100 * MIB else 2)
                 figures.extend(_measure(store, workdir, size, repeat))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

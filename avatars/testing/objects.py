@@ -111,8 +111,10 @@ class Received:
     path: Path
     size: int
     md5: str
+    #: ``""`` when not asked for (an ``UNSIGNED-PAYLOAD`` body)
     sha256: str
-    crc32: int
+    #: ``None`` when not asked for (no CRC32 header or trailer announced)
+    crc32: Optional[int]
 
 
 def _name(key: str) -> str:
@@ -173,17 +175,21 @@ class ObjectStore:
         stream: IO[bytes],
         length: Optional[int],
         *,
+        sha256: bool = True,
+        crc32: bool = True,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> Received:
         """Copy a request body to a temporary file, hashing it on the way (constant memory).
 
+        The MD5 (the object's ETag) is always computed; the SHA-256 and the
+        CRC32 only when asked for (they cost the store CPU on every byte).
         ``length`` (the ``Content-Length``) is checked: a shorter body raises
         ``S3Error(400, "IncompleteBody")``. The caller owns the file.
         """
         path = self.temp_path()
         md5 = hashlib.md5()
-        sha = hashlib.sha256()
-        crc = 0
+        sha = hashlib.sha256() if sha256 else None
+        crc: Optional[int] = 0 if crc32 else None
         size = 0
         try:
             with path.open("wb") as out:
@@ -198,8 +204,10 @@ class ObjectStore:
                         break
                     out.write(chunk)
                     md5.update(chunk)
-                    sha.update(chunk)
-                    crc = zlib.crc32(chunk, crc)
+                    if sha is not None:
+                        sha.update(chunk)
+                    if crc is not None:
+                        crc = zlib.crc32(chunk, crc)
                     size += len(chunk)
             if length is not None and size != length:
                 raise S3Error(
@@ -210,7 +218,9 @@ class ObjectStore:
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        return Received(path=path, size=size, md5=md5.hexdigest(), sha256=sha.hexdigest(), crc32=crc)
+        return Received(
+            path=path, size=size, md5=md5.hexdigest(), sha256=sha.hexdigest() if sha is not None else "", crc32=crc
+        )
 
     # -- objects -------------------------------------------------------------------------
 

@@ -407,7 +407,16 @@ class StorageApp(BaseApp):
             stream = chunked  # type: ignore[assignment]
         elif payload_hash != UNSIGNED_PAYLOAD and not _HEX64.match(payload_hash):
             raise S3Error(400, "InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a hex SHA-256")
-        received = self.objects.receive(stream, length, should_stop=self.state.stop_event.is_set)
+        announced = {headers.get("x-amz-checksum-crc32") is not None} | {
+            name.strip().lower() == "x-amz-checksum-crc32" for name in headers.get("x-amz-trailer", "").split(",")
+        }
+        received = self.objects.receive(
+            stream,
+            length,
+            sha256=_HEX64.match(payload_hash) is not None,
+            crc32=True in announced,
+            should_stop=self.state.stop_event.is_set,
+        )
         try:
             if chunked is not None:
                 chunked.finish()
@@ -635,6 +644,8 @@ def _check_digests(received: Received, headers: Dict[str, str], payload_hash: st
             raise S3Error(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
     crc = headers.get("x-amz-checksum-crc32")
     if crc is not None:
+        if received.crc32 is None:  # announced in neither a header nor x-amz-trailer
+            raise S3Error(400, "InvalidRequest", "x-amz-checksum-crc32 came without being announced in x-amz-trailer")
         if base64.b64encode(struct.pack(">I", received.crc32)).decode("ascii") != crc.strip():
             raise S3Error(400, "BadDigest", "The CRC32 you specified did not match the calculated checksum.")
 
