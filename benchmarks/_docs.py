@@ -28,7 +28,7 @@ Every figure is printed next to its baseline, measured in the same run (a
 bare :class:`requests.Session`, ``json.loads``, pydantic, ``curl``,
 ``import requests``).  Run them with one command::
 
-    python benchmarks/run.py              # the full run (about 2 minutes)
+    python benchmarks/run.py              # the full run (about 6 minutes)
     python benchmarks/run.py --quick      # small sizes, under a minute (CI)
     python benchmarks/run.py --write-docs # also rewrite this page
 

@@ -6,7 +6,9 @@ signs by hand except where a test forges a bad request on purpose.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import shutil
 import subprocess
 from typing import Any, Dict, Iterator, Optional
@@ -111,7 +113,19 @@ def test_list_objects_v2_prefix_delimiter_and_pages(s3: Any, prefix: str) -> Non
     assert [o["Key"][len(base) :] for o in left["Contents"]] == sorted(names[3:])
 
 
-def test_multipart_upload_etag_and_nothing_left_behind(s3: Any, prefix: str, srv: LocalAvatarServer) -> None:
+def _no_kernel_copy(*args: Any) -> int:
+    raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+
+@pytest.mark.parametrize("join", ["kernel copy", "kernel copy refused", "no kernel copy"])
+def test_multipart_upload_etag_and_nothing_left_behind(
+    s3: Any, prefix: str, srv: LocalAvatarServer, join: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The store joins the parts in the kernel (os.copy_file_range) where it can, else through a buffer.
+    if join == "kernel copy refused":
+        monkeypatch.setattr(os, "copy_file_range", _no_kernel_copy, raising=False)
+    elif join == "no kernel copy":
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
     srv.settings.storage_min_part_size = 1024
     key = key_of(prefix, "big.bin")
     parts = [bytes([i]) * 2048 for i in range(3)] + [b"tail"]
