@@ -17,7 +17,6 @@ connections are retried for requests that are safe to repeat (every call but
 
 from __future__ import annotations
 
-import concurrent.futures
 import io
 import logging
 import threading
@@ -25,7 +24,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import quote
-from xml.etree import ElementTree
 
 import requests
 import urllib3
@@ -56,6 +54,8 @@ from .errors import REFRESH_CODES, StorageError, StorageSlowDown, storage_error
 from .locations import Location, is_direct_url, location_of
 
 if TYPE_CHECKING:  # pragma: no cover
+    from xml.etree.ElementTree import Element
+
     from ..client import ApiClient
 
 __all__ = [
@@ -438,6 +438,8 @@ class StorageClient:
                     for number, offset, length in ranges:
                         etags[number] = send(number, offset, length)[1]
                 else:
+                    import concurrent.futures
+
                     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="avatars-part") as pool:
                         futures = [pool.submit(send, *item) for item in ranges]
                         try:
@@ -700,6 +702,8 @@ def _q(value: str) -> str:
 
 
 def _complete_body(etags: Mapping[int, str]) -> bytes:
+    from xml.etree import ElementTree  # on first use: about 0.5 MiB that `import avatars` need not pay
+
     root = ElementTree.Element("CompleteMultipartUpload")
     for number in sorted(etags):
         part = ElementTree.SubElement(root, "Part")
@@ -709,7 +713,9 @@ def _complete_body(etags: Mapping[int, str]) -> bytes:
     return document
 
 
-def _xml_root(response: requests.Response) -> ElementTree.Element:
+def _xml_root(response: requests.Response) -> Element:
+    from xml.etree import ElementTree
+
     try:
         root = ElementTree.fromstring(response.content)
     except ElementTree.ParseError:
@@ -732,11 +738,11 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _children(root: ElementTree.Element, name: str) -> List[ElementTree.Element]:
+def _children(root: Element, name: str) -> List[Element]:
     return [child for child in root if _local(child.tag) == name]
 
 
-def _child_text(root: ElementTree.Element, name: str) -> Optional[str]:
+def _child_text(root: Element, name: str) -> Optional[str]:
     for child in root:
         if _local(child.tag) == name:
             return child.text

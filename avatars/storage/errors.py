@@ -13,7 +13,6 @@ message, the method and the URL; never the credentials, nor the
 from __future__ import annotations
 
 from typing import Dict, Optional, Type
-from xml.etree import ElementTree
 
 from ..errors import ApiError, NotFound, PermissionDenied, ServerError
 
@@ -96,6 +95,8 @@ def _parse(body: bytes) -> Dict[str, str]:
     """``Code``, ``Message``, ``RequestId`` of an S3 error document ({} if it is none)."""
     if not body or b"<" not in body[:200]:
         return {}
+    from xml.etree import ElementTree  # on first use (about 0.5 MiB)
+
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:

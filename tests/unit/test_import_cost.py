@@ -13,9 +13,12 @@ from typing import Dict
 
 import pytest
 
-#: Never imported by ``import avatars``: optional extras, the local server, and
-#: the schema layer (marshmallow is imported with the first response loaded).
+#: Never imported by ``import avatars``: optional extras, the local server,
+#: the schema layer (marshmallow is imported with the first response loaded),
+#: and what only object storage's answers and parallel parts need.
 NOT_ON_IMPORT = [
+    "xml.etree.ElementTree",
+    "concurrent.futures",
     "werkzeug",
     "tqdm",
     "pandas",
