@@ -199,22 +199,26 @@ a partial download from ever appearing under the final name is unchanged.
 #: table when that benchmark ran.
 NOTES: Dict[str, str] = {
     "storage": """\
-Object storage.  Peak RSS stays near 35 MiB whatever the size (the idle
-client, import and one call, is about 32 MiB).  Uploads go to the socket in
+Object storage.  Peak RSS stays near 37 MiB whatever the size (the idle
+client, import and one call, is about 30 MiB).  Uploads go to the socket in
 1 MiB blocks (``avatars.storage._bodies.SendBody``: an iterable with a
 length, where ``http.client`` and urllib3 would read a file 8 or 16 KiB at a
-time); that took the client's CPU time for a 1 GiB single PUT from about
-0.65 s to 0.47 s, the interpreter's start included (curl: about 0.2 s).
-Profiled with py-spy (``--idle``) during a 1 GiB PUT, the client waits in
-``sendall`` for the store to take the bytes 88 % of the time: the store (a
-single Python process on the same 2 cores) sets the pace for both clients,
-and paired runs scatter as the page cache writes back the previous GiB.
-Downloads run faster than ``curl -o``.  The SHA-256 of a download (on by
-default, computed in a helper thread) costs about 0.5 s of CPU per GiB
-(``hashlib`` runs at about 1.9 GiB/s here), and on 2 cores the store, the
-client and the hash then compete for the CPU; ``checksum=False`` skips it.  Multipart: 16 MiB parts one at a
-time pay a request and the store's join per part; 4 parts in parallel come
-close to one PUT.
+time).  Measured with ``getrusage`` around the child processes, a 1 GiB
+single PUT costs the client about 0.07 s of user and 0.15 s of system time
+beyond its idle run, curl about 0.02 s and 0.15-0.24 s: the same work.  The
+local store had been the bottleneck (about 450 MiB/s on one core: MD5,
+SHA-256 and CRC32 of every byte); it now computes the SHA-256 only for a
+signed payload and the CRC32 only when announced, and joins multipart
+parts in the kernel (``os.copy_file_range``).  On this machine the disk's
+state after the previous 1 GiB write moved a run's speed by up to 2x,
+whoever made it: the benchmark deletes the object and syncs before every
+upload, makes one unmeasured pass, and runs each compared pair back to
+back, curl second in one round and first in the next.  The SHA-256 of a
+download (on by default, in a helper thread) costs about 0.5 s of CPU per
+GiB (``hashlib`` runs at about 2 GiB/s here), and on 2 cores the store, the
+client and the hash then compete; ``checksum=False`` skips it.  Multipart:
+16 MiB parts one at a time pay a request and a share of the store's join
+per part; 4 parts in parallel come close to one PUT.
 """,
 }
 
