@@ -243,7 +243,8 @@ KNOWN_MISSES: Dict[str, str] = {
         "without their parameters documents, so one ``GET /jobs?set_name=`` follows (and is the first "
         "poll): 14 requests besides the later polls, whatever the client.  The jobs of the local server "
         "take about 2 s here, and the schedule that keeps the overshoot under half the jobs' age polls "
-        "4 to 6 times in 2 s; meeting half the SDK's count would take at most 1 to 4 polls (the SDK's count moves between 30 and 36), an "
+        "4 to 6 times in 2 s; meeting half the SDK's count would take at most 1 to 4 polls "
+        "(the SDK's count moves between 30 and 36), an "
         "overshoot of about the jobs' own run time."
     ),
     "upload": (
