@@ -305,9 +305,10 @@ def _iter_chunks(
             close()
 
 
-def _read_chunks(stream: Any) -> Iterator[bytes]:
+def _read_chunks(stream: Any, size: int = UPLOAD_CHUNK_SIZE) -> Iterator[bytes]:
+    """``stream.read(size)`` until it gives nothing."""
     while True:
-        chunk = stream.read(UPLOAD_CHUNK_SIZE)
+        chunk = stream.read(size)
         if not chunk:
             return
         yield chunk

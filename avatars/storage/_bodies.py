@@ -112,12 +112,7 @@ class SendBody:
         return self.payload.seek(offset, whence)
 
     def __iter__(self) -> Iterator[bytes]:
-        read = self.payload.read
-        while True:
-            block = read(SEND_BLOCK)
-            if not block:
-                return
-            yield block
+        return _read_chunks(self.payload, SEND_BLOCK)
 
     def __repr__(self) -> str:
         return f"<SendBody {self.payload!r}>"
