@@ -44,6 +44,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -377,6 +378,51 @@ class Runner:
         """Link the child's foreign key ``child_field`` to the parent's primary key."""
         self.config.add_link(parent_table_name, parent_field, child_table_name, child_field, method)
 
+    def upload_file(
+        self, table_name: str, data: TableData, avatar_data: Optional[TableData] = None
+    ) -> Tuple[str, Optional[str]]:
+        """Give the data of a table that the configuration already names (after
+        :meth:`from_yaml` or :meth:`Manager.create_runner_from_yaml`); the set is not
+        changed.  The data (and ``avatar_data``, when the set names an avatarized
+        file for the table) is sent by :meth:`run` under the file names the set
+        gives.  Returns those ``(file, avatar file)`` names.
+
+        Its columns are checked against the columns the set names, before
+        anything is sent.
+        """
+        self._check_table(table_name)
+        doc = self.config.tables[table_name]
+        key = str((doc.get("data") or {}).get("file") or f"{table_name}.csv")
+        payload, columns, dtypes, _ = _read_table(table_name, data, "data")
+        named = self.config.columns.get(table_name) or [c["field"] for c in doc.get("columns") or [] if c.get("field")]
+        unknown = [c for c in named if c not in columns]
+        if unknown:
+            raise RequestValidationError(
+                f"table {table_name!r}: the data has no column {', '.join(map(repr, unknown))} that the set names",
+                field="data",
+            )
+        avatar_doc = (self.config.avatar_tables.get(table_name) or {}).get("avatars_data") or {}
+        avatar_key = avatar_doc.get("file")
+        avatar_payload = None
+        if avatar_data is not None:
+            if not avatar_key:
+                raise RequestValidationError(
+                    f"table {table_name!r}: the set names no avatarized file; use add_table(..., avatar_data=...)",
+                    field="avatar_data",
+                )
+            avatar_payload, avatar_columns, _, _ = _read_table(table_name, avatar_data, "avatar_data")
+            if avatar_columns != columns:
+                raise RequestValidationError(
+                    f"table {table_name!r}: avatar_data has columns {avatar_columns}, data has {columns}",
+                    field="avatar_data",
+                )
+        if self.config.columns.get(table_name) is None:
+            self.config.columns[table_name] = columns  # later parameters are checked against them
+        self._tables[table_name] = _Table(
+            payload, key, columns, dtypes, avatar_payload, str(avatar_key) if avatar_payload is not None else None
+        )
+        return key, (str(avatar_key) if avatar_key else None)
+
     def set_parameters(self, table_name: str, **parameters: Any) -> None:
         """Set (replace) the parameters of one table; the names are the platform SDK's.
 
@@ -443,18 +489,31 @@ class Runner:
 
     # ---------------------------------------------------------------- running
 
-    def run(self, jobs_to_run: Iterable[Union[JobKind, str]] = JOB_EXECUTION_ORDER) -> Dict[str, str]:
+    def run(
+        self, jobs_to_run: Iterable[Union[JobKind, str]] = JOB_EXECUTION_ORDER, ignore_warnings: bool = False
+    ) -> Dict[str, str]:
         """Send the data and the set, then launch the jobs; returns ``{parameters name: job name}``.
 
         Everything is checked first: nothing is sent when a job cannot run
         (no table, a table without parameters, metrics without avatarization
         or avatar data, a report without both metrics).  A second call makes a
-        new set and new jobs; the earlier jobs stay on the platform.
+        new set and new jobs; the earlier jobs stay on the platform, and this
+        runner then reads the new ones: a :class:`UserWarning` names the
+        earlier set (read it again with :meth:`Manager.create_runner_from_id`)
+        unless ``ignore_warnings`` is true.
         """
         kinds = sorted({JobKind.parse(k, field_name="jobs_to_run") for k in jobs_to_run}, key=_order)
         if not kinds:
             raise RequestValidationError("jobs_to_run is empty", field="jobs_to_run")
         self._check_runnable(kinds)
+        ran = [name for name in self.jobs if not name.startswith(JobKind.advice.value)]  # advice is no run
+        if ran and self.set_name is not None and not ignore_warnings:
+            warnings.warn(
+                f"this runner's results of set {self.set_name} are replaced by a new run; read them later "
+                f"with manager.create_runner_from_id({self.set_name!r})",
+                UserWarning,
+                stacklevel=2,
+            )
         if JobKind.report in kinds:
             for report_type in (ReportType.BASIC, ReportType.PIA):
                 if report_type.value not in self.config.reports:
@@ -675,6 +734,8 @@ class Runner:
 
     def get_all_results(self) -> RunnerResults:
         """Every table's results from the jobs that ran."""
+        if not self.jobs:
+            raise RequestValidationError("no job was launched by this runner: call run() first", field="job_name")
         results = RunnerResults()
         self._wait_many([n for n in _RESULT_JOBS if n in self.jobs], self.timeout)
         wanted = [
@@ -699,6 +760,30 @@ class Runner:
             if JobKind.signal_metrics.value in self.jobs:
                 results.signal_metrics[table] = self.signal_metrics(table)
         return results
+
+    def get_specific_result_urls(self, job_name: Union[JobKind, str], result: str = "shuffled") -> List[str]:
+        """The URLs of one kind of result file (``shuffled``, ``privacy_metrics``,
+        ``report``...) of a job this runner launched (waits for the job); an empty
+        list when the job made none."""
+        self._job(job_name)
+        return list(self._urls(self._parameters_name(job_name)).get(str(getattr(result, "value", result)), []))
+
+    def get_specific_result(self, table_name: str, job_name: Union[JobKind, str], result: str = "shuffled") -> Any:
+        """One result of one table: ``shuffled`` or ``unshuffled`` (a table, as
+        :meth:`shuffled`), ``privacy_metrics`` or ``signal_metrics`` (the metric
+        dictionaries), of the job ``job_name`` (a kind or a parameters name)."""
+        wanted = str(getattr(result, "value", result))
+        self._check_table(table_name)
+        parameters_name = self._parameters_name(job_name)
+        self._job(parameters_name)
+        if wanted in ("shuffled", "unshuffled"):
+            return self._table_result(table_name, wanted, parameters_name)
+        if wanted in ("privacy_metrics", "signal_metrics"):
+            return self._metrics(table_name, parameters_name, wanted)
+        raise RequestValidationError(
+            f"result must be one of shuffled, unshuffled, privacy_metrics, signal_metrics, got {result!r}",
+            field="result",
+        )
 
     def download_report(
         self,
@@ -1002,13 +1087,13 @@ class Runner:
                 f"no table {table_name!r} (tables: {', '.join(self.config.tables) or 'none'})", field="table_name"
             )
 
-    def _table_result(self, table_name: str, result: str) -> Any:
+    def _table_result(self, table_name: str, result: str, parameters_name: str = JobKind.standard.value) -> Any:
         self._check_table(table_name)
-        self._job(JobKind.standard)
-        urls = self._urls(JobKind.standard.value).get(result, [])
+        self._job(parameters_name)
+        urls = self._urls(parameters_name).get(result, [])
         url = next((u for u in urls if table_of_result_file(u, result) == table_name), None)
         if url is None:
-            raise AvatarError(f"the standard job has no {result} file for table {table_name!r}")
+            raise AvatarError(f"the {parameters_name} job has no {result} file for table {table_name!r}")
         payload = self._download(url, f"{result} {table_name}")
         table = self._tables.get(table_name)
         return _to_table(payload, table.dtypes if table else {}, _declared_types(self.config.tables[table_name]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from typing import Any, Dict, List, Tuple
 
 import pandas as pd
@@ -12,7 +13,7 @@ import pytest
 import requests
 import responses
 
-from avatars import ApiClient, JobFailedError, Manager, RequestValidationError, Runner
+from avatars import ApiClient, JobCreateResponse, JobFailedError, Manager, RequestValidationError, Runner
 from avatars.documents import DocumentError, ResourceSet
 from avatars.documents.files import file_name_of, result_file_name, table_of_result_file
 from avatars.errors import AvatarError, ConfigurationError, EndpointUnavailableError, WaitTimeoutError
@@ -370,6 +371,37 @@ def test_mistakes_on_an_empty_runner_send_nothing(
         (lambda r: r.privacy_metrics("t"), RequestValidationError, "job_name"),
         (lambda r: r.download_report(), RequestValidationError, "job_name"),
         (lambda r: r.download_report(report_type="long"), RequestValidationError, "report_type"),
+        (lambda r: r.set_parameters("t", fast_dp_epsilon=-1.0), DocumentError, "fast_dp_epsilon"),
+        (lambda r: r.set_parameters("t", k=2, open_dp_epsilon=1.0), DocumentError, "open_dp_epsilon"),
+        (
+            lambda r: r.set_parameters("t", k=2, exclude_variable_names=["nope"]),
+            DocumentError,
+            "exclude_variable_names",
+        ),
+        (lambda r: r.set_parameters("t", k=2, target="nope"), DocumentError, "target"),
+        (lambda r: r.add_table("u", pd.DataFrame({"a\nb": [1]})), DocumentError, "columns"),
+        (lambda r: r.add_table("u", io.BytesIO(b"id,x\n1,2\n"), primary_key="nope"), DocumentError, "primary_key"),
+        (
+            lambda r: r.add_table("u", io.BytesIO(b"id,x\n1,2\n"), columns_to_drop=["y"]),
+            DocumentError,
+            "columns_to_drop",
+        ),
+        (lambda r: r.add_table("u", io.BytesIO(b"id,x\n1,2\n"), types={"x": "numeric"}), DocumentError, "types.x"),
+        (lambda r: r.add_link("t", "x", "t", "id"), DocumentError, "parent_field"),
+        (lambda r: r.sensitive_unshuffled("t"), RequestValidationError, "job_name"),
+        (lambda r: r.signal_metrics("t"), RequestValidationError, "job_name"),
+        (lambda r: r.get_all_results(), RequestValidationError, "job_name"),
+        (lambda r: r.get_specific_result("t", "standard"), RequestValidationError, "job_name"),
+        (lambda r: r.get_specific_result_urls("privacy_metrics"), RequestValidationError, "job_name"),
+        (lambda r: r.get_job("standard"), RequestValidationError, "job_name"),
+        (lambda r: r.delete(), RequestValidationError, "job_names"),
+        (lambda r: r.upload_file("nope", io.BytesIO(b"id,x\n1,2\n")), RequestValidationError, "table_name"),
+        (lambda r: r.upload_file("t", io.BytesIO(b"id\n1\n")), RequestValidationError, "data"),
+        (
+            lambda r: r.upload_file("t", io.BytesIO(b"id,x\n1,2\n"), avatar_data=io.BytesIO(b"id,x\n")),
+            RequestValidationError,
+            "avatar_data",
+        ),
     ],
 )
 def test_mistakes_after_add_table_send_nothing(
@@ -907,3 +939,82 @@ def test_metrics_summary_needs_several_tables_and_the_summary_files(
     rsps.add(responses.GET, f"{BASE}/results/privacy_metrics-job", json={"privacy_metrics": []})
     with pytest.raises(AvatarError, match="no privacy_metrics_summary file"):
         runner.metrics_summary()
+
+
+# ------------------------------------------------- the SDK surface beyond the quick start
+
+
+def test_upload_file_gives_the_data_of_a_set_read_from_yaml(
+    tmp_path: Any, client: ApiClient, rsps: responses.RequestsMock
+) -> None:
+    first = Runner(client, "study", seed=1, progress=False, data_store=RecordingStore(client))
+    first.add_table("t", io.BytesIO(b"id,x\n1,2\n"), primary_key="id")
+    first.set_parameters("t", k=1)
+    path = tmp_path / "set.yaml"
+    first.get_yaml(path)
+    again = Runner(client, "again", progress=False, data_store=RecordingStore(client))
+    again.from_yaml(path)
+    with pytest.raises(RequestValidationError, match="no data for table"):
+        again.run(jobs_to_run=["standard"])
+    assert len(rsps.calls) == 0
+
+    assert again.upload_file("t", io.BytesIO(b"id,x\n5,6\n")) == ("t.csv", None)
+    assert len(rsps.calls) == 0  # sent by run(), not before
+    with pytest.raises(DocumentError, match="'nope' is not a column"):  # the data's columns now check parameters
+        again.set_parameters("t", k=1, known_variables=["nope"])
+    serve_resources(rsps, "again")
+    bodies = serve_job_creation(rsps)
+    again.run(jobs_to_run=["standard"])
+
+    assert again._store.uploads == {"t.csv": b"id,x\n5,6\n"}  # type: ignore[attr-defined]
+    stored = ResourceSet.from_yaml(rsps.calls[0].request.body.decode())
+    assert stored.tables["t"]["data"]["file"] == "t.csv" and stored.parameters["avatarization"] == {"t": {"k": 1}}
+    assert [b["parameters_name"] for b in bodies] == ["standard"]
+
+
+def test_get_specific_result_reads_one_result_of_one_table(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
+    shuffled_url = f"{STORE}/standard/t.shuffled.csv"
+    rsps.add(responses.GET, f"{BASE}/results/standard-job", json={"shuffled": [shuffled_url], "unshuffled": []})
+    serve_file(rsps, shuffled_url, b"id,x\n1,7\n")
+    rsps.add(responses.GET, f"{BASE}/jobs/privacy_metrics-job", json=job_body("privacy_metrics-job", "privacy_metrics"))
+    privacy_url = f"{STORE}/privacy_metrics/t.privacy.json"
+    rsps.add(responses.GET, f"{BASE}/results/privacy_metrics-job", json={"privacy_metrics": [privacy_url]})
+    entry = {"metadata": {"table_name": "t"}, "hidden_rate": 0.5}
+    serve_file(rsps, privacy_url, json.dumps([entry, {"metadata": {"table_name": "u"}}]).encode())
+
+    table = runner.get_specific_result("t", "standard", "shuffled")
+    assert table["x"].tolist() == [7]
+    assert runner.get_specific_result("t", "privacy_metrics", "privacy_metrics") == [entry]
+    assert runner.get_specific_result_urls("standard", "shuffled") == [shuffled_url]
+    assert runner.get_specific_result_urls("standard", "report") == []
+    calls = len(rsps.calls)
+    with pytest.raises(RequestValidationError) as info:
+        runner.get_specific_result("t", "standard", "figures")
+    assert info.value.field == "result" and len(rsps.calls) == calls
+    with pytest.raises(AvatarError, match="the standard job has no unshuffled file for table 't'"):
+        runner.get_specific_result("t", "standard", "unshuffled")
+
+
+def test_a_second_run_warns_about_the_first_unless_told_not_to(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard"])
+    with pytest.warns(UserWarning, match=f"results of set {SET} are replaced.*create_runner_from_id"):
+        runner.run(jobs_to_run=["standard"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runner.run(jobs_to_run=["standard"], ignore_warnings=True)
+    assert [c.request.method for c in rsps.calls].count("PUT") == 3
+
+
+def test_an_advice_job_is_not_a_run_to_warn_about(runner: Runner, rsps: responses.RequestsMock) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
+    runner.set_parameters("t", k=1)
+    runner.jobs["advice_parameters"] = JobCreateResponse(name="advice-job", location="x")
+    runner.set_name = SET
+    serve_resources(rsps)
+    serve_job_creation(rsps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runner.run(jobs_to_run=["standard"])
+    assert list(runner.jobs) == ["standard"]
