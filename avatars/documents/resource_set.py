@@ -730,6 +730,11 @@ class ResourceSet:
             docs = [d for d in yaml.safe_load_all(text) if d is not None]
         except yaml.YAMLError as exc:
             raise DocumentError(f"not YAML: {str(exc).splitlines()[0]}", field="yaml") from None
+        return cls.from_documents(docs)
+
+    @classmethod
+    def from_documents(cls, docs: Sequence[Any]) -> ResourceSet:
+        """:meth:`from_yaml` for documents already loaded from YAML (one mapping each)."""
         for index, doc in enumerate(docs):
             _check_document(doc, index)
         metadata = next((d for d in docs if d["kind"] == DocumentKind.metadata.value), None)
