@@ -30,6 +30,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -74,6 +75,27 @@ def sdk_bug(reason: str) -> bool:
     return False
 
 
+def wait_for(runner: Any, kinds: Optional[List[Any]] = None, timeout: float = 60.0) -> None:
+    """Poll ``runner.get_status`` until the jobs of ``kinds`` (default: every job
+    ``run()`` launches) have finished, as a script that shows its own progress does
+    (and so the SDK's first result call finds them done: it sleeps 5 s otherwise)."""
+    from avatars.models import JobKind
+
+    wanted = kinds or [JobKind.standard, JobKind.signal_metrics, JobKind.privacy_metrics, JobKind.report]
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = {
+            str(getattr(k, "value", k)): str(getattr(s, "value", s))
+            for k, s in ((k, runner.get_status(k)) for k in wanted)
+        }
+        failed = {k: s for k, s in statuses.items() if s in ("error", "parent_error", "lost", "orphaned")}
+        check(not failed, f"jobs failed: {failed}")
+        if all(s == "finished" for s in statuses.values()):
+            return
+        check(time.monotonic() < deadline, f"jobs still running after {timeout:g} s: {statuses}")
+        time.sleep(0.05)
+
+
 def same_frame(left: Any, right: Any, label: str) -> None:
     check(list(left.columns) == list(right.columns), f"{label}: columns {list(left.columns)} != {list(right.columns)}")
     check(len(left) == len(right), f"{label}: {len(left)} rows != {len(right)} rows")
@@ -116,6 +138,7 @@ def csv_path_types_and_dropped_columns(ctx: Context) -> None:
     )
     runner.set_parameters("patients", k=5, ncp=2)
     runner.run(jobs_to_run=[JobKind.standard])
+    wait_for(runner, [JobKind.standard])
     shuffled = runner.shuffled("patients")
     expected = [c for c in df.columns if c != "comment"]
     check(list(shuffled.columns) == expected, f"columns {list(shuffled.columns)}, expected {expected}")
@@ -153,6 +176,7 @@ def everyday_parameters(ctx: Context) -> None:
         target="smoker",
     )
     runner.run()
+    wait_for(runner)
     shuffled = runner.shuffled("patients")
     check(len(shuffled) == len(df) and list(shuffled.columns) == list(df.columns), f"shuffled: {shuffled.shape}")
     unshuffled = runner.sensitive_unshuffled("patients")
@@ -175,6 +199,7 @@ def differential_privacy(ctx: Context) -> None:
     runner.add_table("patients", df, primary_key="patient_id")
     runner.set_parameters("patients", open_dp_epsilon=2.0)
     runner.run(jobs_to_run=[JobKind.standard, JobKind.privacy_metrics, JobKind.signal_metrics])
+    wait_for(runner, [JobKind.standard, JobKind.privacy_metrics, JobKind.signal_metrics])
     check("epsilon" in runner.get_yaml(), "the set's YAML has no epsilon")
     shuffled = runner.shuffled("patients")
     check(len(shuffled) == len(df), f"{len(shuffled)} avatars for {len(df)} rows")
@@ -196,6 +221,7 @@ def data_augmentation(ctx: Context) -> None:
         data_augmentation_should_anonymize_original_table=True,
     )
     runner.run(jobs_to_run=[JobKind.standard])
+    wait_for(runner, [JobKind.standard])
     yaml_text = runner.get_yaml()
     check("data_augmentation" in yaml_text, "the set's YAML has no data_augmentation")
     # the platform adds rows; the local stand-in documents that it does not: at least every row comes back
@@ -213,6 +239,7 @@ def advice_then_run(ctx: Context) -> None:
     runner.advise_parameters("patients")
     check("k:" in runner.get_yaml(), "advise_parameters set no k")
     runner.run(jobs_to_run=[JobKind.standard])
+    wait_for(runner, [JobKind.standard])
     check(len(runner.shuffled("patients")) == len(df), "wrong row count after the advice")
 
 
@@ -229,6 +256,7 @@ def every_way_to_read_results(ctx: Context) -> None:
     runner.set_parameters("patient", k=4)
     runner.set_parameters("visit", k=4)
     runner.run()
+    wait_for(runner)
     results = runner.get_all_results()
     for table, source in (("patient", people), ("visit", stays)):
         check(table in results.shuffled, f"get_all_results: no shuffled {table}")
@@ -263,6 +291,7 @@ def yaml_export_and_reimport(ctx: Context) -> None:
     first.get_yaml(str(path))
     check(path.is_file() and "AvatarParameters" in path.read_text(), "get_yaml(path) wrote no parameters")
     first.run(jobs_to_run=[JobKind.standard])
+    wait_for(first, [JobKind.standard])
     again = ctx.manager.create_runner_from_yaml(str(path), "scripts-yaml-again")
     check(list(again.config.tables) == ["patients"], f"tables read back: {list(again.config.tables)}")
     check("k: 7" in again.get_yaml(), "the parameters were not read back")
@@ -270,6 +299,7 @@ def yaml_export_and_reimport(ctx: Context) -> None:
     if sdk_bug("from_yaml() replaces runner.config but not the job launcher's copy, so run() sees no k"):
         return
     again.run(jobs_to_run=[JobKind.standard])
+    wait_for(again, [JobKind.standard])
     same_frame(again.shuffled("patients"), first.shuffled("patients"), "same seed, same set")
 
 
@@ -282,12 +312,14 @@ def metrics_on_given_avatars(ctx: Context) -> None:
     made.add_table("patients", df, primary_key="patient_id")
     made.set_parameters("patients", k=5)
     made.run(jobs_to_run=[JobKind.standard, JobKind.signal_metrics])
+    wait_for(made, [JobKind.standard, JobKind.signal_metrics])
     given = made.sensitive_unshuffled("patients")
     expected_signal = made.signal_metrics("patients")
     runner = ctx.manager.create_runner(set_name="scripts-avatar-data", seed=1)
     runner.add_table("patients", df, primary_key="patient_id", avatar_data=given)
     runner.set_parameters("patients", k=5)
     runner.run(jobs_to_run=[JobKind.privacy_metrics, JobKind.signal_metrics])
+    wait_for(runner, [JobKind.privacy_metrics, JobKind.signal_metrics])
     privacy = runner.privacy_metrics("patients")
     check(len(privacy) == 1 and "hidden_rate" in privacy[0], f"privacy metrics: {privacy}")
     check(runner.signal_metrics("patients") == expected_signal, "signal metrics of the same avatars differ")
@@ -302,11 +334,13 @@ def rerun_status_and_delete(ctx: Context) -> None:
     runner.add_table("patients", df, primary_key="patient_id")
     runner.set_parameters("patients", k=4)
     runner.run(jobs_to_run=[JobKind.standard])
+    wait_for(runner, [JobKind.standard])
     first_set = runner.set_name
     first = runner.shuffled("patients")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # ignore_warnings=True: no warning about the earlier results
         runner.run(jobs_to_run=[JobKind.standard], ignore_warnings=True)
+        wait_for(runner, [JobKind.standard])
     check(runner.set_name != first_set, "a second run kept the first set")
     same_frame(runner.shuffled("patients"), first, "same seed, same avatars")
     check(runner.get_status("standard") == "finished", "get_status('standard')")
@@ -328,6 +362,7 @@ def manager_history_and_deletion(ctx: Context) -> None:
         runner.add_table("patients", patients(30), primary_key="patient_id")
         runner.set_parameters("patients", k=3)
         runner.run(jobs_to_run=[JobKind.standard])
+        wait_for(runner, [JobKind.standard])
         runner.shuffled("patients")  # waits for the job
         names[display] = runner.get_job(JobKind.standard).name
     last = ctx.manager.get_last_jobs(count=1)
@@ -356,6 +391,7 @@ def runner_from_a_stored_run(ctx: Context) -> None:
     runner.add_table("patients", df, primary_key="patient_id")
     runner.set_parameters("patients", k=4)
     runner.run(jobs_to_run=[JobKind.standard, JobKind.privacy_metrics])
+    wait_for(runner, [JobKind.standard, JobKind.privacy_metrics])
     original = runner.shuffled("patients")
     privacy = runner.privacy_metrics("patients")
     by_id = needs(ctx.manager, "create_runner_from_id")(runner.set_name)
@@ -401,6 +437,7 @@ def run_scenarios(ctx: Context, only: Optional[List[str]] = None) -> Dict[str, i
     for scenario in SCENARIOS:
         if only and scenario.__name__ not in only:
             continue
+        started = time.monotonic()
         try:
             scenario(ctx)
         except Skip as skip:
@@ -413,7 +450,8 @@ def run_scenarios(ctx: Context, only: Optional[List[str]] = None) -> Dict[str, i
         else:
             outcome, detail = "PASS", ""
         counts[outcome] += 1
-        print(f"{outcome} {scenario.__name__}" + (f": {detail}" if detail else ""), flush=True)
+        took = f" ({time.monotonic() - started:.1f} s)"
+        print(f"{outcome} {scenario.__name__}{took}" + (f": {detail}" if detail else ""), flush=True)
     return counts
 
 
