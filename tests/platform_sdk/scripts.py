@@ -229,6 +229,39 @@ def data_augmentation(ctx: Context) -> None:
     check(len(shuffled) >= len(df), f"{len(shuffled)} avatars for {len(df)} rows")
 
 
+def pseudonymized_columns(ctx: Context) -> None:
+    """pseudonymized_columns with the strategies both packages export at the top."""
+    import avatars
+    from avatars.models import JobKind
+
+    constant = needs(avatars, "ConstantStrategy")
+    hashed = needs(avatars, "HashSha256Strategy")
+    fake = needs(avatars, "FakeDataStrategy")
+    pii = needs(avatars, "PiiType")
+    df = patients(40)
+    df["email"] = [f"p{i}@example.org" for i in range(len(df))]
+    df["comment"] = [f"note {i}" for i in range(len(df))]
+    runner = ctx.manager.create_runner(set_name="scripts-pseudonymized", seed=6)
+    runner.add_table("patients", df, primary_key="patient_id")
+    runner.set_parameters(
+        "patients",
+        k=4,
+        pseudonymized_columns={
+            "comment": constant(value="-"),
+            "sex": hashed(),
+            "email": fake(pii_type=pii.EMAIL),
+        },
+    )
+    yaml_text = runner.get_yaml()
+    for kind in ("CONSTANT", "HASH_SHA256", "FAKER", "EMAIL"):
+        check(kind in yaml_text, f"the set's YAML has no {kind}")
+    runner.run(jobs_to_run=[JobKind.standard])
+    wait_for(runner, [JobKind.standard])
+    # the platform replaces the values; the local stand-in documents that it does not
+    shuffled = runner.shuffled("patients")
+    check(len(shuffled) == len(df) and set(shuffled.columns) == set(df.columns), f"shuffled: {shuffled.shape}")
+
+
 def advice_then_run(ctx: Context) -> None:
     """advise_parameters fills k from the server's advice; then the standard job runs with it."""
     from avatars.models import JobKind
@@ -421,6 +454,7 @@ SCENARIOS: List[Callable[[Context], None]] = [
     everyday_parameters,
     differential_privacy,
     data_augmentation,
+    pseudonymized_columns,
     advice_then_run,
     every_way_to_read_results,
     yaml_export_and_reimport,

@@ -1018,3 +1018,34 @@ def test_an_advice_job_is_not_a_run_to_warn_about(runner: Runner, rsps: response
         warnings.simplefilter("error")
         runner.run(jobs_to_run=["standard"])
     assert list(runner.jobs) == ["standard"]
+
+
+def test_pseudonymization_strategies_are_written_as_the_platforms_column_entries(
+    runner: Runner, rsps: responses.RequestsMock
+) -> None:
+    from avatars import ConstantStrategy, FakeDataStrategy, HashSha256Strategy, PiiType, SpecificIdStrategy
+
+    runner.add_table("t", io.BytesIO(b"id,mail,code,note\n1,a@b.c,X1,n\n"), primary_key="id")
+    runner.set_parameters(
+        "t",
+        k=1,
+        pseudonymized_columns={
+            "mail": FakeDataStrategy(PiiType.EMAIL, consistent=False),
+            "code": SpecificIdStrategy("ID-##"),
+            "note": ConstantStrategy("-"),
+            "id": HashSha256Strategy(),
+        },
+    )
+    read_back = ResourceSet.from_yaml(runner.get_yaml())
+    entries = {c["field"]: c.get("pseudonymization") for c in read_back.tables["t"]["columns"]}
+    assert entries == {
+        "id": {"kind": "HASH_SHA256"},
+        "mail": {"pii_type": "EMAIL", "consistent": False, "high_variability": False, "kind": "FAKER"},
+        "code": {"pattern": "ID-##", "letter_case": "both", "consistent": True, "kind": "SPECIFIC_ID"},
+        "note": {"value": "-", "kind": "CONSTANT"},
+    }
+    for bad, message in (("hash", "got str"), ({"kind": "ROT13"}, "ROT13|Must be one of")):
+        with pytest.raises(DocumentError, match=message) as info:
+            runner.set_parameters("t", k=1, pseudonymized_columns={"note": bad})
+        assert info.value.field.startswith("pseudonymized_columns")
+    assert len(rsps.calls) == 0
