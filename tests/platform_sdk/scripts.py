@@ -262,6 +262,51 @@ def pseudonymized_columns(ctx: Context) -> None:
     check(len(shuffled) == len(df) and set(shuffled.columns) == set(df.columns), f"shuffled: {shuffled.shape}")
 
 
+def time_series(ctx: Context) -> None:
+    """A time-series table (time_series_time, the time_series_* parameters) linked to its individuals."""
+    import pandas as pd
+
+    from avatars.models import JobKind
+
+    people = patients(30)
+    rows = [(pid, t) for pid in people["patient_id"] for t in range(4)]
+    measures = pd.DataFrame(
+        {
+            "measure_id": range(1, len(rows) + 1),
+            "patient_id": [pid for pid, _ in rows],
+            "t": [float(t) for _, t in rows],
+            "value": [round(1.5 * pid + 0.25 * t, 2) for pid, t in rows],
+        }
+    )
+    runner = ctx.manager.create_runner(set_name="scripts-time-series", seed=9)
+    runner.add_table("patient", people, primary_key="patient_id", individual_level=True)
+    runner.add_table(
+        "measure",
+        measures,
+        primary_key="measure_id",
+        foreign_keys=["patient_id"],
+        time_series_time="t",
+        individual_level=False,
+    )
+    runner.add_link("patient", "patient_id", "measure", "patient_id")
+    runner.set_parameters("patient", k=4)
+    runner.set_parameters(
+        "measure",
+        time_series_nf=2,
+        time_series_projection_type=choice("ProjectionType", "fpca"),
+        time_series_nb_points=4,
+        time_series_method=choice("AlignmentMethod", "mean"),
+    )
+    yaml_text = runner.get_yaml()
+    for word in ("time_series", "time_series_time", "fpca"):
+        check(word in yaml_text, f"the set's YAML has no {word!r}")
+    runner.run(jobs_to_run=[JobKind.standard])
+    wait_for(runner, [JobKind.standard])
+    series = runner.sensitive_unshuffled("measure")
+    check(len(series) == len(measures) and list(series.columns) == list(measures.columns), f"measure {series.shape}")
+    check(set(series["patient_id"]) <= set(runner.sensitive_unshuffled("patient")["patient_id"]), "unlinked measures")
+
+
 def advice_then_run(ctx: Context) -> None:
     """advise_parameters fills k from the server's advice; then the standard job runs with it."""
     from avatars.models import JobKind
@@ -455,6 +500,7 @@ SCENARIOS: List[Callable[[Context], None]] = [
     differential_privacy,
     data_augmentation,
     pseudonymized_columns,
+    time_series,
     advice_then_run,
     every_way_to_read_results,
     yaml_export_and_reimport,
