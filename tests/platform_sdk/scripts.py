@@ -96,6 +96,17 @@ def wait_for(runner: Any, kinds: Optional[List[Any]] = None, timeout: float = 60
         time.sleep(0.05)
 
 
+def run_one_table(ctx: Context, set_name: str, df: Any, seed: int, kinds: List[Any], **parameters: Any) -> Any:
+    """create_runner -> add_table("patients", df) -> set_parameters(**parameters) -> run(kinds),
+    then :func:`wait_for` those jobs: the runner."""
+    runner = ctx.manager.create_runner(set_name=set_name, seed=seed)
+    runner.add_table("patients", df, primary_key="patient_id")
+    runner.set_parameters("patients", **parameters)
+    runner.run(jobs_to_run=kinds)
+    wait_for(runner, kinds)
+    return runner
+
+
 def same_frame(left: Any, right: Any, label: str) -> None:
     check(list(left.columns) == list(right.columns), f"{label}: columns {list(left.columns)} != {list(right.columns)}")
     check(len(left) == len(right), f"{label}: {len(left)} rows != {len(right)} rows")
@@ -195,11 +206,8 @@ def differential_privacy(ctx: Context) -> None:
     from avatars.models import JobKind
 
     df = patients(60)
-    runner = ctx.manager.create_runner(set_name="scripts-dp", seed=5)
-    runner.add_table("patients", df, primary_key="patient_id")
-    runner.set_parameters("patients", open_dp_epsilon=2.0)
-    runner.run(jobs_to_run=[JobKind.standard, JobKind.privacy_metrics, JobKind.signal_metrics])
-    wait_for(runner, [JobKind.standard, JobKind.privacy_metrics, JobKind.signal_metrics])
+    kinds = [JobKind.standard, JobKind.privacy_metrics, JobKind.signal_metrics]
+    runner = run_one_table(ctx, "scripts-dp", df, 5, kinds, open_dp_epsilon=2.0)
     check("epsilon" in runner.get_yaml(), "the set's YAML has no epsilon")
     shuffled = runner.shuffled("patients")
     check(len(shuffled) == len(df), f"{len(shuffled)} avatars for {len(df)} rows")
@@ -386,11 +394,7 @@ def metrics_on_given_avatars(ctx: Context) -> None:
     from avatars.models import JobKind
 
     df = patients(60)
-    made = ctx.manager.create_runner(set_name="scripts-avatar-data-source", seed=1)
-    made.add_table("patients", df, primary_key="patient_id")
-    made.set_parameters("patients", k=5)
-    made.run(jobs_to_run=[JobKind.standard, JobKind.signal_metrics])
-    wait_for(made, [JobKind.standard, JobKind.signal_metrics])
+    made = run_one_table(ctx, "scripts-avatar-data-source", df, 1, [JobKind.standard, JobKind.signal_metrics], k=5)
     given = made.sensitive_unshuffled("patients")
     expected_signal = made.signal_metrics("patients")
     runner = ctx.manager.create_runner(set_name="scripts-avatar-data", seed=1)
@@ -408,11 +412,7 @@ def rerun_status_and_delete(ctx: Context) -> None:
     from avatars.models import JobKind
 
     df = patients(40)
-    runner = ctx.manager.create_runner(set_name="scripts-rerun", seed=2)
-    runner.add_table("patients", df, primary_key="patient_id")
-    runner.set_parameters("patients", k=4)
-    runner.run(jobs_to_run=[JobKind.standard])
-    wait_for(runner, [JobKind.standard])
+    runner = run_one_table(ctx, "scripts-rerun", df, 2, [JobKind.standard], k=4)
     first_set = runner.set_name
     first = runner.shuffled("patients")
     with warnings.catch_warnings():
@@ -436,12 +436,7 @@ def manager_history_and_deletion(ctx: Context) -> None:
 
     names = {}
     for display in ("scripts-history-a", "scripts-history-b"):
-        runner = ctx.manager.create_runner(set_name=display, seed=4)
-        runner.add_table("patients", patients(30), primary_key="patient_id")
-        runner.set_parameters("patients", k=3)
-        runner.run(jobs_to_run=[JobKind.standard])
-        wait_for(runner, [JobKind.standard])
-        runner.shuffled("patients")  # waits for the job
+        runner = run_one_table(ctx, display, patients(30), 4, [JobKind.standard], k=3)
         names[display] = runner.get_job(JobKind.standard).name
     last = ctx.manager.get_last_jobs(count=1)
     check(list(last) == [names["scripts-history-b"]], f"get_last_jobs(1): {list(last)}")
@@ -464,12 +459,7 @@ def runner_from_a_stored_run(ctx: Context) -> None:
     """create_runner_from_id / create_runner_from_name: read a run's results without running again."""
     from avatars.models import JobKind
 
-    df = patients(40)
-    runner = ctx.manager.create_runner(set_name="scripts-stored", seed=8)
-    runner.add_table("patients", df, primary_key="patient_id")
-    runner.set_parameters("patients", k=4)
-    runner.run(jobs_to_run=[JobKind.standard, JobKind.privacy_metrics])
-    wait_for(runner, [JobKind.standard, JobKind.privacy_metrics])
+    runner = run_one_table(ctx, "scripts-stored", patients(40), 8, [JobKind.standard, JobKind.privacy_metrics], k=4)
     original = runner.shuffled("patients")
     privacy = runner.privacy_metrics("patients")
     by_id = needs(ctx.manager, "create_runner_from_id")(runner.set_name)
