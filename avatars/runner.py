@@ -459,9 +459,43 @@ class Runner:
                 current.pop(key, None)  # a new method replaces the old one
         self.set_parameters(table_name, **{**current, **parameters})
 
-    def delete_parameters(self, table_name: str) -> None:
-        """Remove every parameter of a table."""
-        self.config.delete_parameters(table_name)
+    def delete_parameters(self, table_name: str, parameters_names: Optional[Sequence[str]] = None) -> None:
+        """Remove every parameter of a table, or only ``parameters_names``.
+
+        The names are :meth:`set_parameters`' (``"ncp"``, ``"column_weights"``,
+        ``"imputation_k"``...), or a group: ``"imputation"``,
+        ``"exclude_variables"``, ``"data_augmentation"``, ``"time_series"``
+        (every name it starts).  The method (``k`` or an epsilon) goes only
+        with everything else: deleting it alone leaves a table that cannot run,
+        and is refused.  An unknown name is refused; nothing changes then.
+        """
+        if parameters_names is None:
+            self.config.delete_parameters(table_name)
+            return
+        names = [parameters_names] if isinstance(parameters_names, str) else list(parameters_names)
+        current = self.config.current_parameters(table_name)
+        known = _parameter_names()
+        for name in names:
+            group = _PARAMETER_GROUPS.get(name)
+            matching = [key for key in known if key.startswith(group)] if group else [name]
+            if not group and name not in known:
+                raise RequestValidationError(
+                    f"delete_parameters: {name!r} is not a parameter (see set_parameters)", field="parameters_names"
+                )
+            for key in matching:
+                current.pop(key, None)
+        if not current:
+            self.config.delete_parameters(table_name)
+            return
+        if not {"k", "open_dp_epsilon", "fast_dp_epsilon"} & set(current) and not any(
+            key.startswith("time_series_") for key in current
+        ):
+            raise RequestValidationError(
+                f"delete_parameters: table {table_name!r} would keep parameters but no k or epsilon; "
+                "delete them all (parameters_names=None) or use set_parameters()",
+                field="parameters_names",
+            )
+        self.set_parameters(table_name, **current)
 
     def delete_link(self, parent_table_name: str, child_table_name: str) -> None:
         self.config.delete_link(parent_table_name, child_table_name)
@@ -583,8 +617,20 @@ class Runner:
         (a kind, or a parameters name such as ``report_pia``)."""
         return self.client.jobs.get_job_status(self._job(job_name).name)
 
-    def get_status(self, job_kind: Union[JobKind, str]) -> JobStatus:
-        """The job's status now (``JobStatus`` is a ``str``: ``== "finished"`` works)."""
+    def get_status(
+        self, job_kind: Union[JobKind, str, None] = None, *, job_name: Union[JobKind, str, None] = None
+    ) -> JobStatus:
+        """The job's status now (``JobStatus`` is a ``str``: ``== "finished"`` works).
+
+        ``job_name=`` is the platform SDK's older name of ``job_kind`` (a
+        :class:`DeprecationWarning`)."""
+        if job_name is not None:
+            if job_kind is not None:
+                raise RequestValidationError("give job_kind or job_name, not both", field="job_kind")
+            warnings.warn("get_status(job_name=...) is get_status(job_kind)", DeprecationWarning, stacklevel=2)
+            job_kind = job_name
+        if job_kind is None:
+            raise RequestValidationError("get_status needs a job kind, such as 'standard'", field="job_kind")
         return self.get_job(job_kind).status
 
     def wait(self, job_name: Union[JobKind, str, None] = None, *, timeout: Optional[float] = None) -> JobResponse:
@@ -1120,6 +1166,24 @@ class Runner:
 
     def __repr__(self) -> str:
         return f"Runner({self.display_name!r}, tables={list(self.config.tables)}, jobs={list(self.jobs)})"
+
+
+#: groups of parameters that :meth:`Runner.delete_parameters` takes: the prefix of their names
+_PARAMETER_GROUPS = {
+    "imputation": "imputation_",
+    "exclude_variables": "exclude_variable_",
+    "data_augmentation": "data_augmentation_",
+    "time_series": "time_series_",
+}
+
+
+def _parameter_names() -> List[str]:
+    """The parameters :meth:`ResourceSet.set_parameters` takes (``table_name`` aside)."""
+    import inspect
+
+    return [
+        name for name in inspect.signature(ResourceSet.set_parameters).parameters if name not in ("self", "table_name")
+    ]
 
 
 #: the jobs whose files :meth:`Runner.get_all_results` reads

@@ -107,6 +107,17 @@ def run_one_table(ctx: Context, set_name: str, df: Any, seed: int, kinds: List[A
     return runner
 
 
+def avatarization(runner: Any, table: str) -> Dict[str, Any]:
+    """The table's entry in the set's ``AvatarParameters`` document (``{}``: none)."""
+    import yaml
+
+    for doc in yaml.safe_load_all(runner.get_yaml()):
+        if isinstance(doc, dict) and doc.get("kind") == "AvatarParameters":
+            entry = ((doc.get("spec") or {}).get("avatarization") or {}).get(table)
+            return dict(entry or {})
+    return {}
+
+
 def same_frame(left: Any, right: Any, label: str) -> None:
     check(list(left.columns) == list(right.columns), f"{label}: columns {list(left.columns)} != {list(right.columns)}")
     check(len(left) == len(right), f"{label}: {len(left)} rows != {len(right)} rows")
@@ -186,6 +197,12 @@ def everyday_parameters(ctx: Context) -> None:
         known_variables=["age", "sex"],
         target="smoker",
     )
+    check(avatarization(runner, "patients").get("ncp") == 3, "ncp was not set")
+    runner.delete_parameters("patients", ["ncp"])  # the others stay
+    kept = avatarization(runner, "patients")
+    check("ncp" not in kept and kept.get("k") == 6, f"after delete_parameters(['ncp']): {kept}")
+    if not sdk_bug("delete_parameters(names) leaves the names in the metrics documents (hasattr on a dict)"):
+        check("ncp:" not in runner.get_yaml(), "delete_parameters(['ncp']) left an ncp")
     runner.run()
     wait_for(runner)
     shuffled = runner.shuffled("patients")
@@ -422,6 +439,9 @@ def rerun_status_and_delete(ctx: Context) -> None:
     check(runner.set_name != first_set, "a second run kept the first set")
     same_frame(runner.shuffled("patients"), first, "same seed, same avatars")
     check(runner.get_status("standard") == "finished", "get_status('standard')")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the older keyword
+        check(runner.get_status(job_name=JobKind.standard) == "finished", "get_status(job_name=)")
     job_name = runner.get_job(JobKind.standard).name
     deleted = runner.delete()
     check([j.name for j in deleted.deleted_jobs] == [job_name], f"deleted {deleted.deleted_jobs}")

@@ -1049,3 +1049,36 @@ def test_pseudonymization_strategies_are_written_as_the_platforms_column_entries
             runner.set_parameters("t", k=1, pseudonymized_columns={"note": bad})
         assert info.value.field.startswith("pseudonymized_columns")
     assert len(rsps.calls) == 0
+
+
+def test_delete_parameters_removes_the_named_ones_and_keeps_the_rest(runner: Runner) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x,y\n1,2,3\n"), primary_key="id")
+    runner.set_parameters(
+        "t", k=3, ncp=2, column_weights={"x": 2.0}, imputation_method="knn", imputation_k=2, known_variables=["x"]
+    )
+    runner.delete_parameters("t", ["ncp", "imputation"])
+    assert runner.config.current_parameters("t") == {"k": 3, "column_weights": {"x": 2.0}, "known_variables": ["x"]}
+    assert "imputation" not in runner.get_yaml() and "ncp" not in runner.get_yaml()
+    before = runner.get_yaml()
+    for names, message in ((["k"], "no k or epsilon"), (["ncp", "nope"], "'nope' is not a parameter")):
+        with pytest.raises(RequestValidationError, match=message) as info:
+            runner.delete_parameters("t", names)
+        assert info.value.field == "parameters_names"
+        assert runner.get_yaml() == before  # nothing changed
+    runner.delete_parameters("t", ["k", "column_weights", "known_variables"])  # everything: no parameters left
+    assert "k" not in runner.config.current_parameters("t")
+    runner.set_parameters("t", k=2)
+    runner.delete_parameters("t")
+    assert "k" not in runner.config.current_parameters("t")
+
+
+def test_get_status_takes_the_sdks_older_keyword(runner: Runner, rsps: responses.RequestsMock) -> None:
+    with pytest.raises(RequestValidationError) as info:
+        runner.get_status()
+    assert info.value.field == "job_kind" and len(rsps.calls) == 0
+    launch_one_table(runner, rsps, ["standard"])
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard", "pending"))
+    with pytest.warns(DeprecationWarning, match="job_kind"):
+        assert runner.get_status(job_name="standard") == "pending"
+    with pytest.raises(RequestValidationError, match="not both"):
+        runner.get_status("standard", job_name="standard")
