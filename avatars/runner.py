@@ -615,7 +615,14 @@ class Runner:
     def get_job(self, job_name: Union[JobKind, str]) -> JobResponse:
         """``GET /jobs/{name}`` of the job this runner launched for ``job_name``
         (a kind, or a parameters name such as ``report_pia``)."""
-        return self.client.jobs.get_job_status(self._job(job_name).name)
+        job = self.client.jobs.get_job_status(self._job(job_name).name)
+        self._seen(self._parameters_name(job_name), job)
+        return job
+
+    def _seen(self, parameters_name: str, job: JobResponse) -> None:
+        """Remember a job seen finished (no more polls for it, no cancel sent to it)."""
+        if job.status is JobStatus.finished:
+            self._finished.setdefault(parameters_name, job)
 
     def get_status(
         self, job_kind: Union[JobKind, str, None] = None, *, job_name: Union[JobKind, str, None] = None
@@ -665,26 +672,55 @@ class Runner:
             raise RequestValidationError("no job to delete: call run() first", field="job_names")
         return self.client.jobs.bulk_delete_jobs(names)
 
-    def kill(self) -> List[JobResponse]:
-        """Stop this runner's jobs that have not ended (``POST /jobs/{name}/cancel``,
-        platform API 3.x); returns the jobs as the cancellations left them.
+    def cancel(self, job_names: Union[JobKind, str, Sequence[Union[JobKind, str]], None] = None) -> List[JobResponse]:
+        """Stop jobs this runner launched that have not ended (all of them by
+        default): ``POST /jobs/{name}/cancel``, platform API 3.x.  Returns the
+        jobs a cancel was sent for, as the server answered.
 
-        A job that ended meanwhile is skipped.  The platform SDK's ``kill`` does
-        nothing; a 2.90 platform has no cancel, so there this raises
-        :class:`~avatars.errors.EndpointUnavailableError` (delete the jobs with
-        :meth:`delete` instead).
+        A job already over is left alone, not refused: one this runner saw end
+        is not asked about, and one that ended before its cancel arrived (a 409)
+        is skipped.  On a 2.90 platform, which has no cancel, a job still going
+        raises :class:`~avatars.errors.EndpointUnavailableError` (delete the
+        jobs with :meth:`delete` instead).
         """
-        if not self.jobs:
-            raise RequestValidationError("no job to stop: call run() first", field="jobs")
+        if job_names is None:
+            wanted: List[Union[JobKind, str]] = list(self.jobs)
+        elif isinstance(job_names, (str, JobKind)):
+            wanted = [job_names]
+        else:
+            wanted = list(job_names)
+        if not wanted:
+            raise RequestValidationError("no job to stop: call run() first", field="job_names")
+        created = {self._parameters_name(n): self._job(n) for n in wanted}  # every name checked first
         stopped: List[JobResponse] = []
-        for parameters_name, created in self.jobs.items():
+        for parameters_name, job in created.items():
             if parameters_name in self._finished:
                 continue
             try:
-                stopped.append(self.client.jobs.cancel_job(created.name))
+                stopped.append(self.client.jobs.cancel_job(job.name))
             except ConflictError:  # it ended before the cancel arrived
                 continue
         return stopped
+
+    def kill(self) -> List[JobResponse]:
+        """:meth:`cancel` every job of this runner (the platform SDK's ``kill`` does nothing)."""
+        return self.cancel()
+
+    def statuses(self) -> Dict[str, JobStatus]:
+        """``{parameters name: status}`` of every job this runner launched, in the
+        order the work happens (one ``GET /jobs?set_name=``; a job the listing
+        lacks is asked for alone)."""
+        if not self.jobs:
+            raise RequestValidationError("no job was launched by this runner: call run() first", field="job_name")
+        listed: Dict[str, JobResponse] = {}
+        if self.set_name is not None and len(self.jobs) > 1:
+            listed = {job.name: job for job in self.client.jobs.get_jobs(set_name=self.set_name)}
+        out: Dict[str, JobStatus] = {}
+        for parameters_name, created in self.jobs.items():
+            job = listed.get(created.name) or self.client.jobs.get_job_status(created.name)
+            self._seen(parameters_name, job)
+            out[parameters_name] = job.status
+        return out
 
     def print_parameters(self, table_name: Optional[str] = None, *, file: Optional[IO[str]] = None) -> None:
         """Print the parameters of one table (default: every table), one block per

@@ -450,6 +450,25 @@ def rerun_status_and_delete(ctx: Context) -> None:
     check(job_name not in left, "the deleted job is still listed")
 
 
+def statuses_and_cancel(ctx: Context) -> None:
+    """statuses() of a whole run; cancelling a run that has ended sends nothing and returns []."""
+    from avatars.models import JobKind
+
+    kinds = [JobKind.standard, JobKind.privacy_metrics, JobKind.signal_metrics]
+    runner = run_one_table(ctx, "scripts-cancel", patients(30), 3, kinds, k=3)
+    statuses = needs(runner, "statuses")()
+    check(
+        {str(getattr(k, "value", k)): str(getattr(v, "value", v)) for k, v in statuses.items()}
+        == {"standard": "finished", "privacy_metrics": "finished", "signal_metrics": "finished"},
+        f"statuses(): {statuses}",
+    )
+    check(needs(runner, "cancel")() == [], "cancel() of an ended run")
+    check(needs(runner, "cancel")(JobKind.standard) == [], "cancel(standard) of an ended job")
+    check(needs(ctx.manager, "cancel_job")("scripts-cancel") == [], "manager.cancel_job of an ended run")
+    check(needs(ctx.manager, "cancel_job_by_id")(runner.set_name) == [], "cancel_job_by_id of an ended run")
+    check(runner.get_status(JobKind.standard) == "finished", "the cancels changed a job")
+
+
 def manager_history_and_deletion(ctx: Context) -> None:
     """get_last_jobs, get_last_results, delete_job (by display name), delete_jobs (by job names)."""
     from avatars.models import JobKind
@@ -516,6 +535,7 @@ SCENARIOS: List[Callable[[Context], None]] = [
     yaml_export_and_reimport,
     metrics_on_given_avatars,
     rerun_status_and_delete,
+    statuses_and_cancel,
     manager_history_and_deletion,
     runner_from_a_stored_run,
     password_login,

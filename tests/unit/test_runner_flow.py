@@ -13,7 +13,7 @@ import pytest
 import requests
 import responses
 
-from avatars import ApiClient, JobCreateResponse, JobFailedError, Manager, RequestValidationError, Runner
+from avatars import ApiClient, JobCreateResponse, JobFailedError, JobKind, Manager, RequestValidationError, Runner
 from avatars.documents import DocumentError, ResourceSet
 from avatars.documents.files import file_name_of, result_file_name, table_of_result_file
 from avatars.errors import AvatarError, ConfigurationError, EndpointUnavailableError, WaitTimeoutError
@@ -1082,3 +1082,56 @@ def test_get_status_takes_the_sdks_older_keyword(runner: Runner, rsps: responses
         assert runner.get_status(job_name="standard") == "pending"
     with pytest.raises(RequestValidationError, match="not both"):
         runner.get_status("standard", job_name="standard")
+
+
+def test_cancel_one_job_and_statuses_in_one_listing(runner: Runner, rsps: responses.RequestsMock) -> None:
+    with pytest.raises(RequestValidationError):
+        runner.statuses()
+    assert not rsps.calls
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
+    with pytest.raises(RequestValidationError, match="no 'signal_metrics' job"):
+        runner.cancel(["privacy_metrics", "signal_metrics"])  # every name is checked before anything is sent
+    created = len(rsps.calls)
+    assert not any(c.request.url.endswith("/cancel") for c in rsps.calls)
+    rsps.add(
+        responses.POST,
+        f"{BASE}/jobs/privacy_metrics-job/cancel",
+        json=job_body("privacy_metrics-job", "privacy_metrics", "error", "cancelled by user"),
+    )
+    assert [j.name for j in runner.cancel(JobKind.privacy_metrics)] == ["privacy_metrics-job"]
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs",
+        json={
+            "jobs": [
+                job_body("standard-job", "standard", "pending"),
+                job_body("privacy_metrics-job", "privacy_metrics", "error", "cancelled by user"),
+            ]
+        },
+        match=[responses.matchers.query_param_matcher({"set_name": SET})],
+    )
+    assert runner.statuses() == {"standard": "pending", "privacy_metrics": "error"}
+    assert len(rsps.calls) == created + 2  # the cancel and one listing
+
+
+def test_manager_cancel_jobs_leaves_the_ended_ones_alone(rsps: responses.RequestsMock) -> None:
+    manager = Manager(BASE, api_key="k")
+    rsps.add(responses.GET, f"{BASE}/jobs/a", json=job_body("a", "standard"))  # done: no cancel
+    rsps.add(responses.GET, f"{BASE}/jobs/b", json=job_body("b", "privacy_metrics", "pending"))
+    rsps.add(responses.POST, f"{BASE}/jobs/b/cancel", json=job_body("b", "privacy_metrics", "error", "cancelled"))
+    rsps.add(responses.GET, f"{BASE}/jobs/c", json=job_body("c", "signal_metrics", "pending"))
+    rsps.add(responses.POST, f"{BASE}/jobs/c/cancel", status=409, json={"detail": {"message": "ended"}})
+    assert [j.name for j in manager.cancel_jobs(["a", "b", "c"])] == ["b"]
+    assert [c.request.url.rsplit("/jobs/", 1)[1] for c in rsps.calls if c.request.method == "POST"] == [
+        "b/cancel",
+        "c/cancel",
+    ]
+
+
+def test_a_job_seen_finished_by_get_status_is_not_cancelled(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard"])
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
+    assert runner.get_status("standard") == "finished"
+    calls = len(rsps.calls)
+    assert runner.cancel() == []  # a 2.90 platform would answer a cancel with 404
+    assert len(rsps.calls) == calls
