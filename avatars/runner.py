@@ -33,6 +33,11 @@ Differences from the platform's SDK, all on purpose:
 * Results are pandas DataFrames with the columns' original types when pandas
   is installed, lists of ``{column: text}`` rows otherwise.
 * A DataFrame's named index is kept as a column (the SDK drops it).
+* After :meth:`from_yaml`, :meth:`run` runs the parameters the YAML holds
+  (the SDK's job launcher keeps the configuration it had before), and
+  :meth:`upload_file` checks the data's columns against the set.
+* :meth:`delete_parameters` with names removes them from every document of
+  the table (the SDK's leaves them in the metrics documents).
 """
 
 from __future__ import annotations
