@@ -666,12 +666,7 @@ class Runner:
 
     def delete(self, job_names: Union[JobKind, str, Sequence[Union[JobKind, str]], None] = None) -> BulkDeleteResponse:
         """Delete jobs this runner launched (all of them by default)."""
-        if job_names is None:
-            wanted: List[Union[JobKind, str]] = list(self.jobs)
-        elif isinstance(job_names, (str, JobKind)):
-            wanted = [job_names]
-        else:
-            wanted = list(job_names)
+        wanted = self._named_jobs(job_names)
         names = [self._job(n).name for n in wanted]
         if not names:
             raise RequestValidationError("no job to delete: call run() first", field="job_names")
@@ -688,12 +683,7 @@ class Runner:
         raises :class:`~avatars.errors.EndpointUnavailableError` (delete the
         jobs with :meth:`delete` instead).
         """
-        if job_names is None:
-            wanted: List[Union[JobKind, str]] = list(self.jobs)
-        elif isinstance(job_names, (str, JobKind)):
-            wanted = [job_names]
-        else:
-            wanted = list(job_names)
+        wanted = self._named_jobs(job_names)
         if not wanted:
             raise RequestValidationError("no job to stop: call run() first", field="job_names")
         created = {self._parameters_name(n): self._job(n) for n in wanted}  # every name checked first
@@ -1016,6 +1006,16 @@ class Runner:
         assert self.set_name is not None
         request = JobCreateRequest(set_name=self.set_name, parameters_name=parameters_name, depends_on=depends_on)
         self.jobs[parameters_name] = self.client.jobs.create_job(request)
+
+    def _named_jobs(
+        self, job_names: Union[JobKind, str, Sequence[Union[JobKind, str]], None]
+    ) -> List[Union[JobKind, str]]:
+        """``job_names`` as a list: one name, several, or (``None``) every job this runner launched."""
+        if job_names is None:
+            return list(self.jobs)
+        if isinstance(job_names, (str, JobKind)):
+            return [job_names]
+        return list(job_names)
 
     def _parameters_name(self, job_name: Union[JobKind, str]) -> str:
         return job_name.value if isinstance(job_name, JobKind) else str(job_name)
