@@ -99,10 +99,34 @@ from .session import AvatarSession, default_retry
 from .transfer import DownloadResult, ProgressCallback
 
 if _TYPE_CHECKING:  # pragma: no cover - imported on first use, see __getattr__
+    from .documents.pseudonymization import ConstantStrategy as ConstantStrategy
+    from .documents.pseudonymization import FakeDataStrategy as FakeDataStrategy
+    from .documents.pseudonymization import HashSha256Strategy as HashSha256Strategy
+    from .documents.pseudonymization import IntegerStrategy as IntegerStrategy
+    from .documents.pseudonymization import PiiType as PiiType
+    from .documents.pseudonymization import SpecificIdLetterCase as SpecificIdLetterCase
+    from .documents.pseudonymization import SpecificIdStrategy as SpecificIdStrategy
+    from .documents.pseudonymization import Uuid4Strategy as Uuid4Strategy
     from .manager import Manager as Manager
     from .runner import Runner as Runner
 
 _LAZY = {"Manager": ".manager", "Runner": ".runner"}
+#: the pseudonymization strategies, exported at the top as the platform SDK does
+_LAZY.update(
+    dict.fromkeys(
+        (
+            "ConstantStrategy",
+            "FakeDataStrategy",
+            "HashSha256Strategy",
+            "IntegerStrategy",
+            "PiiType",
+            "SpecificIdLetterCase",
+            "SpecificIdStrategy",
+            "Uuid4Strategy",
+        ),
+        ".documents.pseudonymization",
+    )
+)
 #: Submodules that ``import avatars`` used to import; ``avatars.schemas`` & co.
 #: still work after a bare ``import avatars``.
 _LAZY_SUBMODULES = frozenset({"manager", "runner", "progress", "schemas"})
@@ -132,6 +156,14 @@ __all__ = [
     "ApiClient",
     "Manager",
     "Runner",
+    "ConstantStrategy",
+    "FakeDataStrategy",
+    "HashSha256Strategy",
+    "IntegerStrategy",
+    "PiiType",
+    "SpecificIdLetterCase",
+    "SpecificIdStrategy",
+    "Uuid4Strategy",
     "AvatarSession",
     "ClientConfig",
     "ApiKeyAuth",

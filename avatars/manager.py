@@ -27,7 +27,7 @@ from ._validate import require_uuid
 from .client import ApiClient
 from .config import ClientConfig, Timeout
 from .documents import ResourceSet
-from .errors import RequestValidationError
+from .errors import ConflictError, RequestValidationError
 from .models import BulkDeleteResponse, HealthMessage, JobKind, JobResponse, Results
 from .progress import ProgressOption
 from .runner import Runner
@@ -203,16 +203,20 @@ class Manager:
         the error lists their ``set_name``; delete one with
         :meth:`delete_job_by_id`.
         """
+        return self.delete_jobs([job.name for job in self._jobs_of_one_run(name, "delete_job_by_id")])
+
+    def _jobs_of_one_run(self, name: str, by_id: str) -> List[JobResponse]:
+        """The jobs of the one set displayed as ``name``; none or several: refused."""
         jobs = self.get_jobs_by_name(name)
         sets = sorted({str(job.set_name) for job in jobs})
         if not sets:
             raise RequestValidationError(f"no job belongs to a set named {name!r}", field="name")
         if len(sets) > 1:
             raise RequestValidationError(
-                f"{len(sets)} runs are named {name!r}; delete one with delete_job_by_id(set_name): " + ", ".join(sets),
+                f"{len(sets)} runs are named {name!r}; choose one with {by_id}(set_name): " + ", ".join(sets),
                 field="name",
             )
-        return self.delete_jobs([job.name for job in jobs])
+        return jobs
 
     def delete_job_by_id(self, id: Union[str, UUID]) -> BulkDeleteResponse:  # noqa: A002 - the platform's name
         """Delete every job of the set ``id`` (its ``set_name``)."""
@@ -224,6 +228,31 @@ class Manager:
         if not names:
             raise RequestValidationError(f"no job belongs to the set {set_name}", field="id")
         return self.delete_jobs(names)
+
+    def cancel_job(self, name: str) -> List[JobResponse]:
+        """Stop the jobs still going of the one run displayed as ``name`` (several
+        runs with that name: refused, as :meth:`delete_job`); see :meth:`cancel_jobs`."""
+        return self.cancel_jobs([job.name for job in self._jobs_of_one_run(name, "cancel_job_by_id")])
+
+    def cancel_job_by_id(self, id: Union[str, UUID]) -> List[JobResponse]:  # noqa: A002 - the platform's name
+        """Stop the jobs still going of the set ``id`` (its ``set_name``)."""
+        return self.cancel_jobs([job.name for job in self.get_jobs_by_id(id)])
+
+    def cancel_jobs(self, job_names: Union[str, Iterable[str]]) -> List[JobResponse]:
+        """Stop the named jobs that have not ended (``POST /jobs/{name}/cancel``,
+        platform API 3.x); returns the jobs a cancel was sent for, as the server
+        answered.  A job already over, or over before its cancel arrived, is
+        left alone."""
+        names = [job_names] if isinstance(job_names, str) else list(job_names)
+        stopped: List[JobResponse] = []
+        for name in names:
+            if self.auth_client.jobs.get_job_status(name).done:
+                continue
+            try:
+                stopped.append(self.auth_client.jobs.cancel_job(name))
+            except ConflictError:  # it ended meanwhile
+                continue
+        return stopped
 
     def delete_jobs(self, job_names: Union[str, Iterable[str]]) -> BulkDeleteResponse:
         """Delete jobs by name, in batches of 100 (the API's limit); the answers are merged."""

@@ -33,6 +33,11 @@ Differences from the platform's SDK, all on purpose:
 * Results are pandas DataFrames with the columns' original types when pandas
   is installed, lists of ``{column: text}`` rows otherwise.
 * A DataFrame's named index is kept as a column (the SDK drops it).
+* After :meth:`from_yaml`, :meth:`run` runs the parameters the YAML holds
+  (the SDK's job launcher keeps the configuration it had before), and
+  :meth:`upload_file` checks the data's columns against the set.
+* :meth:`delete_parameters` with names removes them from every document of
+  the table (the SDK's leaves them in the metrics documents).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -377,6 +383,51 @@ class Runner:
         """Link the child's foreign key ``child_field`` to the parent's primary key."""
         self.config.add_link(parent_table_name, parent_field, child_table_name, child_field, method)
 
+    def upload_file(
+        self, table_name: str, data: TableData, avatar_data: Optional[TableData] = None
+    ) -> Tuple[str, Optional[str]]:
+        """Give the data of a table that the configuration already names (after
+        :meth:`from_yaml` or :meth:`Manager.create_runner_from_yaml`); the set is not
+        changed.  The data (and ``avatar_data``, when the set names an avatarized
+        file for the table) is sent by :meth:`run` under the file names the set
+        gives.  Returns those ``(file, avatar file)`` names.
+
+        Its columns are checked against the columns the set names, before
+        anything is sent.
+        """
+        self._check_table(table_name)
+        doc = self.config.tables[table_name]
+        key = str((doc.get("data") or {}).get("file") or f"{table_name}.csv")
+        payload, columns, dtypes, _ = _read_table(table_name, data, "data")
+        named = self.config.columns.get(table_name) or [c["field"] for c in doc.get("columns") or [] if c.get("field")]
+        unknown = [c for c in named if c not in columns]
+        if unknown:
+            raise RequestValidationError(
+                f"table {table_name!r}: the data has no column {', '.join(map(repr, unknown))} that the set names",
+                field="data",
+            )
+        avatar_doc = (self.config.avatar_tables.get(table_name) or {}).get("avatars_data") or {}
+        avatar_key = avatar_doc.get("file")
+        avatar_payload = None
+        if avatar_data is not None:
+            if not avatar_key:
+                raise RequestValidationError(
+                    f"table {table_name!r}: the set names no avatarized file; use add_table(..., avatar_data=...)",
+                    field="avatar_data",
+                )
+            avatar_payload, avatar_columns, _, _ = _read_table(table_name, avatar_data, "avatar_data")
+            if avatar_columns != columns:
+                raise RequestValidationError(
+                    f"table {table_name!r}: avatar_data has columns {avatar_columns}, data has {columns}",
+                    field="avatar_data",
+                )
+        if self.config.columns.get(table_name) is None:
+            self.config.columns[table_name] = columns  # later parameters are checked against them
+        self._tables[table_name] = _Table(
+            payload, key, columns, dtypes, avatar_payload, str(avatar_key) if avatar_payload is not None else None
+        )
+        return key, (str(avatar_key) if avatar_key else None)
+
     def set_parameters(self, table_name: str, **parameters: Any) -> None:
         """Set (replace) the parameters of one table; the names are the platform SDK's.
 
@@ -413,9 +464,43 @@ class Runner:
                 current.pop(key, None)  # a new method replaces the old one
         self.set_parameters(table_name, **{**current, **parameters})
 
-    def delete_parameters(self, table_name: str) -> None:
-        """Remove every parameter of a table."""
-        self.config.delete_parameters(table_name)
+    def delete_parameters(self, table_name: str, parameters_names: Optional[Sequence[str]] = None) -> None:
+        """Remove every parameter of a table, or only ``parameters_names``.
+
+        The names are :meth:`set_parameters`' (``"ncp"``, ``"column_weights"``,
+        ``"imputation_k"``...), or a group: ``"imputation"``,
+        ``"exclude_variables"``, ``"data_augmentation"``, ``"time_series"``
+        (every name it starts).  The method (``k`` or an epsilon) goes only
+        with everything else: deleting it alone leaves a table that cannot run,
+        and is refused.  An unknown name is refused; nothing changes then.
+        """
+        if parameters_names is None:
+            self.config.delete_parameters(table_name)
+            return
+        names = [parameters_names] if isinstance(parameters_names, str) else list(parameters_names)
+        current = self.config.current_parameters(table_name)
+        known = _parameter_names()
+        for name in names:
+            group = _PARAMETER_GROUPS.get(name)
+            matching = [key for key in known if key.startswith(group)] if group else [name]
+            if not group and name not in known:
+                raise RequestValidationError(
+                    f"delete_parameters: {name!r} is not a parameter (see set_parameters)", field="parameters_names"
+                )
+            for key in matching:
+                current.pop(key, None)
+        if not current:
+            self.config.delete_parameters(table_name)
+            return
+        if not {"k", "open_dp_epsilon", "fast_dp_epsilon"} & set(current) and not any(
+            key.startswith("time_series_") for key in current
+        ):
+            raise RequestValidationError(
+                f"delete_parameters: table {table_name!r} would keep parameters but no k or epsilon; "
+                "delete them all (parameters_names=None) or use set_parameters()",
+                field="parameters_names",
+            )
+        self.set_parameters(table_name, **current)
 
     def delete_link(self, parent_table_name: str, child_table_name: str) -> None:
         self.config.delete_link(parent_table_name, child_table_name)
@@ -443,18 +528,31 @@ class Runner:
 
     # ---------------------------------------------------------------- running
 
-    def run(self, jobs_to_run: Iterable[Union[JobKind, str]] = JOB_EXECUTION_ORDER) -> Dict[str, str]:
+    def run(
+        self, jobs_to_run: Iterable[Union[JobKind, str]] = JOB_EXECUTION_ORDER, ignore_warnings: bool = False
+    ) -> Dict[str, str]:
         """Send the data and the set, then launch the jobs; returns ``{parameters name: job name}``.
 
         Everything is checked first: nothing is sent when a job cannot run
         (no table, a table without parameters, metrics without avatarization
         or avatar data, a report without both metrics).  A second call makes a
-        new set and new jobs; the earlier jobs stay on the platform.
+        new set and new jobs; the earlier jobs stay on the platform, and this
+        runner then reads the new ones: a :class:`UserWarning` names the
+        earlier set (read it again with :meth:`Manager.create_runner_from_id`)
+        unless ``ignore_warnings`` is true.
         """
         kinds = sorted({JobKind.parse(k, field_name="jobs_to_run") for k in jobs_to_run}, key=_order)
         if not kinds:
             raise RequestValidationError("jobs_to_run is empty", field="jobs_to_run")
         self._check_runnable(kinds)
+        ran = [name for name in self.jobs if not name.startswith(JobKind.advice.value)]  # advice is no run
+        if ran and self.set_name is not None and not ignore_warnings:
+            warnings.warn(
+                f"this runner's results of set {self.set_name} are replaced by a new run; read them later "
+                f"with manager.create_runner_from_id({self.set_name!r})",
+                UserWarning,
+                stacklevel=2,
+            )
         if JobKind.report in kinds:
             for report_type in (ReportType.BASIC, ReportType.PIA):
                 if report_type.value not in self.config.reports:
@@ -522,10 +620,29 @@ class Runner:
     def get_job(self, job_name: Union[JobKind, str]) -> JobResponse:
         """``GET /jobs/{name}`` of the job this runner launched for ``job_name``
         (a kind, or a parameters name such as ``report_pia``)."""
-        return self.client.jobs.get_job_status(self._job(job_name).name)
+        job = self.client.jobs.get_job_status(self._job(job_name).name)
+        self._seen(self._parameters_name(job_name), job)
+        return job
 
-    def get_status(self, job_kind: Union[JobKind, str]) -> JobStatus:
-        """The job's status now (``JobStatus`` is a ``str``: ``== "finished"`` works)."""
+    def _seen(self, parameters_name: str, job: JobResponse) -> None:
+        """Remember a job seen finished (no more polls for it, no cancel sent to it)."""
+        if job.status is JobStatus.finished:
+            self._finished.setdefault(parameters_name, job)
+
+    def get_status(
+        self, job_kind: Union[JobKind, str, None] = None, *, job_name: Union[JobKind, str, None] = None
+    ) -> JobStatus:
+        """The job's status now (``JobStatus`` is a ``str``: ``== "finished"`` works).
+
+        ``job_name=`` is the platform SDK's older name of ``job_kind`` (a
+        :class:`DeprecationWarning`)."""
+        if job_name is not None:
+            if job_kind is not None:
+                raise RequestValidationError("give job_kind or job_name, not both", field="job_kind")
+            warnings.warn("get_status(job_name=...) is get_status(job_kind)", DeprecationWarning, stacklevel=2)
+            job_kind = job_name
+        if job_kind is None:
+            raise RequestValidationError("get_status needs a job kind, such as 'standard'", field="job_kind")
         return self.get_job(job_kind).status
 
     def wait(self, job_name: Union[JobKind, str, None] = None, *, timeout: Optional[float] = None) -> JobResponse:
@@ -549,37 +666,56 @@ class Runner:
 
     def delete(self, job_names: Union[JobKind, str, Sequence[Union[JobKind, str]], None] = None) -> BulkDeleteResponse:
         """Delete jobs this runner launched (all of them by default)."""
-        if job_names is None:
-            wanted: List[Union[JobKind, str]] = list(self.jobs)
-        elif isinstance(job_names, (str, JobKind)):
-            wanted = [job_names]
-        else:
-            wanted = list(job_names)
+        wanted = self._named_jobs(job_names)
         names = [self._job(n).name for n in wanted]
         if not names:
             raise RequestValidationError("no job to delete: call run() first", field="job_names")
         return self.client.jobs.bulk_delete_jobs(names)
 
-    def kill(self) -> List[JobResponse]:
-        """Stop this runner's jobs that have not ended (``POST /jobs/{name}/cancel``,
-        platform API 3.x); returns the jobs as the cancellations left them.
+    def cancel(self, job_names: Union[JobKind, str, Sequence[Union[JobKind, str]], None] = None) -> List[JobResponse]:
+        """Stop jobs this runner launched that have not ended (all of them by
+        default): ``POST /jobs/{name}/cancel``, platform API 3.x.  Returns the
+        jobs a cancel was sent for, as the server answered.
 
-        A job that ended meanwhile is skipped.  The platform SDK's ``kill`` does
-        nothing; a 2.90 platform has no cancel, so there this raises
-        :class:`~avatars.errors.EndpointUnavailableError` (delete the jobs with
-        :meth:`delete` instead).
+        A job already over is left alone, not refused: one this runner saw end
+        is not asked about, and one that ended before its cancel arrived (a 409)
+        is skipped.  On a 2.90 platform, which has no cancel, a job still going
+        raises :class:`~avatars.errors.EndpointUnavailableError` (delete the
+        jobs with :meth:`delete` instead).
         """
-        if not self.jobs:
-            raise RequestValidationError("no job to stop: call run() first", field="jobs")
+        wanted = self._named_jobs(job_names)
+        if not wanted:
+            raise RequestValidationError("no job to stop: call run() first", field="job_names")
+        created = {self._parameters_name(n): self._job(n) for n in wanted}  # every name checked first
         stopped: List[JobResponse] = []
-        for parameters_name, created in self.jobs.items():
+        for parameters_name, job in created.items():
             if parameters_name in self._finished:
                 continue
             try:
-                stopped.append(self.client.jobs.cancel_job(created.name))
+                stopped.append(self.client.jobs.cancel_job(job.name))
             except ConflictError:  # it ended before the cancel arrived
                 continue
         return stopped
+
+    def kill(self) -> List[JobResponse]:
+        """:meth:`cancel` every job of this runner (the platform SDK's ``kill`` does nothing)."""
+        return self.cancel()
+
+    def statuses(self) -> Dict[str, JobStatus]:
+        """``{parameters name: status}`` of every job this runner launched, in the
+        order the work happens (one ``GET /jobs?set_name=``; a job the listing
+        lacks is asked for alone)."""
+        if not self.jobs:
+            raise RequestValidationError("no job was launched by this runner: call run() first", field="job_name")
+        listed: Dict[str, JobResponse] = {}
+        if self.set_name is not None and len(self.jobs) > 1:
+            listed = {job.name: job for job in self.client.jobs.get_jobs(set_name=self.set_name)}
+        out: Dict[str, JobStatus] = {}
+        for parameters_name, created in self.jobs.items():
+            job = listed.get(created.name) or self.client.jobs.get_job_status(created.name)
+            self._seen(parameters_name, job)
+            out[parameters_name] = job.status
+        return out
 
     def print_parameters(self, table_name: Optional[str] = None, *, file: Optional[IO[str]] = None) -> None:
         """Print the parameters of one table (default: every table), one block per
@@ -675,6 +811,8 @@ class Runner:
 
     def get_all_results(self) -> RunnerResults:
         """Every table's results from the jobs that ran."""
+        if not self.jobs:
+            raise RequestValidationError("no job was launched by this runner: call run() first", field="job_name")
         results = RunnerResults()
         self._wait_many([n for n in _RESULT_JOBS if n in self.jobs], self.timeout)
         wanted = [
@@ -699,6 +837,30 @@ class Runner:
             if JobKind.signal_metrics.value in self.jobs:
                 results.signal_metrics[table] = self.signal_metrics(table)
         return results
+
+    def get_specific_result_urls(self, job_name: Union[JobKind, str], result: str = "shuffled") -> List[str]:
+        """The URLs of one kind of result file (``shuffled``, ``privacy_metrics``,
+        ``report``...) of a job this runner launched (waits for the job); an empty
+        list when the job made none."""
+        self._job(job_name)
+        return list(self._urls(self._parameters_name(job_name)).get(str(getattr(result, "value", result)), []))
+
+    def get_specific_result(self, table_name: str, job_name: Union[JobKind, str], result: str = "shuffled") -> Any:
+        """One result of one table: ``shuffled`` or ``unshuffled`` (a table, as
+        :meth:`shuffled`), ``privacy_metrics`` or ``signal_metrics`` (the metric
+        dictionaries), of the job ``job_name`` (a kind or a parameters name)."""
+        wanted = str(getattr(result, "value", result))
+        self._check_table(table_name)
+        parameters_name = self._parameters_name(job_name)
+        self._job(parameters_name)
+        if wanted in ("shuffled", "unshuffled"):
+            return self._table_result(table_name, wanted, parameters_name)
+        if wanted in ("privacy_metrics", "signal_metrics"):
+            return self._metrics(table_name, parameters_name, wanted)
+        raise RequestValidationError(
+            f"result must be one of shuffled, unshuffled, privacy_metrics, signal_metrics, got {result!r}",
+            field="result",
+        )
 
     def download_report(
         self,
@@ -844,6 +1006,16 @@ class Runner:
         assert self.set_name is not None
         request = JobCreateRequest(set_name=self.set_name, parameters_name=parameters_name, depends_on=depends_on)
         self.jobs[parameters_name] = self.client.jobs.create_job(request)
+
+    def _named_jobs(
+        self, job_names: Union[JobKind, str, Sequence[Union[JobKind, str]], None]
+    ) -> List[Union[JobKind, str]]:
+        """``job_names`` as a list: one name, several, or (``None``) every job this runner launched."""
+        if job_names is None:
+            return list(self.jobs)
+        if isinstance(job_names, (str, JobKind)):
+            return [job_names]
+        return list(job_names)
 
     def _parameters_name(self, job_name: Union[JobKind, str]) -> str:
         return job_name.value if isinstance(job_name, JobKind) else str(job_name)
@@ -1002,13 +1174,13 @@ class Runner:
                 f"no table {table_name!r} (tables: {', '.join(self.config.tables) or 'none'})", field="table_name"
             )
 
-    def _table_result(self, table_name: str, result: str) -> Any:
+    def _table_result(self, table_name: str, result: str, parameters_name: str = JobKind.standard.value) -> Any:
         self._check_table(table_name)
-        self._job(JobKind.standard)
-        urls = self._urls(JobKind.standard.value).get(result, [])
+        self._job(parameters_name)
+        urls = self._urls(parameters_name).get(result, [])
         url = next((u for u in urls if table_of_result_file(u, result) == table_name), None)
         if url is None:
-            raise AvatarError(f"the standard job has no {result} file for table {table_name!r}")
+            raise AvatarError(f"the {parameters_name} job has no {result} file for table {table_name!r}")
         payload = self._download(url, f"{result} {table_name}")
         table = self._tables.get(table_name)
         return _to_table(payload, table.dtypes if table else {}, _declared_types(self.config.tables[table_name]))
@@ -1035,6 +1207,24 @@ class Runner:
 
     def __repr__(self) -> str:
         return f"Runner({self.display_name!r}, tables={list(self.config.tables)}, jobs={list(self.jobs)})"
+
+
+#: groups of parameters that :meth:`Runner.delete_parameters` takes: the prefix of their names
+_PARAMETER_GROUPS = {
+    "imputation": "imputation_",
+    "exclude_variables": "exclude_variable_",
+    "data_augmentation": "data_augmentation_",
+    "time_series": "time_series_",
+}
+
+
+def _parameter_names() -> List[str]:
+    """The parameters :meth:`ResourceSet.set_parameters` takes (``table_name`` aside)."""
+    import inspect
+
+    return [
+        name for name in inspect.signature(ResourceSet.set_parameters).parameters if name not in ("self", "table_name")
+    ]
 
 
 #: the jobs whose files :meth:`Runner.get_all_results` reads

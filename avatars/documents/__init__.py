@@ -26,6 +26,16 @@ from ._kinds import (
     ReportType,
 )
 from ._schemas import DocumentError
+from .pseudonymization import (
+    ConstantStrategy,
+    FakeDataStrategy,
+    HashSha256Strategy,
+    IntegerStrategy,
+    PiiType,
+    SpecificIdLetterCase,
+    SpecificIdStrategy,
+    Uuid4Strategy,
+)
 from .resource_set import INPUT_VOLUME, RESULTS_VOLUME, ResourceSet, check_name, report_name
 
 __all__ = [
@@ -35,16 +45,24 @@ __all__ = [
     "AlignmentMethod",
     "AugmentationStrategy",
     "ColumnType",
+    "ConstantStrategy",
     "DocumentError",
     "DocumentKind",
     "ExcludeVariablesMethod",
+    "FakeDataStrategy",
+    "HashSha256Strategy",
     "ImputeMethod",
+    "IntegerStrategy",
     "LinkMethod",
     "OutputFormat",
+    "PiiType",
     "ProjectionType",
     "ReportLanguage",
     "ReportType",
     "ResourceSet",
+    "SpecificIdLetterCase",
+    "SpecificIdStrategy",
+    "Uuid4Strategy",
     "check_name",
     "report_name",
 ]

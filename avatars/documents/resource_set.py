@@ -48,6 +48,7 @@ from ._schemas import (
     DocumentSchema,
     check,
 )
+from .pseudonymization import strategy_document
 
 __all__ = ["ResourceSet", "DocumentError", "INPUT_VOLUME", "RESULTS_VOLUME", "check_name"]
 
@@ -313,7 +314,7 @@ class ResourceSet:
         data_augmentation_target_column: Optional[str] = None,
         data_augmentation_should_anonymize_original_table: Optional[bool] = None,
         processors: Optional[Sequence[Mapping[str, Any]]] = None,
-        pseudonymized_columns: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        pseudonymized_columns: Optional[Mapping[str, Any]] = None,
         use_excluded_variables_in_metrics: bool = False,
     ) -> None:
         """Set (replace) every parameter of one table, with the platform SDK's names.
@@ -324,9 +325,10 @@ class ResourceSet:
         Privacy and signal metrics parameters follow from the same values
         (``known_variables``, ``target``, ``quantile_threshold`` are for the
         privacy metrics).  ``pseudonymized_columns`` maps a column to a
-        strategy mapping with a ``kind`` (``FAKER``, ``HASH_SHA256``,
-        ``UUID4``, ``CONSTANT``, ``INTEGER``, ``SPECIFIC_ID``) and its fields;
-        it is written into the table's columns, as the platform expects.
+        strategy of :mod:`avatars.documents.pseudonymization` (or a mapping
+        with a ``kind``: ``FAKER``, ``HASH_SHA256``, ``UUID4``, ``CONSTANT``,
+        ``INTEGER``, ``SPECIFIC_ID``, and its fields); it is written into the
+        table's columns, as the platform expects.
         Nothing is kept if a value is refused.
         """
         table = self._table(table_name, "table_name")
@@ -354,6 +356,13 @@ class ResourceSet:
             self._check_known(table_name, known, [check_name(target, "target", what="column name")], "target")
         if data_augmentation_target_column is not None:
             self._check_known(table_name, known, [data_augmentation_target_column], "data_augmentation_target_column")
+        if pseudonymized_columns is not None:
+            try:
+                pseudonymized_columns = {
+                    column: strategy_document(strategy) for column, strategy in pseudonymized_columns.items()
+                }
+            except (TypeError, AttributeError) as exc:
+                raise DocumentError(f"pseudonymized_columns: {exc}", field="pseudonymized_columns") from None
         for column in pseudonymized_columns or {}:
             check_name(column, "pseudonymized_columns", what="column name")
         self._check_known(table_name, known, list(pseudonymized_columns or {}), "pseudonymized_columns")
@@ -730,6 +739,11 @@ class ResourceSet:
             docs = [d for d in yaml.safe_load_all(text) if d is not None]
         except yaml.YAMLError as exc:
             raise DocumentError(f"not YAML: {str(exc).splitlines()[0]}", field="yaml") from None
+        return cls.from_documents(docs)
+
+    @classmethod
+    def from_documents(cls, docs: Sequence[Any]) -> ResourceSet:
+        """:meth:`from_yaml` for documents already loaded from YAML (one mapping each)."""
         for index, doc in enumerate(docs):
             _check_document(doc, index)
         metadata = next((d for d in docs if d["kind"] == DocumentKind.metadata.value), None)

@@ -83,6 +83,16 @@ def job_kind_of(text: str, parameters_name: str) -> Optional[str]:
     return resource_sets.parameters_kinds(text).get(parameters_name)
 
 
+def _kind_in(docs: List[Any], parameters_name: str) -> Optional[str]:
+    """:func:`job_kind_of` in a set's loaded documents (a later document of the same name wins)."""
+    kinds = {
+        str((doc.get("metadata") or {}).get("name")): resource_sets.PARAMETERS_KINDS[str(doc.get("kind"))]
+        for doc in docs
+        if isinstance(doc, dict) and doc.get("kind") in resource_sets.PARAMETERS_KINDS
+    }
+    return kinds.get(parameters_name)
+
+
 #: the first (and last) four bytes of a parquet file
 PARQUET_MAGIC = b"PAR1"
 #: output formats a parameters document's ``results.format`` may ask for
@@ -166,11 +176,9 @@ def _parquet_bytes(table: Table, label: str) -> bytes:
     return content
 
 
-def _output_format(text: str, parameters_name: str) -> Optional[str]:
+def _output_format(docs: List[Any], parameters_name: str) -> Optional[str]:
     """``results.format`` of the parameters document ``parameters_name`` (``None``: not set)."""
-    import yaml
-
-    for doc in yaml.safe_load_all(text):
+    for doc in docs:
         if isinstance(doc, dict) and (doc.get("metadata") or {}).get("name") == parameters_name:
             results = (doc.get("spec") or {}).get("results") or {}
             value = results.get("format") if isinstance(results, dict) else None
@@ -367,17 +375,18 @@ def run_parameters(
     ``display_name`` names the set when it has no ``AvatarMetadata`` document.
     """
     try:
-        rs = resource_sets.platform_set(text, display_name)
+        docs = resource_sets.load_documents(text)  # the set's one YAML parse for this job
+        rs = resource_sets.platform_set_of(docs, display_name)
     except resource_sets.DocumentError as exc:
         raise FlowError(f"invalid resource set: {exc}") from None
-    kind = job_kind_of(text, parameters_name)
+    kind = _kind_in(docs, parameters_name)
     if kind is None:
         raise FlowError(
             f"parameters {parameters_name!r} not found in the resource set "
             f"(available: {', '.join(rs.parameters_names()) or 'none'})"
         )
     if kind == "standard":
-        return _standard(rs, read_input, max_rows, check, _output_format(text, parameters_name))
+        return _standard(rs, read_input, max_rows, check, _output_format(docs, parameters_name))
     if kind in ("privacy_metrics", "signal_metrics"):
         result = _metrics(kind, rs, _pairs(rs, read_input, find_result, max_rows), check)
         return [

@@ -231,18 +231,26 @@ def platform_set(text: str, display_name: str) -> ResourceSet:
     then.  A :class:`avatars.documents.DocumentError` becomes a 422
     :class:`DocumentError`.
     """
-    import yaml
+    return platform_set_of(load_documents(text), display_name)
 
-    docs = _load_all(text.encode("utf-8"))
+
+def load_documents(text: str) -> List[Any]:
+    """The non-empty YAML documents of a stored set (parsed once; a 422
+    :class:`DocumentError` when it is not YAML)."""
+    return _load_all(text.encode("utf-8"))
+
+
+def platform_set_of(docs: Sequence[Any], display_name: str) -> ResourceSet:
+    """:func:`platform_set` for documents already loaded (:func:`load_documents`)."""
     if not any(isinstance(d, dict) and d.get("kind") == DocumentKind.metadata.value for d in docs):
         metadata = {
             "kind": DocumentKind.metadata.value,
             "metadata": {"name": f"avatar-metadata-{display_name}"},
             "spec": {"display_name": display_name},
         }
-        text = text.rstrip("\n") + "\n---\n" + yaml.safe_dump(metadata, sort_keys=False)
+        docs = [*docs, metadata]
     try:
-        return ResourceSet.from_yaml(text)
+        return ResourceSet.from_documents(docs)
     except SetDocumentError as exc:
         raise DocumentError([_err([], str(exc), "value_error.document")]) from None
 

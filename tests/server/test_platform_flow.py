@@ -137,3 +137,26 @@ def test_advice_names_each_table(uploads: Path, tmp_path: Path) -> None:
     name = rs.add_advice()
     advice = json.loads(run(rs.to_yaml(), name, uploads, Results(tmp_path))[0].content)
     assert [(a["table_name"], a["advice"]["k"]) for a in advice] == [("patients", 3), ("visits", 3)]
+
+
+@pytest.mark.parametrize("name", ["standard", "privacy_metrics", "report"])
+def test_a_job_reads_its_set_with_one_yaml_parse(
+    name: str, uploads: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    text = linked_set().to_yaml()
+    results = Results(tmp_path)
+    run(text, "standard", uploads, results)
+    expected = run(text, name, uploads, results)
+    parses: List[str] = []
+    real = yaml.safe_load_all
+
+    def counting(stream: str):  # type: ignore[no-untyped-def]
+        parses.append(stream)
+        return real(stream)
+
+    monkeypatch.setattr(yaml, "safe_load_all", counting)
+    outputs = run(text, name, uploads, results)
+    assert len(parses) == 1
+    assert [(o.filename, o.content) for o in outputs] == [(o.filename, o.content) for o in expected]

@@ -292,3 +292,50 @@ def test_seed_zero_is_written_in_every_parameters_document() -> None:
     docs = by_meaning(rs.to_yaml())
     assert docs[("AvatarParameters", "standard")]["spec"]["seed"] == 0
     assert docs[("AvatarPrivacyMetricsParameters", "privacy_metrics")]["spec"]["seed"] == 0
+
+
+def test_every_pseudonymization_strategy_reads_back_in_the_platforms_avatar_yaml() -> None:
+    from avatars import (
+        ConstantStrategy,
+        FakeDataStrategy,
+        HashSha256Strategy,
+        IntegerStrategy,
+        PiiType,
+        SpecificIdLetterCase,
+        SpecificIdStrategy,
+        Uuid4Strategy,
+    )
+
+    rs = ResourceSet("pseudonymized", seed=1)
+    columns = ["id", "mail", "name", "code", "note", "account", "ref"]
+    rs.add_table("people", "people.csv", columns=columns, primary_key="id")
+    strategies = {
+        "id": Uuid4Strategy(),
+        "mail": FakeDataStrategy(PiiType.EMAIL, high_variability=True),
+        "name": FakeDataStrategy(PiiType.FULL_NAME, consistent=False),
+        "code": SpecificIdStrategy("{{id}}-??##", letter_case=SpecificIdLetterCase.UPPER),
+        "note": ConstantStrategy("redacted"),
+        "account": IntegerStrategy(consistent=False),
+        "ref": HashSha256Strategy(),
+    }
+    rs.set_parameters("people", k=3, pseudonymized_columns=strategies)
+    text = rs.to_yaml()
+    (theirs,) = _avatar_yaml_readback([text])
+    # the columns' entries (avatar_yaml forgets metrics documents without a per-table section: see above)
+    key = ("AvatarSchema", "schema")
+    assert by_meaning(theirs)[key] == by_meaning(text)[key]
+    written = {c["field"]: c["pseudonymization"] for c in ResourceSet.from_yaml(text).tables["people"]["columns"]}
+    assert written["code"] == {
+        "pattern": "{{id}}-??##",
+        "letter_case": "upper",
+        "consistent": True,
+        "kind": "SPECIFIC_ID",
+    }
+    assert {entry["kind"] for entry in written.values()} == {
+        "UUID4",
+        "FAKER",
+        "SPECIFIC_ID",
+        "CONSTANT",
+        "INTEGER",
+        "HASH_SHA256",
+    }

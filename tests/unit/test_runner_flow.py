@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from typing import Any, Dict, List, Tuple
 
 import pandas as pd
@@ -12,7 +13,7 @@ import pytest
 import requests
 import responses
 
-from avatars import ApiClient, JobFailedError, Manager, RequestValidationError, Runner
+from avatars import ApiClient, JobCreateResponse, JobFailedError, JobKind, Manager, RequestValidationError, Runner
 from avatars.documents import DocumentError, ResourceSet
 from avatars.documents.files import file_name_of, result_file_name, table_of_result_file
 from avatars.errors import AvatarError, ConfigurationError, EndpointUnavailableError, WaitTimeoutError
@@ -370,6 +371,37 @@ def test_mistakes_on_an_empty_runner_send_nothing(
         (lambda r: r.privacy_metrics("t"), RequestValidationError, "job_name"),
         (lambda r: r.download_report(), RequestValidationError, "job_name"),
         (lambda r: r.download_report(report_type="long"), RequestValidationError, "report_type"),
+        (lambda r: r.set_parameters("t", fast_dp_epsilon=-1.0), DocumentError, "fast_dp_epsilon"),
+        (lambda r: r.set_parameters("t", k=2, open_dp_epsilon=1.0), DocumentError, "open_dp_epsilon"),
+        (
+            lambda r: r.set_parameters("t", k=2, exclude_variable_names=["nope"]),
+            DocumentError,
+            "exclude_variable_names",
+        ),
+        (lambda r: r.set_parameters("t", k=2, target="nope"), DocumentError, "target"),
+        (lambda r: r.add_table("u", pd.DataFrame({"a\nb": [1]})), DocumentError, "columns"),
+        (lambda r: r.add_table("u", io.BytesIO(b"id,x\n1,2\n"), primary_key="nope"), DocumentError, "primary_key"),
+        (
+            lambda r: r.add_table("u", io.BytesIO(b"id,x\n1,2\n"), columns_to_drop=["y"]),
+            DocumentError,
+            "columns_to_drop",
+        ),
+        (lambda r: r.add_table("u", io.BytesIO(b"id,x\n1,2\n"), types={"x": "numeric"}), DocumentError, "types.x"),
+        (lambda r: r.add_link("t", "x", "t", "id"), DocumentError, "parent_field"),
+        (lambda r: r.sensitive_unshuffled("t"), RequestValidationError, "job_name"),
+        (lambda r: r.signal_metrics("t"), RequestValidationError, "job_name"),
+        (lambda r: r.get_all_results(), RequestValidationError, "job_name"),
+        (lambda r: r.get_specific_result("t", "standard"), RequestValidationError, "job_name"),
+        (lambda r: r.get_specific_result_urls("privacy_metrics"), RequestValidationError, "job_name"),
+        (lambda r: r.get_job("standard"), RequestValidationError, "job_name"),
+        (lambda r: r.delete(), RequestValidationError, "job_names"),
+        (lambda r: r.upload_file("nope", io.BytesIO(b"id,x\n1,2\n")), RequestValidationError, "table_name"),
+        (lambda r: r.upload_file("t", io.BytesIO(b"id\n1\n")), RequestValidationError, "data"),
+        (
+            lambda r: r.upload_file("t", io.BytesIO(b"id,x\n1,2\n"), avatar_data=io.BytesIO(b"id,x\n")),
+            RequestValidationError,
+            "avatar_data",
+        ),
     ],
 )
 def test_mistakes_after_add_table_send_nothing(
@@ -907,3 +939,199 @@ def test_metrics_summary_needs_several_tables_and_the_summary_files(
     rsps.add(responses.GET, f"{BASE}/results/privacy_metrics-job", json={"privacy_metrics": []})
     with pytest.raises(AvatarError, match="no privacy_metrics_summary file"):
         runner.metrics_summary()
+
+
+# ------------------------------------------------- the SDK surface beyond the quick start
+
+
+def test_upload_file_gives_the_data_of_a_set_read_from_yaml(
+    tmp_path: Any, client: ApiClient, rsps: responses.RequestsMock
+) -> None:
+    first = Runner(client, "study", seed=1, progress=False, data_store=RecordingStore(client))
+    first.add_table("t", io.BytesIO(b"id,x\n1,2\n"), primary_key="id")
+    first.set_parameters("t", k=1)
+    path = tmp_path / "set.yaml"
+    first.get_yaml(path)
+    again = Runner(client, "again", progress=False, data_store=RecordingStore(client))
+    again.from_yaml(path)
+    with pytest.raises(RequestValidationError, match="no data for table"):
+        again.run(jobs_to_run=["standard"])
+    assert len(rsps.calls) == 0
+
+    assert again.upload_file("t", io.BytesIO(b"id,x\n5,6\n")) == ("t.csv", None)
+    assert len(rsps.calls) == 0  # sent by run(), not before
+    with pytest.raises(DocumentError, match="'nope' is not a column"):  # the data's columns now check parameters
+        again.set_parameters("t", k=1, known_variables=["nope"])
+    serve_resources(rsps, "again")
+    bodies = serve_job_creation(rsps)
+    again.run(jobs_to_run=["standard"])
+
+    assert again._store.uploads == {"t.csv": b"id,x\n5,6\n"}  # type: ignore[attr-defined]
+    stored = ResourceSet.from_yaml(rsps.calls[0].request.body.decode())
+    assert stored.tables["t"]["data"]["file"] == "t.csv" and stored.parameters["avatarization"] == {"t": {"k": 1}}
+    assert [b["parameters_name"] for b in bodies] == ["standard"]
+
+
+def test_get_specific_result_reads_one_result_of_one_table(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
+    shuffled_url = f"{STORE}/standard/t.shuffled.csv"
+    rsps.add(responses.GET, f"{BASE}/results/standard-job", json={"shuffled": [shuffled_url], "unshuffled": []})
+    serve_file(rsps, shuffled_url, b"id,x\n1,7\n")
+    rsps.add(responses.GET, f"{BASE}/jobs/privacy_metrics-job", json=job_body("privacy_metrics-job", "privacy_metrics"))
+    privacy_url = f"{STORE}/privacy_metrics/t.privacy.json"
+    rsps.add(responses.GET, f"{BASE}/results/privacy_metrics-job", json={"privacy_metrics": [privacy_url]})
+    entry = {"metadata": {"table_name": "t"}, "hidden_rate": 0.5}
+    serve_file(rsps, privacy_url, json.dumps([entry, {"metadata": {"table_name": "u"}}]).encode())
+
+    table = runner.get_specific_result("t", "standard", "shuffled")
+    assert table["x"].tolist() == [7]
+    assert runner.get_specific_result("t", "privacy_metrics", "privacy_metrics") == [entry]
+    assert runner.get_specific_result_urls("standard", "shuffled") == [shuffled_url]
+    assert runner.get_specific_result_urls("standard", "report") == []
+    calls = len(rsps.calls)
+    with pytest.raises(RequestValidationError) as info:
+        runner.get_specific_result("t", "standard", "figures")
+    assert info.value.field == "result" and len(rsps.calls) == calls
+    with pytest.raises(AvatarError, match="the standard job has no unshuffled file for table 't'"):
+        runner.get_specific_result("t", "standard", "unshuffled")
+
+
+def test_a_second_run_warns_about_the_first_unless_told_not_to(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard"])
+    with pytest.warns(UserWarning, match=f"results of set {SET} are replaced.*create_runner_from_id"):
+        runner.run(jobs_to_run=["standard"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runner.run(jobs_to_run=["standard"], ignore_warnings=True)
+    assert [c.request.method for c in rsps.calls].count("PUT") == 3
+
+
+def test_an_advice_job_is_not_a_run_to_warn_about(runner: Runner, rsps: responses.RequestsMock) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
+    runner.set_parameters("t", k=1)
+    runner.jobs["advice_parameters"] = JobCreateResponse(name="advice-job", location="x")
+    runner.set_name = SET
+    serve_resources(rsps)
+    serve_job_creation(rsps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runner.run(jobs_to_run=["standard"])
+    assert list(runner.jobs) == ["standard"]
+
+
+def test_pseudonymization_strategies_are_written_as_the_platforms_column_entries(
+    runner: Runner, rsps: responses.RequestsMock
+) -> None:
+    from avatars import ConstantStrategy, FakeDataStrategy, HashSha256Strategy, PiiType, SpecificIdStrategy
+
+    runner.add_table("t", io.BytesIO(b"id,mail,code,note\n1,a@b.c,X1,n\n"), primary_key="id")
+    runner.set_parameters(
+        "t",
+        k=1,
+        pseudonymized_columns={
+            "mail": FakeDataStrategy(PiiType.EMAIL, consistent=False),
+            "code": SpecificIdStrategy("ID-##"),
+            "note": ConstantStrategy("-"),
+            "id": HashSha256Strategy(),
+        },
+    )
+    read_back = ResourceSet.from_yaml(runner.get_yaml())
+    entries = {c["field"]: c.get("pseudonymization") for c in read_back.tables["t"]["columns"]}
+    assert entries == {
+        "id": {"kind": "HASH_SHA256"},
+        "mail": {"pii_type": "EMAIL", "consistent": False, "high_variability": False, "kind": "FAKER"},
+        "code": {"pattern": "ID-##", "letter_case": "both", "consistent": True, "kind": "SPECIFIC_ID"},
+        "note": {"value": "-", "kind": "CONSTANT"},
+    }
+    for bad, message in (("hash", "got str"), ({"kind": "ROT13"}, "ROT13|Must be one of")):
+        with pytest.raises(DocumentError, match=message) as info:
+            runner.set_parameters("t", k=1, pseudonymized_columns={"note": bad})
+        assert info.value.field.startswith("pseudonymized_columns")
+    assert len(rsps.calls) == 0
+
+
+def test_delete_parameters_removes_the_named_ones_and_keeps_the_rest(runner: Runner) -> None:
+    runner.add_table("t", io.BytesIO(b"id,x,y\n1,2,3\n"), primary_key="id")
+    runner.set_parameters(
+        "t", k=3, ncp=2, column_weights={"x": 2.0}, imputation_method="knn", imputation_k=2, known_variables=["x"]
+    )
+    runner.delete_parameters("t", ["ncp", "imputation"])
+    assert runner.config.current_parameters("t") == {"k": 3, "column_weights": {"x": 2.0}, "known_variables": ["x"]}
+    assert "imputation" not in runner.get_yaml() and "ncp" not in runner.get_yaml()
+    before = runner.get_yaml()
+    for names, message in ((["k"], "no k or epsilon"), (["ncp", "nope"], "'nope' is not a parameter")):
+        with pytest.raises(RequestValidationError, match=message) as info:
+            runner.delete_parameters("t", names)
+        assert info.value.field == "parameters_names"
+        assert runner.get_yaml() == before  # nothing changed
+    runner.delete_parameters("t", ["k", "column_weights", "known_variables"])  # everything: no parameters left
+    assert "k" not in runner.config.current_parameters("t")
+    runner.set_parameters("t", k=2)
+    runner.delete_parameters("t")
+    assert "k" not in runner.config.current_parameters("t")
+
+
+def test_get_status_takes_the_sdks_older_keyword(runner: Runner, rsps: responses.RequestsMock) -> None:
+    with pytest.raises(RequestValidationError) as info:
+        runner.get_status()
+    assert info.value.field == "job_kind" and len(rsps.calls) == 0
+    launch_one_table(runner, rsps, ["standard"])
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard", "pending"))
+    with pytest.warns(DeprecationWarning, match="job_kind"):
+        assert runner.get_status(job_name="standard") == "pending"
+    with pytest.raises(RequestValidationError, match="not both"):
+        runner.get_status("standard", job_name="standard")
+
+
+def test_cancel_one_job_and_statuses_in_one_listing(runner: Runner, rsps: responses.RequestsMock) -> None:
+    with pytest.raises(RequestValidationError):
+        runner.statuses()
+    assert not rsps.calls
+    launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
+    with pytest.raises(RequestValidationError, match="no 'signal_metrics' job"):
+        runner.cancel(["privacy_metrics", "signal_metrics"])  # every name is checked before anything is sent
+    created = len(rsps.calls)
+    assert not any(c.request.url.endswith("/cancel") for c in rsps.calls)
+    rsps.add(
+        responses.POST,
+        f"{BASE}/jobs/privacy_metrics-job/cancel",
+        json=job_body("privacy_metrics-job", "privacy_metrics", "error", "cancelled by user"),
+    )
+    assert [j.name for j in runner.cancel(JobKind.privacy_metrics)] == ["privacy_metrics-job"]
+    rsps.add(
+        responses.GET,
+        f"{BASE}/jobs",
+        json={
+            "jobs": [
+                job_body("standard-job", "standard", "pending"),
+                job_body("privacy_metrics-job", "privacy_metrics", "error", "cancelled by user"),
+            ]
+        },
+        match=[responses.matchers.query_param_matcher({"set_name": SET})],
+    )
+    assert runner.statuses() == {"standard": "pending", "privacy_metrics": "error"}
+    assert len(rsps.calls) == created + 2  # the cancel and one listing
+
+
+def test_manager_cancel_jobs_leaves_the_ended_ones_alone(rsps: responses.RequestsMock) -> None:
+    manager = Manager(BASE, api_key="k")
+    rsps.add(responses.GET, f"{BASE}/jobs/a", json=job_body("a", "standard"))  # done: no cancel
+    rsps.add(responses.GET, f"{BASE}/jobs/b", json=job_body("b", "privacy_metrics", "pending"))
+    rsps.add(responses.POST, f"{BASE}/jobs/b/cancel", json=job_body("b", "privacy_metrics", "error", "cancelled"))
+    rsps.add(responses.GET, f"{BASE}/jobs/c", json=job_body("c", "signal_metrics", "pending"))
+    rsps.add(responses.POST, f"{BASE}/jobs/c/cancel", status=409, json={"detail": {"message": "ended"}})
+    assert [j.name for j in manager.cancel_jobs(["a", "b", "c"])] == ["b"]
+    assert [c.request.url.rsplit("/jobs/", 1)[1] for c in rsps.calls if c.request.method == "POST"] == [
+        "b/cancel",
+        "c/cancel",
+    ]
+
+
+def test_a_job_seen_finished_by_get_status_is_not_cancelled(runner: Runner, rsps: responses.RequestsMock) -> None:
+    launch_one_table(runner, rsps, ["standard"])
+    rsps.add(responses.GET, f"{BASE}/jobs/standard-job", json=job_body("standard-job", "standard"))
+    assert runner.get_status("standard") == "finished"
+    calls = len(rsps.calls)
+    assert runner.cancel() == []  # a 2.90 platform would answer a cancel with 404
+    assert len(rsps.calls) == calls
