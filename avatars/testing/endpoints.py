@@ -43,6 +43,7 @@ from ._http import (
 )
 from ._util import canonical_uuid, is_uuid, iso, new_id, now, parse_version
 from .auth import Principal, check_password, issue_api_key, issue_tokens, logout, refresh
+from .connections_endpoints import ConnectionEndpoints
 from .jobs import JOB_KINDS
 from .objects import DEFAULT_BUCKET, location, result_key
 from .openapi import build_document
@@ -217,12 +218,15 @@ def job_filters(request: Request, *, names_allowed: bool) -> JobFilters:
     )
 
 
-class Endpoints:
+class Endpoints(ConnectionEndpoints):
     """Route handlers; each takes ``(request, principal, **path_args)``."""
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.store = state.store
+        self.connections = state.connections
+        if self.connections.root is None:
+            self.connections.root = state.store.root
 
     def handler(self, name: str) -> Handler:
         method: Handler = getattr(self, name)
@@ -232,9 +236,6 @@ class Endpoints:
         self.state.events.add(principal.user.id, verb, object_type, object_id)
 
     # -- 3.x and event logs -------------------------------------------------------------
-
-    def capabilities(self, request: Request, principal: Optional[Principal]) -> Response:
-        return json_response({"input_protocols": ["s3"], "database_engines": [], "connections": []})
 
     def list_event_logs(self, request: Request, principal: Optional[Principal]) -> Response:
         """Most recent first; on 3.x the ``verb``/``object_type``/``limit`` filters apply."""
