@@ -54,12 +54,6 @@ def test_job_phase_fields_on_3x_only(world: Tuple[LocalAvatarServer, requests.Se
             assert "phase" not in body and "phase_total" not in body
 
 
-@pytest.fixture
-def srv3() -> Iterator[LocalAvatarServer]:
-    with LocalAvatarServer(api_version=3, job_step_seconds=0.01, job_steps=2) as srv:
-        yield srv
-
-
 def test_event_log_filters(srv3: LocalAvatarServer) -> None:
     user = srv3.admin.create_user("erin@example.com", "pw")
     http = key_session(srv3.admin.create_api_key(user))

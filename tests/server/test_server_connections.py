@@ -24,12 +24,6 @@ from .conftest import key_session
 SECRET = "pw-9c1e-secret"
 
 
-@pytest.fixture
-def srv3() -> Iterator[LocalAvatarServer]:
-    with LocalAvatarServer(api_version=3, job_step_seconds=0.01, job_steps=3) as server:
-        yield server
-
-
 class Caller:
     """A user of the server with a session; every answer it gets is kept."""
 
