@@ -137,6 +137,8 @@ _FLOW_PARENTS: Dict[str, Tuple[str, ...]] = {
     "signal_metrics": ("standard",),
     "report": ("standard", "privacy_metrics", "signal_metrics"),
 }
+#: Job kinds SDK 1.30 (API 3.17) adds; the local server runs none of them.
+JOB_KINDS_3X = ("extract", "schema_discovery", "reference", "regenerate")
 #: At most this many distinct ``names=`` in one ``GET /jobs`` (3.x: more is a 400).
 MAX_JOB_NAMES = 100
 
@@ -171,16 +173,20 @@ class JobFilters:
 
 
 def job_filters(request: Request, *, names_allowed: bool) -> JobFilters:
-    """Read and check the query of ``GET /jobs`` (422 items for bad values)."""
+    """Read and check the query of ``GET /jobs`` (422 items for bad values).
+
+    ``names_allowed``: the server acts as 3.x (``names=``, and the 3.x job kinds
+    are valid filters, though no local job has them)."""
     args = request.args
     errors: List[Dict[str, Any]] = []
     kinds = tuple(k for k in args.getlist("kind") if k)
+    known = JOB_KINDS + JOB_KINDS_3X if names_allowed else JOB_KINDS
     for kind in kinds:
-        if kind not in JOB_KINDS:
+        if kind not in known:
             errors.append(
                 error_item(
                     ["query", "kind"],
-                    "value is not a valid enumeration member; permitted: " + ", ".join(repr(k) for k in JOB_KINDS),
+                    "value is not a valid enumeration member; permitted: " + ", ".join(repr(k) for k in known),
                     "type_error.enum",
                 )
             )
@@ -509,7 +515,10 @@ class Endpoints(ConnectionEndpoints):
 
     def me(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
-        return json_response({**user_json(principal.user), "environment": dict(principal.user.environment)})
+        environment: Dict[str, Any] = dict(principal.user.environment)
+        if self.state.settings.api_version >= 3:
+            environment.setdefault("license_type", None)  # 3.x EnvironmentInfo
+        return json_response({**user_json(principal.user), "environment": environment})
 
     def credits_info(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None

@@ -344,6 +344,10 @@ def run_shared(info: Dict[str, str], checks: Checks, major: int) -> None:
             ),
         )
         run("3.x JobResponse has phase, phase_done, phase_total", lambda: check_phase(info, standard.name))
+        run(
+            "3.x jobs.get_jobs(kind=[a 3.x kind])",
+            lambda: expect(client.jobs.get_jobs(kind=[JobKind("extract"), JobKind.standard]).jobs, "no standard jobs"),
+        )
     run(f"{tag}jobs.get_last_jobs", lambda: expect(len(client.jobs.get_last_jobs().jobs) >= 1, "no jobs"))
     deadline = time.monotonic() + 30
     while client.jobs.get_job_status(standard.name).status.value not in ("finished", "error"):

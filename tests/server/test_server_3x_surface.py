@@ -143,3 +143,23 @@ def test_openapi_lists_each_versions_paths(world: Tuple[LocalAvatarServer, reque
     else:
         assert not three & set(paths)
         assert "/login" in paths
+
+
+def test_3x_job_kinds_are_valid_filters(world: Tuple[LocalAvatarServer, requests.Session]) -> None:
+    srv, http = world
+    three_jobs(srv, http)
+    response = http.get(srv.url("/jobs"), params={"kind": ["extract", "standard"]})
+    if srv.api_version == 3:
+        assert response.status_code == 200
+        assert {j["kind"] for j in response.json()["jobs"]} == {"standard"}
+        assert http.get(srv.url("/jobs"), params={"kind": "regenerate"}).json() == {"jobs": []}
+    else:
+        assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "kind"]
+    assert http.get(srv.url("/jobs"), params={"kind": "nonsense"}).status_code == 422
+
+
+def test_me_environment_license_type_on_3x(world: Tuple[LocalAvatarServer, requests.Session]) -> None:
+    srv, http = world
+    environment = http.get(srv.url("/users/me")).json()["environment"]
+    assert ("license_type" in environment) == (srv.api_version == 3)
+    assert environment.get("license_type") is None
