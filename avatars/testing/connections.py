@@ -317,6 +317,11 @@ class ConnectionRegistry:
         with self._lock:
             return f"ConnectionRegistry({len(self._items)} connections)"
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by a handler across "is the name free?" and the change that uses the answer."""
+        return self._lock
+
     # -- reading --------------------------------------------------------------------
 
     def visible(self, user_id: str, organization_id: str) -> List[Connection]:

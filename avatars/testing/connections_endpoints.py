@@ -175,10 +175,12 @@ class ConnectionEndpoints:
         self._may_store(principal, scope)
         if not ENGINES[engine].available:
             raise validation_error([error_item(["body", "engine"], engine_unavailable(engine), "value_error.engine")])
-        taken = self.connections.resolve(principal.user.id, principal.user.organization_id, name)
-        if taken is not None and (taken.scope, taken.owner) != (scope, self._owner(principal, scope)):
-            raise ApiError(409, f"The name {name!r} is already used by a {taken.scope} connection")
-        connection, created = self.connections.store(scope, self._owner(principal, scope), name, engine, dsn, label)
+        with self.connections.lock:
+            taken = self.connections.resolve(principal.user.id, principal.user.organization_id, name)
+            if taken is not None and (taken.scope, taken.owner) != (scope, self._owner(principal, scope)):
+                raise ApiError(409, f"The name {name!r} is already used by a {taken.scope} connection")
+            owner = self._owner(principal, scope)
+            connection, created = self.connections.store(scope, owner, name, engine, dsn, label)
         self._event(principal, "create" if created else "update", "connection", connection.id)
         return json_response(connection.summary(), 201 if created else 200)
 
@@ -197,14 +199,14 @@ class ConnectionEndpoints:
         if connection.scope == SCOPE_DEPLOYMENT:
             raise ApiError(409, "A deployment connection cannot be renamed or relabelled here")
         self._may_change(principal, connection)
-        if new_name is not None and new_name != connection.name:
-            if self.connections.resolve(principal.user.id, principal.user.organization_id, new_name) is not None:
-                raise validation_error(
-                    [error_item(["body", "name"], "this name is already taken", "value_error.taken")]
-                )
-            connection.name = new_name
-        if "label" in check.data:
-            connection.label = label
+        with self.connections.lock:
+            if new_name is not None and new_name != connection.name:
+                if self.connections.resolve(principal.user.id, principal.user.organization_id, new_name):
+                    taken = error_item(["body", "name"], "this name is already taken", "value_error.taken")
+                    raise validation_error([taken])
+                connection.name = new_name
+            if "label" in check.data:
+                connection.label = label
         self._event(principal, "update", "connection", connection.id)
         return json_response(connection.summary())
 
@@ -234,16 +236,12 @@ class ConnectionEndpoints:
             raise ApiError(404, f"This deployment offers no {kind} connections")
         added: List[Dict[str, Any]] = []
         for preset in offered:
-            if self.connections.resolve(principal.user.id, principal.user.organization_id, preset.name) is not None:
-                continue
-            connection, _ = self.connections.store(
-                scope,
-                self._owner(principal, scope),
-                preset.name,
-                preset.engine,
-                self.connections.preset_dsn(preset),
-                preset.label,
-            )
+            dsn = self.connections.preset_dsn(preset)
+            with self.connections.lock:
+                if self.connections.resolve(principal.user.id, principal.user.organization_id, preset.name):
+                    continue
+                owner = self._owner(principal, scope)
+                connection, _ = self.connections.store(scope, owner, preset.name, preset.engine, dsn, preset.label)
             self._event(principal, "create", "connection", connection.id)
             added.append(connection.summary())
         return json_response({"connections": added})
