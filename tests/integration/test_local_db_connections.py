@@ -51,7 +51,7 @@ def test_connections_against_the_3x_server(tmp_path: Path, caplog: pytest.LogCap
             with pytest.raises(ValidationError) as refused:
                 connections.put_connection("pg", engine="postgresql", dsn=f"postgresql://u:{SECRET}@db/x", scope="user")
             assert refused.value.fields == ["body.engine"] and SECRET not in str(refused.value)
-            server._require().connections.declare("shared", "sqlite", dsn)
+            server.admin.declare_connection("shared", "sqlite", dsn)
             with pytest.raises(ConflictError):  # a name the deployment already uses
                 connections.put_connection("shared", engine="sqlite", dsn=dsn, scope="user")
 

@@ -306,7 +306,7 @@ def test_put_refuses_a_body_that_is_not_an_object(alice: Caller) -> None:
 def test_deployment_connections_are_read_only_and_hidden_per_organization(
     srv3: LocalAvatarServer, alice: Caller, boss: Caller, outsider: Caller, db: Path
 ) -> None:
-    srv3._require().connections.declare("warehouse", "sqlite", dsn_of(db), label="Warehouse")
+    srv3.admin.declare_connection("warehouse", "sqlite", dsn_of(db), label="Warehouse")
     assert alice.names() == ["warehouse"] and outsider.names() == ["warehouse"]
     (listed,) = alice("GET", "/connections").json()["connections"]
     assert listed["scope"] == "deployment" and listed["redacted"] == f"sqlite:///{db}"
@@ -486,9 +486,12 @@ def test_events_and_logs_never_hold_the_dsn(
     assert_never_echoed(alice)
     assert SECRET not in caplog.text
     assert SECRET not in repr(list(srv3.log))
-    registry = srv3._require().connections
+    registry = ConnectionRegistry()
     connection = registry.declare("w", "sqlite", dsn_of(db))
     assert SECRET not in repr(connection) and SECRET not in repr(registry)
+    with pytest.raises(ValueError) as refused:
+        srv3.admin.declare_connection("w", "sqlite", f"mysql://u:{SECRET}@h/d")
+    assert SECRET not in str(refused.value)
 
 
 def test_redact() -> None:
