@@ -26,11 +26,12 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 from urllib.parse import quote, unquote, urlsplit
 
+from ..models import ConnectionField
 from ._util import new_id
 
 SCOPE_DEPLOYMENT = "deployment"
@@ -55,39 +56,13 @@ MAX_SAMPLE_COLUMNS = 50
 
 
 @dataclass(frozen=True)
-class FormField:
-    key: str
-    label: str
-    type: str = "text"
-    required: bool = False
-    secret: bool = False
-    default: Optional[str] = None
-    placeholder: Optional[str] = None
-    options: Tuple[Tuple[str, str], ...] = ()
-    advanced: bool = False
-
-    def to_json(self) -> Dict[str, Any]:
-        return {
-            "key": self.key,
-            "label": self.label,
-            "type": self.type,
-            "required": self.required,
-            "secret": self.secret,
-            "default": self.default,
-            "placeholder": self.placeholder,
-            "options": [{"value": v, "label": label} for v, label in self.options] or None,
-            "advanced": self.advanced,
-        }
-
-
-@dataclass(frozen=True)
 class Engine:
     engine: str
     label: str
     kind: str  # "sql" or "documents"
     available: bool
     schemes: Tuple[str, ...]
-    fields: Tuple[FormField, ...]
+    fields: Tuple[ConnectionField, ...]
     preview: bool = False
 
     def to_json(self) -> Dict[str, Any]:
@@ -97,17 +72,17 @@ class Engine:
             "kind": self.kind,
             "available": self.available,
             "preview": self.preview,
-            "fields": [f.to_json() for f in self.fields],
+            "fields": [asdict(f) for f in self.fields],
         }
 
 
-def _server_fields(port: str, database_label: str) -> Tuple[FormField, ...]:
+def _server_fields(port: str, database_label: str) -> Tuple[ConnectionField, ...]:
     return (
-        FormField("host", "Host", required=True, placeholder="db.example.com"),
-        FormField("port", "Port", type="number", default=port),
-        FormField("database", database_label, required=True),
-        FormField("user", "User", required=True),
-        FormField("password", "Password", secret=True),
+        ConnectionField("host", "Host", required=True, placeholder="db.example.com"),
+        ConnectionField("port", "Port", type="number", default=port),
+        ConnectionField("database", database_label, required=True),
+        ConnectionField("user", "User", required=True),
+        ConnectionField("password", "Password", secret=True),
     )
 
 
@@ -119,7 +94,7 @@ ENGINES: Dict[str, Engine] = {
         True,
         ("sqlite",),
         (
-            FormField(
+            ConnectionField(
                 "path", "Database file (absolute path on the server)", required=True, placeholder="/data/db.sqlite"
             ),
         ),
@@ -132,12 +107,12 @@ ENGINES: Dict[str, Engine] = {
         ("postgresql", "postgres"),
         _server_fields("5432", "Database")
         + (
-            FormField(
+            ConnectionField(
                 "sslmode",
                 "SSL mode",
                 type="select",
                 default="prefer",
-                options=(("disable", "Disable"), ("prefer", "Prefer"), ("require", "Require")),
+                options=[{"value": v, "label": v.capitalize()} for v in ("disable", "prefer", "require")],
                 advanced=True,
             ),
         ),
