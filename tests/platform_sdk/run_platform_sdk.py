@@ -560,6 +560,10 @@ def run_3x(info: Dict[str, str], checks: Checks) -> None:
     run_3x_absent(info, checks)
     run_3x_flow(info, checks)
     run_3x_connections(info, checks)
+    # last: revoke every key of the demo user (the key in use included)
+    keyed = ApiClient(info["base URL"], api_key=info["API key"])
+    checks.run("3.x api_keys.revoke_all_api_keys", keyed.api_keys.revoke_all_api_keys)
+    checks.raises("3.x the revoked key is refused", "not authenticated", keyed.users.get_me)
 
 
 def run_3x_absent(info: Dict[str, str], checks: Checks) -> None:
