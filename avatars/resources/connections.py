@@ -46,11 +46,11 @@ M = TypeVar("M")
 #: the deployment's configuration, never stored through the API.
 SCOPES = ("organization", "user")
 PRESET_KINDS = ("demo", "sample")
+DEFAULT_SAMPLE_LIMIT = 5
 #: Paths under ``/connections`` that are endpoints, not names.
 _RESERVED = ("engines", "presets", "test")
 #: Form fields whose values are secrets whatever the engine says.
 _SECRET_KEYS = ("password", "secret", "token", "key")
-_UNSET: Any = object()
 _MASK = "***"
 
 
@@ -115,19 +115,21 @@ def _draft(
     label: Optional[str],
     scope: str,
 ) -> Dict[str, Any]:
-    """The ``ConnectionDraft`` body, checked without ever quoting the DSN."""
-    body: Dict[str, Any] = {"engine": require_text(engine, "engine"), "scope": _choice(scope, "scope", SCOPES)}
+    """The ``ConnectionDraft`` body (every field, as the platform SDK sends it),
+    checked without ever quoting the DSN."""
+    require_text(engine, "engine")
+    _choice(scope, "scope", SCOPES)
     if (dsn is None) == (form is None):
         raise RequestValidationError("give exactly one of dsn and fields", field="dsn")
     if dsn is not None:
-        body["dsn"] = require_text(dsn, "dsn")
+        require_text(dsn, "dsn")
     if form is not None:
         if not isinstance(form, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in form.items()):
             raise RequestValidationError("fields must map field keys to strings", field="fields")
-        body["fields"] = dict(form)
+        form = dict(form)
     if label is not None:
-        body["label"] = require_text(label, "label")
-    return body
+        require_text(label, "label")
+    return {"engine": engine, "label": label, "dsn": dsn or "", "fields": form, "scope": scope}
 
 
 class Connections(JsonResource):
@@ -211,21 +213,22 @@ class Connections(JsonResource):
         name: str,
         *,
         new_name: Optional[str] = None,
-        label: Optional[str] = _UNSET,
+        label: Optional[str] = None,
         timeout: Optional[Timeout] = None,
     ) -> ConnectionSummary:
-        """``PATCH /connections/{name}``: rename and/or relabel (``label=None`` clears it)."""
-        path = self._path(name)
-        body: Dict[str, Any] = {}
+        """``PATCH /connections/{name}``: rename and/or relabel.
+
+        ``None`` leaves a field as it is; ``label=""`` clears the label.
+        """
+        if new_name is None and label is None:
+            raise RequestValidationError("give new_name or label (or both)", field="new_name")
         if new_name is not None:
             name_segment(new_name, "new_name", reserved=_RESERVED)
-            body["name"] = new_name
-        if label is not _UNSET:
-            body["label"] = None if label is None else require_text(label, "label")
-        if not body:
-            raise RequestValidationError("give new_name or label (or both)", field="new_name")
+        if label is not None and not isinstance(label, str):
+            raise RequestValidationError(f"label must be a string, got {type(label).__name__}", field="label")
         endpoint = "PATCH /connections/{name}"
-        response = self._call("PATCH", path, endpoint, body=body, timeout=timeout)
+        body = {"name": new_name, "label": label}
+        response = self._call("PATCH", self._path(name), endpoint, body=body, timeout=timeout)
         return self._load(ConnectionSummary, response, endpoint)
 
     def delete_connection(self, name: str, *, timeout: Optional[Timeout] = None) -> None:
@@ -275,7 +278,7 @@ class Connections(JsonResource):
         limit: Optional[int] = None,
         timeout: Optional[Timeout] = None,
     ) -> ConnectionSample:
-        """``POST /connections/{name}/sample``: up to ``limit`` (1-20, server default 5)
+        """``POST /connections/{name}/sample``: up to ``limit`` (1-20, default 5)
         values of each column of ``columns`` (``{table: [column, ...]}``, 1-10 tables)."""
         if not isinstance(columns, Mapping) or not 1 <= len(columns) <= 10:
             raise RequestValidationError("columns must map 1 to 10 tables to column lists", field="columns")
@@ -284,11 +287,11 @@ class Connections(JsonResource):
             if isinstance(names, str) or not all(isinstance(c, str) for c in names):
                 raise RequestValidationError(f"columns[{table!r}] must be a list of column names", field="columns")
             wanted[require_text(table, "table")] = list(names)
-        body: Dict[str, Any] = {"columns": wanted}
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 20:
-                raise RequestValidationError("limit must be an integer from 1 to 20", field="limit")
-            body["limit"] = limit
+        if limit is None:
+            limit = DEFAULT_SAMPLE_LIMIT
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 20:
+            raise RequestValidationError("limit must be an integer from 1 to 20", field="limit")
+        body = {"columns": wanted, "limit": limit}
         endpoint = "POST /connections/{name}/sample"
         response = self._call("POST", self._path(name, "/sample"), endpoint, body=body, timeout=timeout)
         return self._load(ConnectionSample, response, endpoint)

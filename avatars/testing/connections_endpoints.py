@@ -185,7 +185,11 @@ class ConnectionEndpoints:
         return json_response(connection.summary(), 201 if created else 200)
 
     def patch_connection(self, request: Request, principal: Optional[Principal], name: str) -> Response:
-        """Rename and/or relabel; never the DSN."""
+        """Rename and/or relabel; never the DSN.
+
+        ``null`` (or absent) leaves a field as it is: the platform SDK's
+        ``ConnectionPatch`` sends ``"label": null`` with every rename.  An empty
+        ``label`` clears it."""
         assert principal is not None
         check = Checker(read_json_object(request))
         new_name = check.string("name", required=False)
@@ -205,8 +209,8 @@ class ConnectionEndpoints:
                     taken = error_item(["body", "name"], "this name is already taken", "value_error.taken")
                     raise validation_error([taken])
                 connection.name = new_name
-            if "label" in check.data:
-                connection.label = label
+            if label is not None:
+                connection.label = label or None
         self._event(principal, "update", "connection", connection.id)
         return json_response(connection.summary())
 

@@ -57,7 +57,9 @@ def test_connections_against_the_3x_server(tmp_path: Path, caplog: pytest.LogCap
 
             sample = connections.sample_connection("people", {"people": ["ref", "nope"]}, limit=2)
             assert sample.samples == {"people": {"ref": ["r1", "r2"]}} and sample.missing == ["people.nope"]
-            assert connections.patch_connection("people", new_name="folks", label=None).label is None
+            renamed = connections.patch_connection("people", new_name="folks")
+            assert (renamed.name, renamed.label) == ("folks", "People")  # None leaves the label as it is
+            assert connections.patch_connection("folks", label="").label is None
             assert sorted(c.name for c in connections.list_connections()) == ["demo", "folks", "shared"]
             capabilities = client.capabilities.get_capabilities()
             assert capabilities.database_engines == ["sqlite"]

@@ -762,12 +762,18 @@ def run_3x_connections(info: Dict[str, str], checks: Checks) -> None:
                 f"{sample}",
             ),
         )
+        run(
+            "3.x connections.patch_connection (relabel)",
+            lambda: expect(
+                connections.patch_connection(ConnectionPatch(label="Clinic 2"), "clinic").label == "Clinic 2", "?"
+            ),
+        )
         renamed = run(
-            "3.x connections.patch_connection (rename, relabel)",
-            lambda: connections.patch_connection(ConnectionPatch(name="clinic-2", label="Clinic 2"), "clinic"),
+            "3.x connections.patch_connection (rename: the SDK sends label null)",
+            lambda: connections.patch_connection(ConnectionPatch(name="clinic-2"), "clinic"),
         )
         run(
-            "3.x the rename kept the connection",
+            "3.x the rename kept the connection and its label",
             lambda: expect(
                 renamed.name == "clinic-2"
                 and renamed.label == "Clinic 2"

@@ -335,7 +335,10 @@ def test_patch_renames_and_relabels_without_the_dsn(alice: Caller, db: Path) -> 
     assert alice.names() == ["two", "uno"]
     assert alice("POST", "/connections/uno/test").json()["reachable"] is True
     assert alice("POST", "/connections/one/test").status_code == 404
-    cleared = alice("PATCH", "/connections/uno", json={"label": None})
+    # null leaves the label as it is (the platform SDK sends "label": null with a rename); "" clears it
+    kept = alice("PATCH", "/connections/uno", json={"name": "uno", "label": None})
+    assert kept.json()["label"] == "Uno"
+    cleared = alice("PATCH", "/connections/uno", json={"label": ""})
     assert cleared.json()["label"] is None
     taken = alice("PATCH", "/connections/uno", json={"name": "two"})
     assert taken.status_code == 422 and taken.json()["detail"][0]["loc"] == ["body", "name"]

@@ -80,7 +80,9 @@ def test_put_connection_sends_the_draft(rsps: responses.RequestsMock, client: Ap
         json=SUMMARY,
         status=201,
         match=[
-            matchers.json_params_matcher({"engine": "postgresql", "dsn": DSN, "label": "CRM", "scope": "organization"})
+            matchers.json_params_matcher(
+                {"engine": "postgresql", "label": "CRM", "dsn": DSN, "fields": None, "scope": "organization"}
+            )
         ],
     )
     stored = client.connections.put_connection("crm", engine="postgresql", dsn=DSN, label="CRM")
@@ -93,7 +95,11 @@ def test_put_connection_from_form_fields(rsps: responses.RequestsMock, client: A
         responses.PUT,
         f"{BASE}/connections/x",
         json={"name": "x", "engine": "sqlite", "scope": "user"},
-        match=[matchers.json_params_matcher({"engine": "sqlite", "fields": form, "scope": "user"})],
+        match=[
+            matchers.json_params_matcher(
+                {"engine": "sqlite", "label": None, "dsn": "", "fields": form, "scope": "user"}
+            )
+        ],
     )
     assert client.connections.put_connection("x", engine="sqlite", fields=form, scope="user").scope == "user"
 
@@ -159,23 +165,26 @@ def test_an_error_without_the_dsn_is_left_as_it_is(rsps: responses.RequestsMock,
     assert caught.value.response is not None and "taken" in str(caught.value)
 
 
-def test_patch_sends_only_what_changes(rsps: responses.RequestsMock, client: ApiClient) -> None:
+def test_patch_sends_the_platform_shape(rsps: responses.RequestsMock, client: ApiClient) -> None:
+    """As the platform SDK's ConnectionPatch: both keys, null for "leave it"; "" clears the label."""
     rsps.add(
         responses.PATCH,
         f"{BASE}/connections/crm",
         json={**SUMMARY, "name": "crm2"},
-        match=[matchers.json_params_matcher({"name": "crm2"})],
+        match=[matchers.json_params_matcher({"name": "crm2", "label": None})],
     )
     rsps.add(
         responses.PATCH,
         f"{BASE}/connections/crm2",
         json={**SUMMARY, "name": "crm2", "label": None},
-        match=[matchers.json_params_matcher({"label": None})],
+        match=[matchers.json_params_matcher({"name": None, "label": ""})],
     )
     assert client.connections.patch_connection("crm", new_name="crm2").name == "crm2"
-    assert client.connections.patch_connection("crm2", label=None).label is None
+    assert client.connections.patch_connection("crm2", label="").label is None
     with pytest.raises(RequestValidationError):
         client.connections.patch_connection("crm2")
+    with pytest.raises(RequestValidationError):
+        client.connections.patch_connection("crm2", label=3)  # type: ignore[arg-type]
 
 
 def test_delete_test_sample(rsps: responses.RequestsMock, client: ApiClient) -> None:
