@@ -65,6 +65,7 @@ from .resources.api_keys import ApiKeys
 from .resources.auth import Auth
 from .resources.capabilities import Capabilities
 from .resources.compatibility import Compatibility
+from .resources.connections import Connections
 from .resources.datasets import Datasets
 from .resources.event_logs import EventLogs
 from .resources.health import Health
@@ -266,6 +267,7 @@ class ApiClient:
         self.api_keys = ApiKeys(self)
         self.capabilities = Capabilities(self)
         self.compatibility = Compatibility(self)
+        self.connections = Connections(self)
         self.datasets = Datasets(self)
         self.event_logs = EventLogs(self)
         self.health = Health(self)

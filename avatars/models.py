@@ -61,6 +61,12 @@ __all__ = [
     "JobFlowCreateResponse",
     "EventLogResponse",
     "CapabilitiesResponse",
+    "ConnectionSummary",
+    "ConnectionProbe",
+    "ConnectionSample",
+    "ConnectionField",
+    "EngineDescriptor",
+    "ConnectionPresetSummary",
     "BulkDeleteResponse",
     "FileCredentials",
     "FileAccess",
@@ -681,3 +687,77 @@ class ForgottenPasswordRequest:
 
     def to_json(self) -> Dict[str, Any]:
         return {"email": self.email}
+
+
+# -- platform API 3.x: named database connections (``client.connections``) ---------------
+# No model here has a connection string: the platform never returns one.
+
+
+@dataclass(frozen=True)
+class ConnectionSummary:
+    """A named connection.  ``redacted`` is its connection string's display form (no password)."""
+
+    name: str
+    engine: str
+    label: Optional[str] = None
+    scope: Optional[str] = None
+    redacted: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ConnectionProbe:
+    """What opening a connection found; ``error`` says why it did not open."""
+
+    reachable: bool
+    engine: Optional[str] = None
+    has_schema: Optional[bool] = None
+    is_empty: Optional[bool] = None
+    table_count: Optional[int] = None
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ConnectionSample:
+    """A few values of the asked columns: ``samples[table][column]``; absent ones in ``missing``."""
+
+    samples: Optional[Dict[str, Dict[str, List[Optional[str]]]]] = None
+    missing: Optional[List[str]] = None
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ConnectionField:
+    """One input of an engine's connection form (``secret``: never shown back)."""
+
+    key: str
+    label: str
+    type: str = "text"
+    required: bool = False
+    secret: bool = False
+    default: Optional[str] = None
+    placeholder: Optional[str] = None
+    options: Optional[List[Dict[str, str]]] = None
+    advanced: bool = False
+
+
+@dataclass(frozen=True)
+class EngineDescriptor:
+    """A kind of database (``kind``: ``sql`` or ``documents``) and its form
+    (``form_fields``: the wire's ``fields``)."""
+
+    engine: str
+    label: str
+    kind: str
+    available: bool
+    form_fields: List[ConnectionField]
+    preview: bool = False
+
+
+@dataclass(frozen=True)
+class ConnectionPresetSummary:
+    """A connection the deployment offers to add (``kind``: ``demo`` or ``sample``)."""
+
+    name: str
+    engine: str
+    kind: str
+    label: Optional[str] = None

@@ -56,6 +56,12 @@ __all__ = [
     "JobFlowCreateResponseSchema",
     "EventLogResponseSchema",
     "CapabilitiesResponseSchema",
+    "ConnectionSummarySchema",
+    "ConnectionProbeSchema",
+    "ConnectionSampleSchema",
+    "ConnectionFieldSchema",
+    "EngineDescriptorSchema",
+    "ConnectionPresetSummarySchema",
     "load",
     "load_many",
     "load_results",
@@ -347,6 +353,73 @@ class CapabilitiesResponseSchema(BaseSchema):
     input_protocols = fields.List(fields.String(), required=True)
     database_engines = fields.List(fields.String(), required=True)
     connections = fields.List(fields.Dict(), required=True)
+
+
+class ConnectionSummarySchema(BaseSchema):
+    __model__ = models.ConnectionSummary
+
+    name = fields.String(required=True)
+    engine = fields.String(required=True)
+    label = fields.String(**_NULLABLE)
+    scope = fields.String(**_NULLABLE)
+    redacted = fields.String(**_NULLABLE)
+
+
+class ConnectionProbeSchema(BaseSchema):
+    __model__ = models.ConnectionProbe
+
+    reachable = fields.Boolean(required=True)
+    engine = fields.String(**_NULLABLE)
+    has_schema = fields.Boolean(**_NULLABLE)
+    is_empty = fields.Boolean(**_NULLABLE)
+    table_count = fields.Integer(strict=True, **_NULLABLE)
+    error = fields.String(**_NULLABLE)
+
+
+class ConnectionSampleSchema(BaseSchema):
+    __model__ = models.ConnectionSample
+
+    samples = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.List(fields.String(allow_none=True))),
+        **_NULLABLE,
+    )
+    missing = fields.List(fields.String(), **_NULLABLE)
+    error = fields.String(**_NULLABLE)
+
+
+class ConnectionFieldSchema(BaseSchema):
+    __model__ = models.ConnectionField
+
+    key = fields.String(required=True)
+    label = fields.String(required=True)
+    type = fields.String(load_default="text")
+    required = fields.Boolean(load_default=False)
+    secret = fields.Boolean(load_default=False)
+    default = fields.String(**_NULLABLE)
+    placeholder = fields.String(**_NULLABLE)
+    options = fields.List(fields.Dict(keys=fields.String(), values=fields.String()), **_NULLABLE)
+    advanced = fields.Boolean(load_default=False)
+
+
+class EngineDescriptorSchema(BaseSchema):
+    __model__ = models.EngineDescriptor
+
+    engine = fields.String(required=True)
+    label = fields.String(required=True)
+    kind = fields.String(required=True)
+    available = fields.Boolean(required=True)
+    form_fields = fields.Nested(ConnectionFieldSchema, many=True, required=True, data_key="fields")
+    preview = fields.Boolean(load_default=False)
+
+
+class ConnectionPresetSummarySchema(BaseSchema):
+    __model__ = models.ConnectionPresetSummary
+
+    name = fields.String(required=True)
+    engine = fields.String(required=True)
+    kind = fields.String(required=True)
+    label = fields.String(**_NULLABLE)
 
 
 # ``{kind: [url, ...]}``: the whole body is one mapping, so it is loaded by a

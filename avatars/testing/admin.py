@@ -313,6 +313,12 @@ class ServerAdmin:
         """Make every storage credential issued so far expired; returns how many."""
         return self._state.file_access.expire_all()
 
+    def declare_connection(self, name: str, engine: str, dsn: str, label: Optional[str] = None) -> None:
+        """A deployment's database connection (platform API 3.x ``/connections``):
+        every user can use it, nobody can change it.  ``ValueError`` for an
+        unknown engine or a DSN that does not parse (the message never holds it)."""
+        self._state.connections.declare(name, engine, dsn, label)
+
     # -- rate limits, faults, logs ---------------------------------------------------
 
     def set_rate_limit(self, method: str, path: str, limit: int, window_seconds: float) -> RateLimit:

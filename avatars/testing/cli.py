@@ -65,7 +65,7 @@ def build_parser(prog: str = "python -m avatars.testing") -> argparse.ArgumentPa
         type=int,
         choices=(2, 3),
         default=2,
-        help="act as the platform API 2.90 (default) or 3.x (no /login; /capabilities, /jobs/flow, cancel)",
+        help="act as the platform API 2.90 (default) or 3.x (no /login; /capabilities, /connections, /jobs/flow...)",
     )
     parser.add_argument(
         "--admin-secret-file", type=Path, default=None, help="enable the /_admin HTTP API and write its secret here"

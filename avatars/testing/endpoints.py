@@ -19,6 +19,7 @@ Choices where the contract is silent (also listed in the package docstring):
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import re
 import uuid
@@ -41,8 +42,10 @@ from ._http import (
     read_limited_body,
     validation_error,
 )
-from ._util import canonical_uuid, is_uuid, iso, new_id, now, parse_version
+from ._util import canonical_uuid, is_uuid, iso, new_id, now, parse_iso, parse_version
 from .auth import Principal, check_password, issue_api_key, issue_tokens, logout, refresh
+from .connections_endpoints import ConnectionEndpoints
+from .events import Event
 from .jobs import JOB_KINDS
 from .objects import DEFAULT_BUCKET, location, result_key
 from .openapi import build_document
@@ -83,8 +86,10 @@ def api_key_json(key: ApiKey) -> Dict[str, Any]:
     }
 
 
-def job_json(job: Job) -> Dict[str, Any]:
-    return {
+def job_json(job: Job, api_version: int = 2) -> Dict[str, Any]:
+    """``JobResponse``; 3.x adds ``phase``/``phase_done``/``phase_total`` (the local
+    jobs have no phases: empty, 0 and 0, the platform's defaults)."""
+    out: Dict[str, Any] = {
         "name": job.name,
         "set_name": job.set_name,
         "parameters_name": job.parameters_name or "",
@@ -98,6 +103,9 @@ def job_json(job: Job) -> Dict[str, Any]:
         "deleted_at": iso(job.deleted_at),
         "depends_on": list(job.depends_on),
     }
+    if api_version >= 3:
+        out.update(phase="", phase_done=0, phase_total=0)
+    return out
 
 
 Handler = Callable[..., Response]
@@ -129,6 +137,8 @@ _FLOW_PARENTS: Dict[str, Tuple[str, ...]] = {
     "signal_metrics": ("standard",),
     "report": ("standard", "privacy_metrics", "signal_metrics"),
 }
+#: Job kinds SDK 1.30 (API 3.17) adds; the local server runs none of them.
+JOB_KINDS_3X = ("extract", "schema_discovery", "reference", "regenerate")
 #: At most this many distinct ``names=`` in one ``GET /jobs`` (3.x: more is a 400).
 MAX_JOB_NAMES = 100
 
@@ -163,16 +173,20 @@ class JobFilters:
 
 
 def job_filters(request: Request, *, names_allowed: bool) -> JobFilters:
-    """Read and check the query of ``GET /jobs`` (422 items for bad values)."""
+    """Read and check the query of ``GET /jobs`` (422 items for bad values).
+
+    ``names_allowed``: the server acts as 3.x (``names=``, and the 3.x job kinds
+    are valid filters, though no local job has them)."""
     args = request.args
     errors: List[Dict[str, Any]] = []
     kinds = tuple(k for k in args.getlist("kind") if k)
+    known = JOB_KINDS + JOB_KINDS_3X if names_allowed else JOB_KINDS
     for kind in kinds:
-        if kind not in JOB_KINDS:
+        if kind not in known:
             errors.append(
                 error_item(
                     ["query", "kind"],
-                    "value is not a valid enumeration member; permitted: " + ", ".join(repr(k) for k in JOB_KINDS),
+                    "value is not a valid enumeration member; permitted: " + ", ".join(repr(k) for k in known),
                     "type_error.enum",
                 )
             )
@@ -217,12 +231,83 @@ def job_filters(request: Request, *, names_allowed: bool) -> JobFilters:
     )
 
 
-class Endpoints:
+#: SDK 1.30 ``Verb`` and ``ObjectType`` (``GET /event-logs`` filters on 3.x).
+EVENT_VERBS = ("login", "logout", "download", "read", "create", "update", "delete", "cancel", "startup", "test")
+EVENT_OBJECT_TYPES = ("user", "job", "api_key", "resource", "organization", "file", "connection", "")
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    verbs: Tuple[str, ...] = ()
+    object_types: Tuple[str, ...] = ()
+    created_from: Optional[_dt.datetime] = None
+    created_before: Optional[_dt.datetime] = None
+    starting_after: Optional[str] = None
+    limit: Optional[int] = None
+
+    def keeps(self, event: Event) -> bool:
+        # compared as the client saw the time (microseconds), not as the float stored
+        created = _dt.datetime.fromtimestamp(event.created_at, tz=_dt.timezone.utc)
+        return (
+            (not self.verbs or event.verb in self.verbs)
+            and (not self.object_types or event.object_type in self.object_types)
+            and (self.created_from is None or created >= self.created_from)
+            and (self.created_before is None or created < self.created_before)
+        )
+
+
+def event_filters(request: Request) -> EventFilters:
+    """Read and check the 3.x query of ``GET /event-logs`` (422 items for bad values)."""
+    args = request.args
+    errors: List[Dict[str, Any]] = []
+    verbs = tuple(args.getlist("verb"))
+    types = tuple(args.getlist("object_type"))
+    for name, values, allowed in (("verb", verbs, EVENT_VERBS), ("object_type", types, EVENT_OBJECT_TYPES)):
+        if any(v not in allowed for v in values):
+            permitted = ", ".join(repr(a) for a in allowed)
+            errors.append(
+                error_item(["query", name], f"value is not a valid enumeration member; permitted: {permitted}", "enum")
+            )
+    moments: Dict[str, Optional[_dt.datetime]] = {}
+    for name in ("created_from", "created_before"):
+        raw = args.get(name)
+        moments[name] = None
+        if raw:
+            try:
+                moments[name] = _dt.datetime.fromtimestamp(parse_iso(raw), tz=_dt.timezone.utc)
+            except ValueError:
+                errors.append(error_item(["query", name], "invalid datetime format", "datetime_parsing"))
+    limit: Optional[int] = None
+    raw_limit = args.get("limit")
+    if raw_limit:
+        try:
+            limit = int(raw_limit)
+        except ValueError:
+            errors.append(error_item(["query", "limit"], "value is not a valid integer", "type_error.integer"))
+        else:
+            if limit < 1:
+                errors.append(error_item(["query", "limit"], "ensure this value is at least 1", "greater_than_equal"))
+    if errors:
+        raise validation_error(errors)
+    return EventFilters(
+        verbs=verbs,
+        object_types=types,
+        created_from=moments["created_from"],
+        created_before=moments["created_before"],
+        starting_after=args.get("starting_after") or None,
+        limit=limit,
+    )
+
+
+class Endpoints(ConnectionEndpoints):
     """Route handlers; each takes ``(request, principal, **path_args)``."""
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.store = state.store
+        self.connections = state.connections
+        if self.connections.root is None:
+            self.connections.root = state.store.root
 
     def handler(self, name: str) -> Handler:
         method: Handler = getattr(self, name)
@@ -233,29 +318,18 @@ class Endpoints:
 
     # -- 3.x and event logs -------------------------------------------------------------
 
-    def capabilities(self, request: Request, principal: Optional[Principal]) -> Response:
-        return json_response({"input_protocols": ["s3"], "database_engines": [], "connections": []})
-
     def list_event_logs(self, request: Request, principal: Optional[Principal]) -> Response:
-        """Most recent first; on 3.x the ``verb``/``object_type``/``limit`` filters apply."""
+        """Most recent first; on 3.x the ``verb``/``object_type``/``created_*``/``limit`` filters apply."""
         assert principal is not None
         events = self.state.events.of(principal.user.id)
         if self.state.settings.api_version >= 3:
-            verbs = request.args.getlist("verb")
-            types = request.args.getlist("object_type")
-            events = [e for e in events if (not verbs or e.verb in verbs) and (not types or e.object_type in types)]
-            after = request.args.get("starting_after")
-            if after:
+            wanted = event_filters(request)
+            events = [e for e in events if wanted.keeps(e)]
+            if wanted.starting_after:
                 ids = [e.id for e in events]
-                events = events[ids.index(after) + 1 :] if after in ids else []
-            raw_limit = request.args.get("limit")
-            if raw_limit:
-                try:
-                    events = events[: max(0, int(raw_limit))]
-                except ValueError:
-                    raise validation_error(
-                        [error_item(["query", "limit"], "value is not a valid integer", "type_error.integer")]
-                    ) from None
+                events = events[ids.index(wanted.starting_after) + 1 :] if wanted.starting_after in ids else []
+            if wanted.limit is not None:
+                events = events[: wanted.limit]
         return json_response([e.to_json() for e in events])
 
     def get_operation(self, request: Request, principal: Optional[Principal], op_id: str) -> Response:
@@ -441,7 +515,10 @@ class Endpoints:
 
     def me(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
-        return json_response({**user_json(principal.user), "environment": dict(principal.user.environment)})
+        environment: Dict[str, Any] = dict(principal.user.environment)
+        if self.state.settings.api_version >= 3:
+            environment.setdefault("license_type", None)  # 3.x EnvironmentInfo
+        return json_response({**user_json(principal.user), "environment": environment})
 
     def credits_info(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
@@ -677,7 +754,9 @@ class Endpoints:
         jobs = [j for j in jobs if wanted.keeps(j)]
         if wanted.limit is not None:
             jobs = jobs[-wanted.limit :] if wanted.limit else []
-        return json_response({"jobs": [job_json(j) for j in jobs]})
+        if self.state.settings.api_version >= 3:
+            jobs.reverse()  # 3.x: newest first (SDK 1.30 ``get_jobs``)
+        return json_response({"jobs": [job_json(j, self.state.settings.api_version) for j in jobs]})
 
     def _parent_name(self, reference: str) -> str:
         """A ``depends_on`` entry: a job name, or a ``JobCreateResponse.Location`` (``.../jobs/<name>``)."""
@@ -788,11 +867,13 @@ class Endpoints:
         if not jobs:
             return json_response({"jobs": []})
         last_set = jobs[-1].set_name
-        return json_response({"jobs": [job_json(j) for j in jobs if j.set_name == last_set]})
+        return json_response(
+            {"jobs": [job_json(j, self.state.settings.api_version) for j in jobs if j.set_name == last_set]}
+        )
 
     def get_job(self, request: Request, principal: Optional[Principal], job_name: str) -> Response:
         assert principal is not None
-        return json_response(job_json(self._my_job(principal, job_name)))
+        return json_response(job_json(self._my_job(principal, job_name), self.state.settings.api_version))
 
     def _soft_delete(self, job: Job) -> None:
         self.state.runner.cancel(job, status="cancelled" if self.state.settings.api_version >= 3 else "error")
@@ -805,14 +886,14 @@ class Endpoints:
         assert principal is not None
         job = self._my_job(principal, job_name)
         self._soft_delete(job)
-        return json_response(job_json(job))
+        return json_response(job_json(job, self.state.settings.api_version))
 
     def cancel_job(self, request: Request, principal: Optional[Principal], job_name: str) -> Response:
         assert principal is not None
         job = self._my_job(principal, job_name)
         if not self.state.runner.cancel(job, status="cancelled"):
             raise ApiError(409, {"message": f"Job {job.name} is already over (status {job.status})"})
-        return json_response(job_json(job))
+        return json_response(job_json(job, self.state.settings.api_version))
 
     def bulk_delete_jobs(self, request: Request, principal: Optional[Principal]) -> Response:
         assert principal is not None
@@ -828,7 +909,7 @@ class Endpoints:
                 failed.append(name)
                 continue
             self._soft_delete(job)
-            deleted.append(job_json(job))
+            deleted.append(job_json(job, self.state.settings.api_version))
         return json_response({"deleted_jobs": deleted, "failed_jobs": failed})
 
     # -- results and files -------------------------------------------------------------

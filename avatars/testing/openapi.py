@@ -42,6 +42,7 @@ _USER_PROPS = {
 }
 _JOB_STATUS = ["queued", "created", "pending", "finished", "error", "parent_error", "lost", "orphaned", "cancelled", ""]
 _JOB_KINDS = list(JOB_KINDS)
+_SCOPES = ("deployment", "organization", "user")
 _API_KEY_PROPS = {
     "id": _UUID,
     "name": _S,
@@ -124,6 +125,9 @@ SCHEMAS: Dict[str, Dict[str, Any]] = {
             "exception": _S,
             "done": {"type": "boolean"},
             "progress": _nullable({"type": "number"}),
+            "phase": _nullable(_S),
+            "phase_done": _nullable({"type": "integer"}),
+            "phase_total": _nullable({"type": "integer"}),
             "deleted_at": _nullable(_DT),
         },
         ["name", "set_name", "parameters_name", "display_name", "created_at", "kind", "status", "exception", "done"],
@@ -147,10 +151,112 @@ SCHEMAS: Dict[str, Dict[str, Any]] = {
         {
             "input_protocols": {"type": "array", "items": _S},
             "database_engines": {"type": "array", "items": _S},
-            "connections": {"type": "array", "items": {"type": "object"}},
+            "connections": {"type": "array", "items": _ref("DatabaseConnectionSummary")},
         },
         ["input_protocols", "database_engines", "connections"],
     ),
+    # 3.x /connections (the DSN is write-only: no response schema has it)
+    "ConnectionDraft": _obj(
+        {
+            "engine": _S,
+            "label": _nullable(_S),
+            "dsn": {**_S, "writeOnly": True},
+            "fields": _nullable({"type": "object", "additionalProperties": _S}),
+            "scope": {"type": "string", "enum": list(_SCOPES)},
+        },
+        [],
+    ),
+    "ConnectionPatch": _obj({"name": _nullable(_S), "label": _nullable(_S)}, []),
+    "ConnectionPresetRequest": _obj(
+        {"kind": {"type": "string", "enum": ["demo", "sample"]}, "scope": {"type": "string", "enum": list(_SCOPES)}},
+        ["kind"],
+    ),
+    "ConnectionProbe": _obj(
+        {
+            "reachable": {"type": "boolean"},
+            "engine": _nullable(_S),
+            "has_schema": _nullable({"type": "boolean"}),
+            "is_empty": _nullable({"type": "boolean"}),
+            "table_count": _nullable({"type": "integer"}),
+            "error": _nullable(_S),
+        },
+        ["reachable"],
+    ),
+    "ConnectionSampleRequest": _obj(
+        {
+            "columns": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": _S},
+                "minProperties": 1,
+                "maxProperties": 10,
+            },
+            "limit": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5},
+        },
+        ["columns"],
+    ),
+    "ConnectionSample": _obj(
+        {
+            "samples": _nullable(
+                {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": {"type": "array", "items": _nullable(_S)},
+                    },
+                }
+            ),
+            "missing": _nullable({"type": "array", "items": _S}),
+            "error": _nullable(_S),
+        },
+        [],
+    ),
+    "DatabaseConnectionSummary": _obj(
+        {"name": _S, "label": _nullable(_S), "engine": _S, "scope": {"type": "string", "enum": list(_SCOPES)}},
+        ["name", "engine"],
+    ),
+    "ConnectionSummary": _obj(
+        {
+            "name": _S,
+            "label": _nullable(_S),
+            "engine": _S,
+            "scope": {"type": "string", "enum": list(_SCOPES)},
+            "redacted": _nullable(_S),
+        },
+        ["name", "engine"],
+    ),
+    "ConnectionList": _obj({"connections": {"type": "array", "items": _ref("ConnectionSummary")}}, ["connections"]),
+    "ConnectionPresetSummary": _obj(
+        {"name": _S, "label": _nullable(_S), "engine": _S, "kind": {"type": "string", "enum": ["demo", "sample"]}},
+        ["name", "engine", "kind"],
+    ),
+    "ConnectionPresetList": _obj({"presets": {"type": "array", "items": _ref("ConnectionPresetSummary")}}, ["presets"]),
+    "FieldOption": _obj({"value": _S, "label": _S}, ["value", "label"]),
+    "ConnectionField": _obj(
+        {
+            "key": _S,
+            "label": _S,
+            "type": {"type": "string", "enum": ["text", "number", "select"]},
+            "required": {"type": "boolean"},
+            "secret": {"type": "boolean"},
+            "default": _nullable(_S),
+            "placeholder": _nullable(_S),
+            "options": _nullable({"type": "array", "items": _ref("FieldOption")}),
+            "advanced": {"type": "boolean"},
+        },
+        ["key", "label"],
+    ),
+    "EngineDescriptor": _obj(
+        {
+            "engine": _S,
+            "label": _S,
+            "kind": {"type": "string", "enum": ["sql", "documents"]},
+            "available": {"type": "boolean"},
+            "preview": {"type": "boolean"},
+            "fields": {"type": "array", "items": _ref("ConnectionField")},
+        },
+        ["engine", "label", "kind", "available", "fields"],
+    ),
+    "EngineList": _obj({"engines": {"type": "array", "items": _ref("EngineDescriptor")}}, ["engines"]),
     "JobCreateResponse": _obj({"name": _S, "Location": _S}, ["name", "Location"]),
     "BulkDeleteRequest": _obj({"job_names": {"type": "array", "items": _S, "maxItems": 100}}, ["job_names"]),
     "BulkDeleteResponse": _obj(

@@ -8,7 +8,8 @@ a list of X), used for the OpenAPI document and by the ``wrong_schema`` fault.
 server acts as 2.90 or as 3.x, ``Settings.api_version``): on the others it
 answers 404 as that platform would.
 
-Fixed paths (``/resources/volume``, ``/api-keys/admin``, ``/jobs/flow``) come
+Fixed paths (``/resources/volume``, ``/api-keys/admin``, ``/jobs/flow``,
+``/connections/engines``) come
 before the rows with a variable segment at the same place, so that
 ``{set_name}`` or ``{key_id}`` never swallow them.
 """
@@ -131,6 +132,102 @@ ROUTES: List[Route] = [
         "What this deployment can do",
         "capabilities",
         response_model="CapabilitiesResponse",
+        versions=V3_ONLY,
+    ),
+    # connections (3.x): fixed paths before /connections/<name>
+    Route(
+        "/connections",
+        ("GET",),
+        "list_connections",
+        "The connections the caller can use (deployment, organization, own)",
+        "connections",
+        response_model="ConnectionList",
+        versions=V3_ONLY,
+    ),
+    Route(
+        "/connections/engines",
+        ("GET",),
+        "list_engines",
+        "The database engines and the form of each",
+        "connections",
+        response_model="EngineList",
+        versions=V3_ONLY,
+    ),
+    Route(
+        "/connections/presets",
+        ("GET",),
+        "list_connection_presets",
+        "The demo and sample connections this deployment offers",
+        "connections",
+        response_model="ConnectionPresetList",
+        versions=V3_ONLY,
+    ),
+    Route(
+        "/connections/presets",
+        ("POST",),
+        "add_connection_presets",
+        "Add the offered connections of one kind",
+        "connections",
+        response_model="ConnectionList",
+        request_model="ConnectionPresetRequest",
+        versions=V3_ONLY,
+    ),
+    Route(
+        "/connections/test",
+        ("POST",),
+        "test_draft_connection",
+        "Open a connection that is not stored yet",
+        "connections",
+        response_model="ConnectionProbe",
+        request_model="ConnectionDraft",
+        versions=V3_ONLY,
+    ),
+    Route(
+        "/connections/<name>",
+        ("PUT",),
+        "put_connection",
+        "Store or replace a named connection (201 new, 200 replaced)",
+        "connections",
+        response_model="ConnectionSummary",
+        request_model="ConnectionDraft",
+        versions=V3_ONLY,
+    ),
+    Route(
+        "/connections/<name>",
+        ("PATCH",),
+        "patch_connection",
+        "Rename or relabel a connection",
+        "connections",
+        response_model="ConnectionSummary",
+        request_model="ConnectionPatch",
+        versions=V3_ONLY,
+    ),
+    Route(
+        "/connections/<name>",
+        ("DELETE",),
+        "delete_connection",
+        "Forget a connection",
+        "connections",
+        status=204,
+        versions=V3_ONLY,
+    ),
+    Route(
+        "/connections/<name>/test",
+        ("POST",),
+        "test_connection",
+        "Open a named connection and report what is there",
+        "connections",
+        response_model="ConnectionProbe",
+        versions=V3_ONLY,
+    ),
+    Route(
+        "/connections/<name>/sample",
+        ("POST",),
+        "sample_connection",
+        "A few values of the asked key columns",
+        "connections",
+        response_model="ConnectionSample",
+        request_model="ConnectionSampleRequest",
         versions=V3_ONLY,
     ),
     Route(

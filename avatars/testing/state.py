@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, Optional
 
 from .._version import __version__
+from .connections import ConnectionRegistry
 from .events import EventLog
 from .faults import FaultRegistry, RateLimits
 from .jobs import JobRunner
@@ -121,6 +122,7 @@ class ServerState:
     file_access: FileAccessRegistry = field(default_factory=FileAccessRegistry)
     events: EventLog = field(default_factory=EventLog)
     operations: OperationRegistry = field(default_factory=OperationRegistry)
+    connections: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     stop_event: threading.Event = field(default_factory=threading.Event)
     reset_tokens: Dict[str, str] = field(default_factory=dict)
     admin_secret: Optional[str] = None

@@ -103,6 +103,20 @@ def our_calls_3(c: ApiClient) -> Dict[str, Callable[[], Any]]:
         "event_logs.list_my_event_logs(filters)": lambda: c.event_logs.list_my_event_logs(
             verb=["create", "delete"], object_type=["job"], starting_after=wire.KEY, limit=10
         ),
+        "connections.list_connections": c.connections.list_connections,
+        "connections.list_engines": c.connections.list_engines,
+        "connections.list_connection_presets": c.connections.list_connection_presets,
+        "connections.add_connection_presets": lambda: c.connections.add_connection_presets("demo"),
+        "connections.put_connection": lambda: c.connections.put_connection(
+            "crm", engine="postgresql", dsn=wire.DSN, label="CRM"
+        ),
+        "connections.patch_connection": lambda: c.connections.patch_connection("crm", new_name="crm2"),
+        "connections.delete_connection": lambda: c.connections.delete_connection("crm"),
+        "connections.test_draft_connection": lambda: c.connections.test_draft_connection(
+            engine="postgresql", dsn=wire.DSN, scope="user"
+        ),
+        "connections.test_connection": lambda: c.connections.test_connection("crm"),
+        "connections.sample_connection": lambda: c.connections.sample_connection("crm", {"t": ["id"]}),
     }
 
 

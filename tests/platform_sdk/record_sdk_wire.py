@@ -94,7 +94,17 @@ def calls(c: ApiClient) -> Dict[str, Callable[[], Any]]:
 
 
 def calls_3(c: ApiClient) -> Dict[str, Callable[[], Any]]:
-    from avatars.models import JobFlowCreateRequest, ObjectType, Verb
+    from avatars.models import (
+        ConnectionDraft,
+        ConnectionPatch,
+        ConnectionPresetRequest,
+        ConnectionSampleRequest,
+        JobFlowCreateRequest,
+        ObjectType,
+        Verb,
+    )
+
+    connections = c.connections
 
     return {
         "capabilities.get_capabilities": c.capabilities.get_capabilities,
@@ -103,6 +113,24 @@ def calls_3(c: ApiClient) -> Dict[str, Callable[[], Any]]:
         "jobs.get_jobs(names=)": lambda: c.jobs.get_jobs(names=["standard_1", "other"]),
         "event_logs.list_my_event_logs(filters)": lambda: c.event_logs.list_my_event_logs(
             verb=[Verb.create, Verb.delete], object_type=[ObjectType.job], starting_after=wire.KEY, limit=10
+        ),
+        "connections.list_connections": connections.list_connections,
+        "connections.list_engines": connections.list_engines,
+        "connections.list_connection_presets": connections.list_connection_presets,
+        "connections.add_connection_presets": lambda: connections.add_connection_presets(
+            ConnectionPresetRequest(kind="demo")
+        ),
+        "connections.put_connection": lambda: connections.put_connection(
+            ConnectionDraft(engine="postgresql", dsn=wire.DSN, label="CRM"), "crm"
+        ),
+        "connections.patch_connection": lambda: connections.patch_connection(ConnectionPatch(name="crm2"), "crm"),
+        "connections.delete_connection": lambda: connections.delete_connection("crm"),
+        "connections.test_draft_connection": lambda: connections.test_draft_connection(
+            ConnectionDraft(engine="postgresql", dsn=wire.DSN, scope="user")
+        ),
+        "connections.test_connection": lambda: connections.test_connection("crm"),
+        "connections.sample_connection": lambda: connections.sample_connection(
+            ConnectionSampleRequest(columns={"t": ["id"]}), "crm"
         ),
     }
 

@@ -10,9 +10,12 @@ runs as a subprocess from another interpreter (``--server-python``, one with
 
 (``tox -e platform-sdk`` does the same with fresh environments.)  With the
 1.30 SDK (platform API 3.17; ``tox -e platform-sdk-3``) the server acts as a
-3.x platform and the 3.x additions are called instead.  Every
+3.x platform: the checks both versions share (:func:`run_shared`) run there
+too, what 3.x dropped must answer as the platform's router does (404/405),
+and the 3.x additions are called (the job flow, cancel, event-log filters,
+the ``/connections`` group, with no response body ever holding a DSN).  Every
 endpoint of the contract's table is called through the SDK's ``ApiClient``
-with an API key, plus the bearer path: a plain ``POST /login`` form (the
+with an API key, plus (2.90) the bearer path: a plain ``POST /login`` form (the
 1.25.0 SDK's own ``authenticate()`` sends a masked password), an access token
 that expires, and the SDK's own refresh.  The set's table is uploaded with the
 SDK's ``upload_file``; the jobs run, and their result files are read back with
@@ -156,98 +159,135 @@ def admin(info: Dict[str, str], path: str, body: Dict[str, Any]) -> Dict[str, An
 
 
 def run_290(info: Dict[str, str], checks: Checks) -> None:
-    from avatars.models import CreateUser  # SDK 1.25 (platform API 2.90) only
+    """SDK 1.25 (platform API 2.90): the shared surface, then the 2.90-only bearer path."""
+    run_shared(info, checks, 2)
+    # auth: a plain POST /login form, an access token that expires, the SDK's refresh
+    run_bearer(info, checks)
 
+
+def run_shared(info: Dict[str, str], checks: Checks, major: int) -> None:
+    """Every endpoint both platform versions have, through the SDK's ``ApiClient``.
+
+    ``major`` is the platform API the server acts as: the user-admin calls the
+    2.90 SDK has (create and delete a user) are made with the SDK there, and
+    through the server's admin API on 3.x (whose SDK has none)."""
     base = info["base URL"]
     client = ApiClient(base, api_key=info["API key"])
     run = checks.run
+    tag = "" if major == 2 else "3.x "
 
     # health, compatibility, openapi
-    run("health.get_root", lambda: expect("message" in client.health.get_root(), "no message"))
-    run("health.get_health", lambda: expect(client.health.get_health()["message"] == "ok", "not ok"))
-    run("health.get_health_db", lambda: expect(client.health.get_health_db()["message"] == "ok", "not ok"))
+    run(f"{tag}health.get_root", lambda: expect("message" in client.health.get_root(), "no message"))
+    run(f"{tag}health.get_health", lambda: expect(client.health.get_health()["message"] == "ok", "not ok"))
+    run(f"{tag}health.get_health_db", lambda: expect(client.health.get_health_db()["message"] == "ok", "not ok"))
     run(
-        "compatibility.is_client_compatible",
+        f"{tag}compatibility.is_client_compatible",
         lambda: expect(client.compatibility.is_client_compatible().status.value == "compatible", "not compatible"),
     )
-    run(
-        "openapi.get_openapi_schema",
-        lambda: expect("/jobs" in client.openapi.get_openapi_schema()["paths"], "no /jobs in the document"),
-    )
+    paths = run(f"{tag}openapi.get_openapi_schema", lambda: client.openapi.get_openapi_schema()["paths"])
+    if paths is not None:
+        run(f"{tag}the OpenAPI document lists /jobs", lambda: expect("/jobs" in paths, "no /jobs"))
+        only_3 = ("/capabilities", "/connections", "/jobs/flow")
+        run(
+            f"{tag}the OpenAPI document lists this version's paths only",
+            lambda: expect(
+                all((p in paths) == (major >= 3) for p in only_3) and ("/login" in paths) == (major == 2),
+                f"{sorted(paths)}",
+            ),
+        )
 
     # users
-    me = run("users.get_me", client.users.get_me)
-    run("users.get_credits_info", lambda: client.users.get_credits_info())
-    run("users.get_features_info", lambda: client.users.get_features_info())
+    me = run(f"{tag}users.get_me", client.users.get_me)
+    run(f"{tag}users.get_credits_info", lambda: client.users.get_credits_info())
+    run(f"{tag}users.get_features_info", lambda: client.users.get_features_info())
     if me is not None:
-        run("users.find_users(email=)", lambda: expect(client.users.find_users(email=me.email)[0].id == me.id, "?"))
-        run("users.get_user", lambda: expect(client.users.get_user(str(me.id)).email == me.email, "wrong user"))
+        run(
+            f"{tag}users.find_users(email=)",
+            lambda: expect(client.users.find_users(email=me.email)[0].id == me.id, "?"),
+        )
+        run(f"{tag}users.get_user", lambda: expect(client.users.get_user(str(me.id)).email == me.email, "wrong user"))
 
     # api keys
-    keys = run("api_keys.list_api_keys", client.api_keys.list_api_keys)
+    keys = run(f"{tag}api_keys.list_api_keys", client.api_keys.list_api_keys)
     created = run(
-        "api_keys.create_api_key",
+        f"{tag}api_keys.create_api_key",
         lambda: client.api_keys.create_api_key(CreateApiKeyRequest(name="sdk", expiration_days=30)),
     )
     if created is not None:
         key_id = created["api_key"]["id"]
-        run("api_keys.get_api_key", lambda: expect(client.api_keys.get_api_key(key_id).name == "sdk", "wrong key"))
-        run("api_keys.revoke_api_key", lambda: client.api_keys.revoke_api_key(key_id))
         run(
-            "api_keys.get_api_key after revoke",
+            f"{tag}api_keys.get_api_key",
+            lambda: expect(client.api_keys.get_api_key(key_id).name == "sdk", "wrong key"),
+        )
+        run(f"{tag}api_keys.revoke_api_key", lambda: client.api_keys.revoke_api_key(key_id))
+        run(
+            f"{tag}api_keys.get_api_key after revoke",
             lambda: expect(client.api_keys.get_api_key(key_id).revoked_at is not None, "not revoked"),
         )
     expect(keys is None or len(keys) >= 1, "no key listed")
 
-    # admin: create and delete a user, revoke another user's keys
+    # admin: a second user (the SDK's create_user on 2.90), whose keys an admin revokes
     root = admin(info, "/users", {"email": "root@example.com", "password": "root-pw", "role": "admin"})
     root_key = admin(info, "/api-keys", {"user": root["id"], "name": "root"})["plaintext"]
     root_client = ApiClient(base, api_key=root_key)
-    bob = run("users.create_user (admin)", lambda: root_client.users.create_user(CreateUser(email="bob@example.com")))
-    if bob is not None:
-        bob_key = admin(info, "/api-keys", {"user": str(bob.id), "name": "bob"})
+    bob_id: Optional[str] = None
+    if major == 2:
+        from avatars.models import CreateUser  # SDK 1.25 (platform API 2.90) only
+
+        bob = run(
+            "users.create_user (admin)", lambda: root_client.users.create_user(CreateUser(email="bob@example.com"))
+        )
+        bob_id = str(bob.id) if bob is not None else None
+    else:
+        bob_id = admin(info, "/users", {"email": "bob@example.com", "password": "bob-pw"})["id"]
+    if bob_id is not None:
+        bob_key = admin(info, "/api-keys", {"user": bob_id, "name": "bob"})
         run(
-            "api_keys.revoke_api_key_admin(api_key_id=)",
+            f"{tag}api_keys.revoke_api_key_admin(api_key_id=)",
             lambda: root_client.api_keys.revoke_api_key_admin(api_key_id=bob_key["id"]),
         )
         checks.raises(
-            "a revoked key is refused",
+            f"{tag}a revoked key is refused",
             "not authenticated",
             lambda: ApiClient(base, api_key=bob_key["plaintext"]).users.get_me(),
         )
         run(
-            "api_keys.revoke_api_key_admin(user_id=)",
-            lambda: root_client.api_keys.revoke_api_key_admin(user_id=str(bob.id)),
+            f"{tag}api_keys.revoke_api_key_admin(user_id=)",
+            lambda: root_client.api_keys.revoke_api_key_admin(user_id=bob_id),
         )
-        run("users.delete_user (admin)", lambda: expect(root_client.users.delete_user(str(bob.id)).id == bob.id, "?"))
+        if major == 2:
+            run(
+                "users.delete_user (admin)",
+                lambda: expect(str(root_client.users.delete_user(bob_id).id) == bob_id, "?"),
+            )
 
     # resource sets: versioned PUT, POST appends, GET, volume; the table they name, uploaded by the SDK
     upload_patients(client, checks)
     checks.raises(
-        "resources.put_resources refuses a document the platform refuses",
+        f"{tag}resources.put_resources refuses a document the platform refuses",
         "schema",
         lambda: client.resources.put_resources("bad", "kind: AvatarParameters\nmetadata: {name: p}\nspec: {}\n"),
     )
-    first = run("resources.put_resources", lambda: client.resources.put_resources("sdk-set", DOCUMENTS))
-    second = run("resources.put_resources again", lambda: client.resources.put_resources("sdk-set", DOCUMENTS))
+    first = run(f"{tag}resources.put_resources", lambda: client.resources.put_resources("sdk-set", DOCUMENTS))
+    second = run(f"{tag}resources.put_resources again", lambda: client.resources.put_resources("sdk-set", DOCUMENTS))
     if first is None or second is None:
         return
-    run("PUT creates a new version", lambda: expect(first.set_name != second.set_name, "same set_name"))
+    run(f"{tag}PUT creates a new version", lambda: expect(first.set_name != second.set_name, "same set_name"))
     run(
-        "resources.create_resource (appends)",
+        f"{tag}resources.create_resource (appends)",
         lambda: expect(client.resources.create_resource(str(first.set_name), ADVICE).set_name == first.set_name, "?"),
     )
     run(
-        "resources.get_resources",
+        f"{tag}resources.get_resources",
         lambda: expect("AvatarAdviceParameters" in client.resources.get_resources(str(first.set_name)), "not added"),
     )
     checks.raises(
-        "resources.create_resource on an unknown set",
+        f"{tag}resources.create_resource on an unknown set",
         "404",
         lambda: client.resources.create_resource(str(uuid.uuid4()), ADVICE),
     )
     run(
-        "resources.get_user_volume",
+        f"{tag}resources.get_user_volume",
         lambda: expect(
             "AvatarVolume" in client.resources.get_user_volume("in", "input", set_name=str(first.set_name)), "?"
         ),
@@ -255,68 +295,85 @@ def run_290(info: Dict[str, str], checks: Checks) -> None:
 
     # jobs: kind from the parameters document, depends_on by Location, real filters
     standard = run(
-        "jobs.create_job",
+        f"{tag}jobs.create_job",
         lambda: client.jobs.create_job(JobCreateRequest(set_name=first.set_name, parameters_name="standard")),
     )
     if standard is None:
         return
     privacy = run(
-        "jobs.create_job depends_on=[Location]",
+        f"{tag}jobs.create_job depends_on=[Location]",
         lambda: client.jobs.create_job(
             JobCreateRequest(set_name=first.set_name, parameters_name="privacy_metrics", depends_on=[standard.Location])
         ),
     )
     other = run(
-        "jobs.create_job on the other set",
+        f"{tag}jobs.create_job on the other set",
         lambda: client.jobs.create_job(JobCreateRequest(set_name=second.set_name, parameters_name="standard")),
     )
     checks.raises(
-        "jobs.create_job unknown parameters_name",
+        f"{tag}jobs.create_job unknown parameters_name",
         "parameters_name",
         lambda: client.jobs.create_job(JobCreateRequest(set_name=first.set_name, parameters_name="nope")),
     )
     run(
-        "job kind comes from the document",
+        f"{tag}job kind comes from the document",
         lambda: expect(client.jobs.get_job_status(privacy.name).kind == JobKind.privacy_metrics, "wrong kind"),
     )
     run(
-        "jobs.get_jobs(set_name=) keeps one set",
+        f"{tag}jobs.get_jobs(set_name=) keeps one set",
         lambda: expect(
             {j.name for j in client.jobs.get_jobs(set_name=str(first.set_name)).jobs} == {standard.name, privacy.name},
             "the filter leaks another set's jobs",
         ),
     )
     run(
-        "jobs.get_jobs(kind=[..], display_name=, limit=)",
+        f"{tag}jobs.get_jobs(kind=[..], display_name=, limit=)",
         lambda: expect(
             [j.name for j in client.jobs.get_jobs(kind=[JobKind.standard], display_name="sdk-set", limit=1).jobs]
             == [other.name],
             "filters do not combine",
         ),
     )
-    run("jobs.get_last_jobs", lambda: expect(len(client.jobs.get_last_jobs().jobs) >= 1, "no jobs"))
+    if major >= 3:
+        run(
+            "3.x jobs.get_jobs: newest first",
+            lambda: expect(
+                [j.name for j in client.jobs.get_jobs(display_name="sdk-set").jobs][:3]
+                == [other.name, privacy.name, standard.name],
+                "not newest first",
+            ),
+        )
+        run("3.x JobResponse has phase, phase_done, phase_total", lambda: check_phase(info, standard.name))
+        run(
+            "3.x jobs.get_jobs(kind=[a 3.x kind])",
+            lambda: expect(client.jobs.get_jobs(kind=[JobKind("extract"), JobKind.standard]).jobs, "no standard jobs"),
+        )
+    run(f"{tag}jobs.get_last_jobs", lambda: expect(len(client.jobs.get_last_jobs().jobs) >= 1, "no jobs"))
     deadline = time.monotonic() + 30
     while client.jobs.get_job_status(standard.name).status.value not in ("finished", "error"):
         if time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    status = run("jobs.get_job_status", lambda: client.jobs.get_job_status(standard.name))
+    status = run(f"{tag}jobs.get_job_status", lambda: client.jobs.get_job_status(standard.name))
     run(
-        "the standard job finished",
+        f"{tag}the standard job finished",
         lambda: expect(status is not None and status.status.value == "finished", f"{status}"),
     )
-    results = run("results.get_results", lambda: client.results.get_results(standard.name))
-    run("results name the avatarized table", lambda: check_results(client, results or {}))
-    run("privacy metrics of the standard job it depends on", lambda: check_privacy(client, privacy.name))
-    run("jobs.delete_job", lambda: expect(client.jobs.delete_job(other.name).deleted_at is not None, "not deleted"))
+    results = run(f"{tag}results.get_results", lambda: client.results.get_results(standard.name))
+    run(f"{tag}results name the avatarized table", lambda: check_results(client, results or {}))
+    run(f"{tag}privacy metrics of the standard job it depends on", lambda: check_privacy(client, privacy.name))
     run(
-        "jobs.get_jobs(include_deleted=True)",
+        f"{tag}jobs.delete_job",
+        lambda: expect(client.jobs.delete_job(other.name).deleted_at is not None, "not deleted"),
+    )
+    run(
+        f"{tag}jobs.get_jobs(include_deleted=True)",
         lambda: expect(
             other.name in [j.name for j in client.jobs.get_jobs(include_deleted=True).jobs], "deleted job missing"
         ),
     )
     run(
-        "jobs.bulk_delete_jobs",
+        f"{tag}jobs.bulk_delete_jobs",
         lambda: expect(
             client.jobs.bulk_delete_jobs(BulkDeleteRequest(job_names=[privacy.name, "nope"])).failed_jobs == ["nope"],
             "?",
@@ -324,27 +381,87 @@ def run_290(info: Dict[str, str], checks: Checks) -> None:
     )
 
     # results and storage
-    run("results.get_upload_url", lambda: expect(isinstance(client.results.get_upload_url(), str), "not a string"))
+    run(
+        f"{tag}results.get_upload_url",
+        lambda: expect(isinstance(client.results.get_upload_url(), str), "not a string"),
+    )
     elsewhere = f"s3://avatars/users/{uuid.uuid4()}/x.csv"  # another user's prefix
     checks.raises(
-        "results.get_permission_to_download (another user's location)",
+        f"{tag}results.get_permission_to_download (another user's location)",
         "403",
         lambda: client.results.get_permission_to_download(elsewhere),
     )
     run(
-        "results.get_permissions_to_download_batch (locations of others left out)",
+        f"{tag}results.get_permissions_to_download_batch (locations of others left out)",
         lambda: expect(client.results.get_permissions_to_download_batch([elsewhere]) == [], "not left out"),
     )
 
     # event logs
-    run("event_logs.list_my_event_logs", lambda: expect(len(client.event_logs.list_my_event_logs()) >= 1, "empty"))
+    run(
+        f"{tag}event_logs.list_my_event_logs",
+        lambda: expect(len(client.event_logs.list_my_event_logs()) >= 1, "empty"),
+    )
+    if major >= 3:
+        check_event_filters(client, checks)
 
     # the created-operation protocol, as the SDK speaks it
     admin(info, "/operations", {"method": "GET", "path": "/api/users/me", "polls": 2})
-    run("created operation: 201 + Location, 202, then the answer", lambda: client.users.get_me())
+    run(f"{tag}created operation: 201 + Location, 202, then the answer", lambda: client.users.get_me())
 
-    # auth: a plain POST /login form, an access token that expires, the SDK's refresh
-    run_bearer(info, checks)
+
+def check_phase(info: Dict[str, str], job_name: str) -> None:
+    """3.x ``JobResponse`` carries the phase fields (the SDK's model has defaults, so read the wire)."""
+    response = httpx.get(
+        f"{info['base URL']}/jobs/{job_name}", headers={"Authorization": f"api-key-v1 {info['API key']}"}
+    )
+    body = response.json()
+    expect(all(k in body for k in ("phase", "phase_done", "phase_total")), f"fields {sorted(body)}")
+
+
+def check_event_filters(client: Any, checks: Checks) -> None:
+    """3.x ``GET /event-logs`` filters: verb, object_type, created_from/before, pages with starting_after."""
+    from avatars.models import ObjectType, Verb  # only in SDK >= 1.30
+
+    run = checks.run
+    every = client.event_logs.list_my_event_logs()
+    run(
+        "3.x event_logs(verb=[create])",
+        lambda: expect(
+            {e.verb for e in client.event_logs.list_my_event_logs(verb=[Verb.create])} == {"create"}, "other verbs"
+        ),
+    )
+    run(
+        "3.x event_logs(object_type=[job])",
+        lambda: expect(
+            {e.object_type for e in client.event_logs.list_my_event_logs(object_type=[ObjectType.job])} == {"job"},
+            "other object types",
+        ),
+    )
+    newest = every[0].created_at.isoformat()
+    run(
+        "3.x event_logs(created_from=, created_before=)",
+        lambda: expect(
+            len(client.event_logs.list_my_event_logs(created_from=newest)) >= 1
+            and len(client.event_logs.list_my_event_logs(created_before=every[-1].created_at.isoformat())) == 0,
+            "the time filters do not apply",
+        ),
+    )
+
+    def pages() -> None:
+        seen: List[str] = []
+        after: Optional[str] = None
+        while True:
+            page = client.event_logs.list_my_event_logs(limit=2, starting_after=after)
+            seen += [str(e.id) for e in page]
+            if len(page) < 2:
+                break
+            after = str(page[-1].id)
+        expect(seen == [str(e.id) for e in every], "the pages do not add up to the whole trail")
+
+    run("3.x event_logs pages (limit=, starting_after=)", pages)
+    checks.raises(
+        "3.x event_logs refuses an unknown verb (422)", "422", lambda: client.event_logs.list_my_event_logs(verb=["x"])
+    )
 
 
 def check_results(client: Any, results: Dict[str, List[str]]) -> None:
@@ -437,7 +554,43 @@ def run_bearer(info: Dict[str, str], checks: Checks) -> None:
 
 
 def run_3x(info: Dict[str, str], checks: Checks) -> None:
-    """SDK 1.30 (platform API 3.17) against ``avatars serve --api-version 3``: the 3.x additions."""
+    """SDK 1.30 (platform API 3.17) against ``avatars serve --api-version 3``: the shared
+    surface, what 3.x dropped, and the 3.x additions (flow, cancel, connections)."""
+    run_shared(info, checks, 3)
+    run_3x_absent(info, checks)
+    run_3x_flow(info, checks)
+    run_3x_connections(info, checks)
+    # last: revoke every key of the demo user (the key in use included)
+    keyed = ApiClient(info["base URL"], api_key=info["API key"])
+    checks.run("3.x api_keys.revoke_all_api_keys", keyed.api_keys.revoke_all_api_keys)
+    checks.raises("3.x the revoked key is refused", "not authenticated", keyed.users.get_me)
+
+
+def run_3x_absent(info: Dict[str, str], checks: Checks) -> None:
+    """What 3.x dropped answers as the platform's router does: 404 for a path it
+    lacks, 405 for a method it lacks on a path it has."""
+    base = info["base URL"]
+    auth = {"Authorization": f"api-key-v1 {info['API key']}"}
+    me = httpx.get(f"{base}/users/me", headers=auth).json()["id"]
+    for method, path, status in (
+        ("POST", "/login", 404),
+        ("POST", "/refresh", 404),
+        ("POST", "/logout", 404),
+        ("POST", "/login/forgotten_password", 404),
+        ("POST", "/login/reset_password", 404),
+        ("GET", "/login/sso", 404),
+        ("POST", "/users", 405),
+        ("DELETE", f"/users/{me}", 405),
+    ):
+        checks.run(
+            f"3.x has no {method} {path.replace(me, '{id}')} ({status})",
+            lambda method=method, path=path, status=status: expect(  # type: ignore[misc]
+                httpx.request(method, f"{base}{path}", headers=auth, json={}).status_code == status, "answered"
+            ),
+        )
+
+
+def run_3x_flow(info: Dict[str, str], checks: Checks) -> None:
     from avatars.models import JobFlowCreateRequest  # only in SDK >= 1.30
 
     base = info["base URL"]
@@ -446,13 +599,9 @@ def run_3x(info: Dict[str, str], checks: Checks) -> None:
     run(
         "3.x capabilities.get_capabilities", lambda: expect(client.capabilities.get_capabilities().input_protocols, "?")
     )
-    run("3.x users.get_me with an API key", client.users.get_me)
-    checks.raises(
-        "3.x has no /login", "404", lambda: httpx.post(f"{base}/login", data={"username": "u"}).raise_for_status()
-    )
-    upload_patients(client, checks)
     stored = run(
-        "3.x resources.put_resources", lambda: client.resources.put_resources("flow", DOCUMENTS + "---\n" + ADVICE)
+        "3.x resources.put_resources (flow)",
+        lambda: client.resources.put_resources("flow", DOCUMENTS + "---\n" + ADVICE),
     )
     if stored is None:
         return
@@ -481,6 +630,212 @@ def run_3x(info: Dict[str, str], checks: Checks) -> None:
         "3.x event_logs.list_my_event_logs(limit=)",
         lambda: expect(len(client.event_logs.list_my_event_logs(limit=1)) == 1, "limit ignored"),
     )
+
+
+#: The secret of the connections the checks store: no response body may hold it.
+DSN_SECRET = "dsn-secret-7f3a"
+
+
+def run_3x_connections(info: Dict[str, str], checks: Checks) -> None:
+    """The ``/connections`` group through the SDK's ``Connections``; every response body
+    of the run is kept, and none may hold the DSN's secret or the DSN itself."""
+    from avatars.models import (  # only in SDK >= 1.30
+        ConnectionDraft,
+        ConnectionPatch,
+        ConnectionPresetRequest,
+        ConnectionSampleRequest,
+    )
+
+    base = info["base URL"]
+    bodies: List[bytes] = []
+
+    def keep(response: httpx.Response) -> None:
+        response.read()
+        bodies.append(response.content)
+
+    http = httpx.Client(base_url=base, event_hooks={"response": [keep]})
+    client = ApiClient(base, api_key=info["API key"], http_client=http)
+    connections = client.connections
+    run = checks.run
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "clinic.sqlite"
+        make_sqlite(database)
+        dsn = f"sqlite:///{database}?note={DSN_SECRET}"
+
+        run(
+            "3.x connections.list_engines: sqlite available, the others listed unavailable",
+            lambda: check_engines(connections.list_engines()),
+        )
+        presets = run("3.x connections.list_connection_presets", connections.list_connection_presets)
+        run(
+            "3.x the deployment offers a demo preset",
+            lambda: expect([p.kind.value for p in presets.presets] == ["demo"], f"{presets}"),
+        )
+        added = run(
+            "3.x connections.add_connection_presets(demo)",
+            lambda: connections.add_connection_presets(ConnectionPresetRequest(kind="demo")),
+        )
+        run(
+            "3.x adding the presets twice adds nothing",
+            lambda: expect(
+                len(added["connections"]) == 1
+                and connections.add_connection_presets(ConnectionPresetRequest(kind="demo"))["connections"] == [],
+                f"{added}",
+            ),
+        )
+        checks.raises(
+            "3.x add_connection_presets(sample): none offered (404)",
+            "404",
+            lambda: connections.add_connection_presets(ConnectionPresetRequest(kind="sample")),
+        )
+        run(
+            "3.x connections.test_connection(demo)",
+            lambda: expect(connections.test_connection("demo").table_count == 2, "demo tables"),
+        )
+        draft = ConnectionDraft(engine="sqlite", dsn=dsn, label="Clinic", scope="user")
+        probe = run("3.x connections.test_draft_connection", lambda: connections.test_draft_connection(draft))
+        run(
+            "3.x the draft probe reports the database",
+            lambda: expect(
+                probe.reachable and probe.has_schema and not probe.is_empty and probe.table_count == 2, f"{probe}"
+            ),
+        )
+        stored = run("3.x connections.put_connection (user scope)", lambda: connections.put_connection(draft, "clinic"))
+        run(
+            "3.x the summary carries a redacted form, not the DSN",
+            lambda: expect(
+                stored.scope.value == "user" and stored.redacted and DSN_SECRET not in stored.redacted, f"{stored}"
+            ),
+        )
+        checks.raises(
+            "3.x put_connection, organization scope, not an admin (403)",
+            "403",
+            lambda: connections.put_connection(
+                ConnectionDraft(engine="sqlite", dsn=dsn, scope="organization"), "clinic-org"
+            ),
+        )
+        checks.raises(
+            "3.x put_connection with an engine that is not available (422)",
+            "422",
+            lambda: connections.put_connection(
+                ConnectionDraft(engine="postgresql", dsn=f"postgresql://u:{DSN_SECRET}@db/x", scope="user"), "pg"
+            ),
+        )
+        checks.raises(
+            "3.x put_connection, the DSN's scheme is not the engine (422)",
+            "422",
+            lambda: connections.put_connection(
+                ConnectionDraft(engine="sqlite", dsn=f"mysql://u:{DSN_SECRET}@db/x", scope="user"), "bad"
+            ),
+        )
+        run(
+            "3.x test_draft_connection, unavailable engine: a displayable error",
+            lambda: check_unavailable(
+                connections.test_draft_connection(
+                    ConnectionDraft(engine="mysql", dsn=f"mysql://u:{DSN_SECRET}@db/x", scope="user")
+                )
+            ),
+        )
+        run(
+            "3.x connections.list_connections",
+            lambda: expect(
+                sorted(c.name for c in connections.list_connections().connections) == ["clinic", "demo"],
+                "not listed",
+            ),
+        )
+        run(
+            "3.x capabilities list the engines and the connections",
+            lambda: check_capabilities(client.capabilities.get_capabilities()),
+        )
+        sample = run(
+            "3.x connections.sample_connection",
+            lambda: connections.sample_connection(
+                ConnectionSampleRequest(columns={"patients": ["patient_id", "nope"], "ghost": ["x"]}, limit=3),
+                "clinic",
+            ),
+        )
+        run(
+            "3.x the sample: the asked columns only, the limit, what is missing",
+            lambda: expect(
+                sample.samples == {"patients": {"patient_id": ["1", "2", "3"]}}
+                and sorted(sample.missing or []) == ["ghost", "patients.nope"],
+                f"{sample}",
+            ),
+        )
+        run(
+            "3.x connections.patch_connection (relabel)",
+            lambda: expect(
+                connections.patch_connection(ConnectionPatch(label="Clinic 2"), "clinic").label == "Clinic 2", "?"
+            ),
+        )
+        renamed = run(
+            "3.x connections.patch_connection (rename: the SDK sends label null)",
+            lambda: connections.patch_connection(ConnectionPatch(name="clinic-2"), "clinic"),
+        )
+        run(
+            "3.x the rename kept the connection and its label",
+            lambda: expect(
+                renamed.name == "clinic-2"
+                and renamed.label == "Clinic 2"
+                and connections.test_connection("clinic-2").reachable,
+                f"{renamed}",
+            ),
+        )
+        checks.raises("3.x the old name is gone (404)", "404", lambda: connections.test_connection("clinic"))
+        checks.raises(
+            "3.x patch_connection to a taken name (422)",
+            "422",
+            lambda: connections.patch_connection(ConnectionPatch(name="demo"), "clinic-2"),
+        )
+        run("3.x connections.delete_connection", lambda: connections.delete_connection("clinic-2"))
+        checks.raises("3.x a deleted connection is gone (404)", "404", lambda: connections.test_connection("clinic-2"))
+        run(
+            "3.x the event log has the connection calls",
+            lambda: expect(
+                {"create", "update", "delete", "test", "read"}
+                <= {e.verb for e in client.event_logs.list_my_event_logs(object_type=["connection"])},
+                "missing verbs",
+            ),
+        )
+    http.close()
+    run(
+        "3.x no response body holds the DSN or its secret",
+        lambda: expect(
+            len(bodies) > 20
+            and not any(DSN_SECRET.encode() in b or str(database).encode() + b"?" in b for b in bodies),
+            f"{len(bodies)} bodies",
+        ),
+    )
+
+
+def make_sqlite(path: Path) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(str(path))
+    db.execute("CREATE TABLE patients (patient_id INTEGER PRIMARY KEY, age INTEGER)")
+    db.execute("CREATE TABLE visits (visit_id INTEGER PRIMARY KEY, patient_id INTEGER)")
+    db.executemany("INSERT INTO patients VALUES (?, ?)", [(i, 20 + i) for i in range(1, 11)])
+    db.commit()
+    db.close()
+
+
+def check_engines(engines: Any) -> None:
+    by_name = {e.engine: e for e in engines.engines}
+    expect(by_name["sqlite"].available, "sqlite not available")
+    expect({"postgresql", "mysql"} <= set(by_name), f"engines {sorted(by_name)}")
+    expect(not any(e.available for name, e in by_name.items() if name != "sqlite"), "another engine available")
+    secret = [f.key for e in engines.engines for f in e.fields if f.secret]
+    expect("password" in secret, "no secret field")
+
+
+def check_unavailable(probe: Any) -> None:
+    expect(not probe.reachable and probe.error and "not available" in probe.error, f"{probe}")
+
+
+def check_capabilities(capabilities: Any) -> None:
+    expect(capabilities.database_engines == ["sqlite"], f"{capabilities.database_engines}")
+    names = sorted(c.name for c in capabilities.connections)
+    expect(names == ["clinic", "demo"], f"{names}")
 
 
 def check_storage(info: Dict[str, str], checks: Checks) -> None:

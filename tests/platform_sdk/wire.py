@@ -38,6 +38,7 @@ _JOB = {
 _KEY = {"id": KEY, "name": "k", "created_at": NOW, "expires_at": NOW, "revoked_at": None, "last_used_at": None}
 _LOGIN = {"access_token": "acc", "refresh_token": "ref", "token_type": "bearer"}
 _ACCESS = {"url": "s3://bucket/x", "credentials": {"access_key_id": "a", "secret_access_key": "s"}}
+_CONNECTION = {"name": "crm", "label": "CRM", "engine": "postgresql", "scope": "organization", "redacted": "x"}
 
 
 def canned(method: str, path: str) -> Tuple[int, Any, str]:
@@ -91,6 +92,16 @@ def canned(method: str, path: str) -> Tuple[int, Any, str]:
         ("GET", "/capabilities"): {"input_protocols": ["s3"], "database_engines": [], "connections": []},
         ("POST", "/jobs/flow"): {"jobs": [{"name": "standard_1", "Location": "/jobs/standard_1"}]},
         ("POST", "/jobs/standard_1/cancel"): _JOB,
+        ("GET", "/connections"): {"connections": [_CONNECTION]},
+        ("GET", "/connections/engines"): {"engines": []},
+        ("GET", "/connections/presets"): {"presets": []},
+        ("POST", "/connections/presets"): {"connections": [_CONNECTION]},
+        ("PUT", "/connections/crm"): _CONNECTION,
+        ("PATCH", "/connections/crm"): _CONNECTION,
+        ("DELETE", "/connections/crm"): {},
+        ("POST", "/connections/test"): {"reachable": True},
+        ("POST", "/connections/crm/test"): {"reachable": True},
+        ("POST", "/connections/crm/sample"): {"samples": {"t": {"id": ["1"]}}, "missing": [], "error": None},
     }
     if (method, path) == ("GET", f"/resources/{SET}"):
         return 200, "kind: AvatarSchema\n", "application/yaml"
@@ -150,7 +161,7 @@ class Recorder:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _handle
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._thread: Optional[threading.Thread] = None
@@ -218,6 +229,16 @@ CALLS_3 = [
     "jobs.cancel_job",
     "jobs.get_jobs(names=)",
     "event_logs.list_my_event_logs(filters)",
+    "connections.list_connections",
+    "connections.list_engines",
+    "connections.list_connection_presets",
+    "connections.add_connection_presets",
+    "connections.put_connection",
+    "connections.patch_connection",
+    "connections.delete_connection",
+    "connections.test_draft_connection",
+    "connections.test_connection",
+    "connections.sample_connection",
 ]
 #: Inputs shared by both sides.
 API_KEY = "wire-api-key"
@@ -225,3 +246,4 @@ YAML = "kind: AvatarParameters\nmetadata:\n  name: standard\n"
 EMAIL = "ada@example.com"
 PASSWORD = "real-password"
 RESET_TOKEN = "3b241101-e2bb-4255-8caf-4136c566a962"
+DSN = "postgresql://etl:wire-password@db.internal:5432/crm"

@@ -22,6 +22,13 @@ def srv() -> Iterator[LocalAvatarServer]:
 
 
 @pytest.fixture
+def srv3() -> Iterator[LocalAvatarServer]:
+    """The server acting as platform API 3.x."""
+    with LocalAvatarServer(job_step_seconds=0.01, job_steps=2, api_version=3) as server:
+        yield server
+
+
+@pytest.fixture
 def user(srv: LocalAvatarServer) -> CreatedUser:
     return srv.admin.create_user("alice@example.com", "alice-password")
 

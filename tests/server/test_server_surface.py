@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 import requests
@@ -272,12 +272,6 @@ def test_sso_routes_answer_an_envelope(srv: LocalAvatarServer) -> None:
     for path in ("/login/sso", "/login/sso/auth"):
         response = requests.get(srv.url(path))
         assert response.status_code == 501 and "not configured" in response.json()["detail"]["message"]
-
-
-@pytest.fixture
-def srv3() -> Iterator[LocalAvatarServer]:
-    with LocalAvatarServer(job_step_seconds=0.01, job_steps=2, api_version=3) as server:
-        yield server
 
 
 def test_3x_mode(srv3: LocalAvatarServer) -> None:

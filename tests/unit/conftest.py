@@ -18,6 +18,7 @@ FACADES = (
     "api_keys",
     "capabilities",
     "compatibility",
+    "connections",
     "datasets",
     "event_logs",
     "health",

@@ -22,7 +22,9 @@ def test_every_facade_method_is_in_the_reference_with_its_endpoint() -> None:
                 if name.startswith("_"):
                     continue
                 key = f"{attribute}.{name}"
-                endpoint = re.findall(r"``((?:GET|POST|PUT|DELETE) [^`]*)``", (method.__doc__ or "").splitlines()[0])
+                endpoint = re.findall(
+                    r"``((?:GET|POST|PUT|PATCH|DELETE) [^`]*)``", (method.__doc__ or "").splitlines()[0]
+                )
                 assert endpoint, f"{key}: the docstring's first line names no endpoint"
                 assert listed.get(key) == endpoint[0], f"{key} is not listed with {endpoint[0]!r} in facades.rst"
                 seen.add(key)
