@@ -520,6 +520,16 @@ class StorageClient:
             if isinstance(exc, Cancelled):
                 raise ApiConnectionError("the upload was cancelled") from None
             raise
+        expected = _multipart_etag(etags)
+        if expected is not None and final_etag is not None and final_etag.strip().strip('"').lower() != expected:
+            # Completed already (nothing left to abort): the object is there, but not made of the parts sent.
+            raise StorageError(
+                f"the store completed the upload of {location} with ETag {final_etag[:80]!r}, "
+                f"not the {expected!r} its {len(etags)} parts make: the stored object may not be what was sent",
+                status_code=response.status_code,
+                method="POST",
+                url=response.url,
+            )
         return UploadResult(location, total, final_etag, len(etags))
 
     def _put_part(self, location: Location, upload_id: str, number: int, body: PartBody, timeout: Any) -> str:
@@ -797,6 +807,24 @@ class _ResumingBody:
 
 def _q(value: str) -> str:
     return quote(value, safe="-_.~")
+
+
+_MD5_HEX = frozenset("0123456789abcdef")
+
+
+def _multipart_etag(etags: Mapping[int, str]) -> Optional[str]:
+    """The ETag S3 gives an object completed from these parts (the MD5 of their
+    MD5s, then ``-<count>``), or ``None`` when a part's ETag is not an MD5 (a
+    store with another scheme: then nothing can be checked)."""
+    import hashlib
+
+    digests = hashlib.md5(usedforsecurity=False)  # S3's naming scheme, not a security check
+    for number in sorted(etags):
+        value = etags[number].strip().strip('"').lower()
+        if len(value) != 32 or not set(value) <= _MD5_HEX:
+            return None
+        digests.update(bytes.fromhex(value))
+    return f"{digests.hexdigest()}-{len(etags)}"
 
 
 def _complete_body(etags: Mapping[int, str]) -> bytes:

@@ -10,11 +10,13 @@ The same over real sockets, with time in play: tests/integration/test_hostile_st
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
+import re
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -30,7 +32,7 @@ from avatars.storage import client as store_module
 from avatars.storage.locations import UnsafeLocationError
 
 from .conftest import BASE
-from .test_storage import KEY_ID, OBJECT, PREFIX, SECRET, STORE, Api, botocore_signature, sent_signature
+from .test_storage import KEY_ID, MIB, OBJECT, PREFIX, SECRET, STORE, Api, botocore_signature, sent_signature
 
 LOCATION = location_of(f"{PREFIX}/data/table.csv")
 
@@ -459,3 +461,74 @@ def test_the_same_url_under_two_kinds_is_downloaded_to_two_files_with_one_access
     assert [path.name for _, path in written] == ["table.csv", "table-2.csv"]
     assert all(path.read_bytes() == b"a,b\n" for _, path in written)
     assert api.access_urls == [url]
+
+
+# --------------------------------------------------------------------------- multipart completion
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+class AssemblingStore:
+    """A store whose part ETags are MD5s (as S3's) and whose completion answers ``final``
+    (``None``: the ETag S3 would give the parts)."""
+
+    def __init__(self, rsps: responses.RequestsMock, final: Optional[str], part_etag: Optional[str] = None) -> None:
+        self.final = final
+        self.part_etag = part_etag
+        self.part_md5s: List[str] = []
+        self.deleted = 0
+        url = re.compile(re.escape(OBJECT) + r"\?.*")
+        rsps.add_callback(responses.POST, url, callback=self.post)
+        rsps.add_callback(responses.PUT, url, callback=self.put)
+        rsps.add_callback(responses.DELETE, url, callback=self.delete)
+
+    def post(self, request: requests.PreparedRequest) -> Tuple[int, Dict[str, str], str]:
+        if "uploads" in (request.url or ""):
+            return 200, {}, "<InitiateMultipartUploadResult><UploadId>u1</UploadId></InitiateMultipartUploadResult>"
+        joined = hashlib.md5(b"".join(bytes.fromhex(m) for m in self.part_md5s), usedforsecurity=False)
+        etag = self.final if self.final is not None else f"{joined.hexdigest()}-{len(self.part_md5s)}"
+        return (
+            200,
+            {},
+            f"<CompleteMultipartUploadResult><ETag>&quot;{etag}&quot;</ETag></CompleteMultipartUploadResult>",
+        )
+
+    def put(self, request: requests.PreparedRequest) -> Tuple[int, Dict[str, str], str]:
+        body = request.body
+        data = b"".join(body) if body is not None and not isinstance(body, (bytes, str)) else b""
+        self.part_md5s.append(_md5(data))
+        return 200, {"ETag": f'"{self.part_etag or self.part_md5s[-1]}"'}, ""
+
+    def delete(self, request: requests.PreparedRequest) -> Tuple[int, Dict[str, str], str]:
+        self.deleted += 1
+        return 204, {}, ""
+
+
+def test_a_completion_whose_etag_is_not_made_of_the_parts_is_an_error(
+    rsps: responses.RequestsMock, store: ApiClient
+) -> None:
+    Api(rsps, [SECRET])
+    AssemblingStore(rsps, final=None)
+    result = store.datasets.upload(b"m" * (6 * MIB), "data/table.csv", part_size=5 * MIB)
+    assert result.parts == 2 and result.etag is not None and result.etag.endswith('-2"')
+    rsps.reset()
+    Api(rsps, [SECRET])
+    other = AssemblingStore(rsps, final=_md5(b"something else") + "-2")
+    with pytest.raises(StorageError, match="not the .* its 2 parts make"):
+        store.datasets.upload(b"m" * (6 * MIB), "data/table.csv", part_size=5 * MIB)
+    assert other.deleted == 0  # completed: nothing to abort, and the object is not deleted behind the caller
+
+
+def test_part_etags_of_another_scheme_are_not_judged(rsps: responses.RequestsMock, store: ApiClient) -> None:
+    Api(rsps, [SECRET])
+    AssemblingStore(rsps, final="opaque", part_etag="not-an-md5")
+    assert store.datasets.upload(b"m" * (6 * MIB), "data/table.csv", part_size=5 * MIB).etag == '"opaque"'
+
+
+def test_download_options_reach_the_store(rsps: responses.RequestsMock, store: ApiClient, tmp_path: Path) -> None:
+    Api(rsps, [SECRET])
+    rsps.add(responses.GET, OBJECT, body=b"abc")
+    result = store.datasets.download(LOCATION, tmp_path / "a.csv", checksum=False)
+    assert result.sha256 == "" and (tmp_path / "a.csv").read_bytes() == b"abc"  # type: ignore[union-attr]
