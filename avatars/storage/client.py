@@ -178,7 +178,7 @@ class StorageClient:
     def access_url(self, location: Location) -> str:
         """What ``/access`` is asked about for ``location`` (the platform SDK's form:
         an API ``/access`` URL carrying the ``s3://`` location, percent-encoded
-        so that a ``&``, ``+``, ``#`` or ``%`` of the key reaches the platform as it is)."""
+        so that a ``&``, ``+`` or ``%`` of the key reaches the platform as it is)."""
         return f"{self._client.base_url}/access?url={quote(location.uri, safe=':/')}"
 
     def remember(self, access: FileAccess) -> Location:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from ..errors import RequestValidationError
+from ..errors import RequestValidationError, redact_url
 
 __all__ = ["Location", "UnsafeLocationError", "check_key", "check_location", "is_direct_url", "location_of"]
 
@@ -35,7 +35,8 @@ _BUCKET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
 class UnsafeLocationError(RequestValidationError):
     """A storage location that could leave its bucket or prefix, or be read
-    two ways: a ``..`` or ``.`` segment (also as ``%2e%2e``), an empty
+    two ways: a ``..`` or ``.`` segment (also ``%2e%2e`` in a path-style
+    URL on the store, where the path is percent-decoded), an empty
     segment, a backslash, a NUL or another control character, an unusable
     bucket name, a query or fragment on an ``s3://`` URL.  Raised for
     locations the platform hands out as for those a caller passes; nothing
@@ -133,7 +134,7 @@ def _check_characters(text: str, name: str) -> None:
     # urlsplit drops tabs and line breaks silently: judge the text before it does.
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise UnsafeLocationError(
-            f"{name} holds a NUL, a line break or another control character: {text[:200]!r}", field=name
+            f"{name} holds a NUL, a line break or another control character: {redact_url(text)[:200]!r}", field=name
         )
 
 
@@ -191,7 +192,9 @@ def location_of(url: object, *, endpoint_url: Optional[str] = None, name: str = 
         and (parts.scheme.lower() == "s3" or endpoint_url is not None)
     ):
         # What follows "?" or "#" would be dropped silently: the object named would not be the one shown.
-        raise UnsafeLocationError(f"{name} is a storage location with a query or fragment: {text[:200]!r}", field=name)
+        raise UnsafeLocationError(
+            f"{name} is a storage location with a query or fragment: {redact_url(text)[:200]!r}", field=name
+        )
     if parts.scheme.lower() == "s3":
         bucket, key = parts.netloc, parts.path[1:] if parts.path.startswith("/") else parts.path
     elif parts.scheme.lower() in ("http", "https") and endpoint_url is not None:
