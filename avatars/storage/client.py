@@ -705,7 +705,6 @@ class _ResumingBody:
         self._storage = storage
         self._location = location
         self._raw = response.raw
-        self._response = response
         self._timeout = timeout
         self._etag = response.headers.get("ETag")
         length = response.headers.get("Content-Length", "")
