@@ -314,6 +314,7 @@ class StorageClient:
         position = data.tell() if hasattr(data, "tell") else None
         attempt = 1
         refreshed = False
+        started = time.monotonic()
         while True:
             auth = self.auth_for(location, timeout=timeout)
             try:
@@ -340,6 +341,7 @@ class StorageClient:
                     isinstance(error, StorageSlowDown)
                     and repeatable
                     and attempt < self.max_attempts
+                    and self._budget_allows(started, attempt)
                     and not self._session_retries(method, url, error.status_code)
                     and rewind(data, position)
                 ):
@@ -352,6 +354,7 @@ class StorageClient:
                     isinstance(exc, (TLSError, ProxyError))
                     or not repeatable
                     or attempt >= self.max_attempts
+                    or not self._budget_allows(started, attempt)
                     or self._session_retries(method, url, None)
                     or not rewind(data, position)
                 ):
@@ -369,6 +372,15 @@ class StorageClient:
                     url=url,
                 )
             return response
+
+    def _budget_allows(self, started: float, attempt: int) -> bool:
+        """Is there room for another attempt (after its pause) in the client's
+        whole-call budget (``total_timeout``)?  Each attempt is a call with a
+        budget of its own; this keeps the attempts of one storage call from
+        spending it again and again (a store that never answers)."""
+        budget = float(getattr(self._client, "total_timeout", 0) or 0)
+        wait = self.retry_backoff * (2 ** (attempt - 1))
+        return not budget or time.monotonic() - started + wait < budget
 
     def _session_retries(self, method: str, url: str, status: Optional[int]) -> bool:
         """Has the session's adapter (a ``urllib3.Retry``) already retried this?

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator, List, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from avatars import ApiClient, ApiConnectionError, ApiTimeoutError, AvatarError
 from avatars.storage import StorageAccessDenied, location_of
@@ -239,3 +240,25 @@ def test_a_download_leaves_no_cycle_holding_its_connection(platform: Any) -> Non
     finally:
         gc.enable()
     assert left == []
+
+
+def _trickled_answer_to_uploads(request: Received) -> Sequence[Step]:
+    if request.method == "PUT":
+        return list(trickle(answer(200, b"", {"ETag": '"e"'}), 0.1))
+    return [answer(500)]
+
+
+def test_a_store_that_trickles_its_answer_to_an_upload_is_cut_by_the_budget(platform: Any) -> None:
+    server, client = platform(_trickled_answer_to_uploads, timeout=(5, 5), total_timeout=1.0)
+    with pytest.raises(ApiTimeoutError, match="budget"):
+        client.datasets.upload(b"a,b\n1,2\n", "a.csv")
+    assert [r.method for r in store_requests(server)] == ["PUT"]  # the budget is spent: no retry
+
+
+def test_the_storage_retries_do_not_spend_the_budget_again(platform: Any, tmp_path: Path) -> None:
+    """With a plain injected session (no urllib3 retries), the storage layer
+    retries itself: not once the whole-call budget is spent."""
+    server, client = platform(never_answers, timeout=(30, 30), total_timeout=0.5, http_client=requests.Session())
+    with pytest.raises(ApiTimeoutError, match="budget"):
+        client.datasets.download(f"{PREFIX}/a.csv", tmp_path / "a.csv")
+    assert len(store_requests(server)) == 1 < client.storage.max_attempts
