@@ -18,14 +18,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, List, Optional, Sequence, Union
 
-#: What a handler gives back: whole bytes, or pieces with pauses between them
-#: (``(bytes, seconds_to_wait_before)`` pairs).
-Step = Union[bytes, "Pause"]
+#: What a handler gives back: whole bytes, or pieces with pauses between them,
+#: and :data:`CLOSE` to end the connection there.
+Step = Union[bytes, "Pause", "Close"]
 
 
 @dataclass
 class Pause:
     seconds: float
+
+
+class Close:
+    """A step that closes the connection (what follows it is not sent)."""
+
+
+CLOSE = Close()
 
 
 @dataclass
@@ -107,6 +114,8 @@ class HostileServer:
                 self.requests.append(request)
                 for step in self.handler(request):
                     if self._stop.is_set() or time.monotonic() - started > self.connection_limit:
+                        return
+                    if isinstance(step, Close):
                         return
                     if isinstance(step, Pause):
                         self._stop.wait(step.seconds)

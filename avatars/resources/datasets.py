@@ -98,7 +98,15 @@ class Datasets(Resource):
         allows (see :mod:`avatars.transfer`).
         """
         location = self._resolve(target, timeout)
-        return self._client.storage.download(location, destination, progress=progress, durable=durable, timeout=timeout)
+        return self._client.storage.download(
+            location,
+            destination,
+            progress=progress,
+            durable=durable,
+            checksum=checksum,
+            decompression_limit=decompression_limit,
+            timeout=timeout,
+        )
 
     def list(self, *, timeout: Optional[Timeout] = None) -> List[StoredObject]:
         """``GET <store>/<bucket>?list-type=2``: every object under your prefix,

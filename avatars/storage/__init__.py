@@ -19,7 +19,7 @@ from .errors import (
     StorageSlowDown,
     StorageUploadNotFound,
 )
-from .locations import Location, check_key, location_of
+from .locations import Location, UnsafeLocationError, check_key, location_of
 
 __all__ = [
     "DEFAULT_PART_SIZE",
@@ -37,6 +37,7 @@ __all__ = [
     "StorageSlowDown",
     "StorageUploadNotFound",
     "StoredObject",
+    "UnsafeLocationError",
     "UploadResult",
     "check_key",
     "location_of",

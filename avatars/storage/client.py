@@ -37,6 +37,7 @@ from ..errors import (
     RequestValidationError,
     TLSError,
     redact_url,
+    schema_error,
 )
 from ..models import FileAccess
 from ..transfer import (
@@ -51,7 +52,7 @@ from ..transfer import (
 from ._bodies import Cancelled, PartBody, SendBody, Source, open_source
 from .auth import DEFAULT_REGION, StorageAuth
 from .errors import REFRESH_CODES, StorageError, StorageSlowDown, storage_error
-from .locations import Location, is_direct_url, location_of
+from .locations import Location, check_key, check_location, is_direct_url, location_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from xml.etree.ElementTree import Element
@@ -75,6 +76,13 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 DEFAULT_PART_SIZE = 16 * 1024 * 1024
 _MAX_PARTS = 10000
 _DOWNLOAD_CHUNK = 1024 * 1024
+#: The longest access key id or secret accepted from ``/access`` (real ones
+#: are 20 and 40 characters).
+MAX_CREDENTIAL_LENGTH = 1024
+#: Most pages one :meth:`StorageClient.list` reads (10 million objects at
+#: S3's 1000 per page), and most objects it returns.
+MAX_LIST_PAGES = 10_000
+MAX_LIST_OBJECTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -169,8 +177,9 @@ class StorageClient:
 
     def access_url(self, location: Location) -> str:
         """What ``/access`` is asked about for ``location`` (the platform SDK's form:
-        an API ``/access`` URL carrying the ``s3://`` location)."""
-        return f"{self._client.base_url}/access?url={location.uri}"
+        an API ``/access`` URL carrying the ``s3://`` location, percent-encoded
+        so that a ``&``, ``+`` or ``%`` of the key reaches the platform as it is)."""
+        return f"{self._client.base_url}/access?url={quote(location.uri, safe=':/')}"
 
     def remember(self, access: FileAccess) -> Location:
         """Cache the credentials of ``access`` for its location; return that location."""
@@ -178,7 +187,23 @@ class StorageClient:
         self._store(location, access)
         return location
 
-    def _store(self, location: Location, access: FileAccess) -> StorageAuth:
+    def _granted(self, access: FileAccess, asked: Location, endpoint: str) -> FileAccess:
+        """``access`` when it was issued for ``asked``: credentials are never
+        attached to a location other than the one the platform named for them
+        (:class:`~avatars.errors.SchemaError` otherwise, the secret not in it)."""
+        try:
+            granted = location_of(access.url, endpoint_url=self.endpoint_url, name="url")
+        except RequestValidationError as exc:
+            raise schema_error(endpoint, {"url": [str(exc)]}) from None
+        if granted != asked:
+            problem = f"the credentials are for {granted.uri[:200]!r}, not for the location asked, {asked.uri[:200]!r}"
+            raise schema_error(endpoint, {"url": [problem]})
+        return access
+
+    def _store(self, location: Location, access: FileAccess, endpoint: str = "GET /access") -> StorageAuth:
+        problems = _credential_problems(access)
+        if problems:
+            raise schema_error(endpoint, problems)
         auth = StorageAuth(
             access.credentials.access_key_id,
             access.credentials.secret_access_key,
@@ -203,7 +228,7 @@ class StorageClient:
         if cached is not None:
             return cached
         access = self._client.results.get_permission_to_download(self.access_url(location), timeout=timeout)
-        return self._store(location, access)
+        return self._store(location, self._granted(access, location, "GET /access"))
 
     def access(self, url: str, *, timeout: Any = None) -> Location:
         """The location ``url`` names, with its credentials: cached, or asked from
@@ -212,14 +237,42 @@ class StorageClient:
         with self._lock:
             if location.uri in self._auths:
                 return location
-        self._store(location, self._client.results.get_permission_to_download(url, timeout=timeout))
+        access = self._client.results.get_permission_to_download(url, timeout=timeout)
+        self._store(location, self._granted(access, location, "GET /access"))
         return location
 
     def prefetch(self, urls: List[str], *, timeout: Any = None) -> List[Location]:
         """Credentials for several locations in one ``POST /access/batch``;
-        the locations the platform granted (it leaves out the others)."""
+        the locations the platform granted (it leaves out the others), in the
+        order asked.
+
+        Each answer is matched to the location it names, whatever its place
+        in the list.  An answer for a location not asked, or two different
+        answers for one location, is a :class:`~avatars.errors.SchemaError`,
+        and nothing of that batch is kept."""
+        endpoint = "POST /access/batch"
+        asked = {location_of(url, endpoint_url=self.endpoint_url, name="url"): None for url in urls}
         granted = self._client.results.get_permissions_to_download_batch(urls, timeout=timeout)
-        return [self.remember(access) for access in granted]
+        found: Dict[Location, FileAccess] = {}
+        for index, access in enumerate(granted):
+            try:
+                location = location_of(access.url, endpoint_url=self.endpoint_url, name="url")
+            except RequestValidationError as exc:
+                raise schema_error(endpoint, {f"{index}.url": [str(exc)]}) from None
+            if location not in asked:
+                raise schema_error(endpoint, {f"{index}.url": [f"{location.uri[:200]!r} was not asked for"]})
+            if location in found and found[location].credentials != access.credentials:
+                raise schema_error(
+                    endpoint, {f"{index}.url": [f"{location.uri[:200]!r} is granted twice, with other credentials"]}
+                )
+            problems = _credential_problems(access, f"{index}.")
+            if problems:
+                raise schema_error(endpoint, problems)
+            found[location] = access
+        ordered = [location for location in asked if location in found]
+        for location in ordered:
+            self._store(location, found[location], endpoint)
+        return ordered
 
     def upload_prefix(self, *, timeout: Any = None) -> str:
         """What ``GET /upload_url`` answers (asked once per client)."""
@@ -254,12 +307,14 @@ class StorageClient:
         repeatable: bool = True,
         timeout: Any = None,
     ) -> requests.Response:
+        check_location(location, "location")
         url = location.bucket_url(self.endpoint_url) if bucket_only else location.url(self.endpoint_url)
         if query:
             url = f"{url}?{query}"
         position = data.tell() if hasattr(data, "tell") else None
         attempt = 1
         refreshed = False
+        started = time.monotonic()
         while True:
             auth = self.auth_for(location, timeout=timeout)
             try:
@@ -286,6 +341,7 @@ class StorageClient:
                     isinstance(error, StorageSlowDown)
                     and repeatable
                     and attempt < self.max_attempts
+                    and self._budget_allows(started, attempt)
                     and not self._session_retries(method, url, error.status_code)
                     and rewind(data, position)
                 ):
@@ -298,6 +354,7 @@ class StorageClient:
                     isinstance(exc, (TLSError, ProxyError))
                     or not repeatable
                     or attempt >= self.max_attempts
+                    or not self._budget_allows(started, attempt)
                     or self._session_retries(method, url, None)
                     or not rewind(data, position)
                 ):
@@ -315,6 +372,15 @@ class StorageClient:
                     url=url,
                 )
             return response
+
+    def _budget_allows(self, started: float, attempt: int) -> bool:
+        """Is there room for another attempt (after its pause) in the client's
+        whole-call budget (``total_timeout``)?  Each attempt is a call with a
+        budget of its own; this keeps the attempts of one storage call from
+        spending it again and again (a store that never answers)."""
+        budget = float(getattr(self._client, "total_timeout", 0) or 0)
+        wait = self.retry_backoff * (2 ** (attempt - 1))
+        return not budget or time.monotonic() - started + wait < budget
 
     def _session_retries(self, method: str, url: str, status: Optional[int]) -> bool:
         """Has the session's adapter (a ``urllib3.Retry``) already retried this?
@@ -467,6 +533,16 @@ class StorageClient:
             if isinstance(exc, Cancelled):
                 raise ApiConnectionError("the upload was cancelled") from None
             raise
+        expected = _multipart_etag(etags)
+        if expected is not None and final_etag is not None and final_etag.strip().strip('"').lower() != expected:
+            # Completed already (nothing left to abort): the object is there, but not made of the parts sent.
+            raise StorageError(
+                f"the store completed the upload of {location} with ETag {final_etag[:80]!r}, "
+                f"not the {expected!r} its {len(etags)} parts make: the stored object may not be what was sent",
+                status_code=response.status_code,
+                method="POST",
+                url=response.url,
+            )
         return UploadResult(location, total, final_etag, len(etags))
 
     def _put_part(self, location: Location, upload_id: str, number: int, body: PartBody, timeout: Any) -> str:
@@ -561,7 +637,8 @@ class StorageClient:
         base = prefix.key.rstrip("/") + "/" if prefix.key else ""
         found: List[StoredObject] = []
         token: Optional[str] = None
-        while True:
+        seen_tokens = set()
+        for _page in range(MAX_LIST_PAGES):
             query = f"list-type=2&prefix={_q(base)}"
             if token:
                 query += f"&continuation-token={_q(token)}"
@@ -569,19 +646,45 @@ class StorageClient:
             root = _xml_root(response)
             for item in _children(root, "Contents"):
                 key = _child_text(item, "Key") or ""
-                size_text = _child_text(item, "Size") or "0"
+                relative = self._listed_key(key, base, response)
+                if relative is None:
+                    continue  # the prefix's own "folder" marker
+                size_text = (_child_text(item, "Size") or "0").strip()
                 found.append(
                     StoredObject(
                         location=Location(prefix.bucket, key),
-                        key=key[len(base) :] if key.startswith(base) else key,
-                        size=int(size_text) if size_text.isdigit() else 0,
+                        key=relative,
+                        size=int(size_text) if size_text.isdigit() and len(size_text) < 20 else 0,
                         etag=_child_text(item, "ETag"),
                         last_modified=_child_text(item, "LastModified"),
                     )
                 )
+                if len(found) > MAX_LIST_OBJECTS:
+                    raise self._list_error(f"the listing holds more than {MAX_LIST_OBJECTS} objects", response)
             token = _child_text(root, "NextContinuationToken")
             if (_child_text(root, "IsTruncated") or "").lower() != "true" or not token:
                 return found
+            if token in seen_tokens:
+                raise self._list_error("the store handed out the same continuation token twice (a loop)", response)
+            seen_tokens.add(token)
+        raise self._list_error(f"the listing did not end within {MAX_LIST_PAGES} pages", response)
+
+    def _listed_key(self, key: str, base: str, response: requests.Response) -> Optional[str]:
+        """The part of a listed ``key`` below ``base`` (``None`` for ``base``
+        itself): it must be under the prefix asked and a key :func:`check_key`
+        accepts (so a caller may join it to a local folder or the prefix again)."""
+        if not key.startswith(base):
+            raise self._list_error(f"the store listed a key outside the prefix asked: {key[:200]!r}", response)
+        if key == base:
+            return None
+        try:
+            return check_key(key[len(base) :], "listed key")
+        except RequestValidationError as exc:
+            raise self._list_error(f"the store listed an unusable key ({exc})", response) from None
+
+    @staticmethod
+    def _list_error(problem: str, response: requests.Response) -> StorageError:
+        return StorageError(problem, status_code=response.status_code, method="GET", url=response.url)
 
 
 class _BufferSource(Source):
@@ -614,7 +717,6 @@ class _ResumingBody:
         self._storage = storage
         self._location = location
         self._raw = response.raw
-        self._response = response
         self._timeout = timeout
         self._etag = response.headers.get("ETag")
         length = response.headers.get("Content-Length", "")
@@ -676,17 +778,35 @@ class _ResumingBody:
         if self._etag:
             headers["If-Match"] = self._etag
         response = self._storage._call("GET", self._location, headers=headers, stream=True, timeout=self._timeout)
-        expected = f"bytes {self._done}-"
-        if response.status_code != 206 or not response.headers.get("Content-Range", "").startswith(expected):
+        problem = self._resume_problem(response)
+        if problem is not None:
             response.close()
             raise StorageError(
-                f"the store did not resume the download at byte {self._done} "
-                f"(answered {response.status_code}, Content-Range {response.headers.get('Content-Range')!r})",
+                f"the store did not resume the download at byte {self._done} of {self._total}: {problem}",
                 status_code=response.status_code,
                 method="GET",
                 url=response.url,
             )
         self._raw = response.raw
+
+    def _resume_problem(self, response: requests.Response) -> Optional[str]:
+        """Why ``response`` is not the rest of the same object (``None`` when it is):
+        a ``206`` whose ``Content-Range`` is exactly ``bytes <done>-<total-1>/<total>``,
+        whose ``Content-Length`` matches, and whose ``ETag`` (when both have one) is unchanged."""
+        content_range = response.headers.get("Content-Range", "")
+        if response.status_code != 206:
+            return f"answered {response.status_code}, not 206 Partial Content"
+        assert self._total is not None  # a resume is only tried for a body of known length
+        expected = f"bytes {self._done}-{self._total - 1}/{self._total}"
+        if content_range.strip() != expected:
+            return f"Content-Range {content_range[:100]!r}, expected {expected!r}"
+        length = response.headers.get("Content-Length", "").strip()
+        if length and length != str(self._total - self._done):
+            return f"Content-Length {length[:30]!r}, expected {self._total - self._done}"
+        etag = response.headers.get("ETag")
+        if self._etag and etag and etag != self._etag:
+            return "the object changed (another ETag)"
+        return None
 
     def close(self) -> None:
         self._raw.close()
@@ -701,6 +821,24 @@ def _q(value: str) -> str:
     return quote(value, safe="-_.~")
 
 
+_MD5_HEX = frozenset("0123456789abcdef")
+
+
+def _multipart_etag(etags: Mapping[int, str]) -> Optional[str]:
+    """The ETag S3 gives an object completed from these parts (the MD5 of their
+    MD5s, then ``-<count>``), or ``None`` when a part's ETag is not an MD5 (a
+    store with another scheme: then nothing can be checked)."""
+    import hashlib
+
+    digests = hashlib.md5(usedforsecurity=False)  # S3's naming scheme, not a security check
+    for number in sorted(etags):
+        value = etags[number].strip().strip('"').lower()
+        if len(value) != 32 or not set(value) <= _MD5_HEX:
+            return None
+        digests.update(bytes.fromhex(value))
+    return f"{digests.hexdigest()}-{len(etags)}"
+
+
 def _complete_body(etags: Mapping[int, str]) -> bytes:
     from xml.etree import ElementTree  # on first use: about 0.5 MiB that `import avatars` need not pay
 
@@ -713,18 +851,51 @@ def _complete_body(etags: Mapping[int, str]) -> bytes:
     return document
 
 
+def _credential_problems(access: FileAccess, prefix: str = "") -> Dict[str, List[str]]:
+    """What makes the credentials of ``access`` unusable (never their values):
+    empty, longer than :data:`MAX_CREDENTIAL_LENGTH`, a control character; the
+    access key id (sent in the ``Authorization`` header) also must be printable
+    ASCII without spaces, ``,`` or ``/``."""
+    problems: Dict[str, List[str]] = {}
+    credentials = getattr(access, "credentials", None)
+    pairs = (
+        ("access_key_id", getattr(credentials, "access_key_id", None)),
+        ("secret_access_key", getattr(credentials, "secret_access_key", None)),
+    )
+    for name, value in pairs:
+        problem: Optional[str] = None
+        if not isinstance(value, str) or not value:
+            problem = "missing, empty or not a string"
+        elif len(value) > MAX_CREDENTIAL_LENGTH:
+            problem = f"longer than {MAX_CREDENTIAL_LENGTH} characters ({len(value)})"
+        elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+            problem = "holds a control character"
+        elif name == "access_key_id" and (not value.isascii() or any(c in value for c in " ,/")):
+            problem = "holds a character an access key id cannot have (non-ASCII, space, ',' or '/')"
+        if problem is not None:
+            problems[f"{prefix}credentials.{name}"] = [problem]
+    return problems
+
+
 def _xml_root(response: requests.Response) -> Element:
     from xml.etree import ElementTree
 
+    from ._xml import UnsafeXML, parse
+
+    problem: Optional[str] = None
     try:
-        root = ElementTree.fromstring(response.content)
+        root = parse(response.content)
     except ElementTree.ParseError:
+        problem = "the store's answer is not XML"
+    except UnsafeXML as exc:
+        problem = f"the store's answer is XML the client refuses to read ({exc})"
+    if problem is not None:
         raise StorageError(
-            "the store's answer is not XML",
+            problem,
             status_code=response.status_code,
             method=response.request.method if response.request is not None else None,
             url=response.url,
-        ) from None
+        )
     if _local(root.tag) == "Error":
         # S3 may answer CompleteMultipartUpload with 200 and an error document.
         fake = ApiError(

@@ -91,16 +91,27 @@ _CODE_CLASSES: Dict[str, Type[StorageError]] = {
 REFRESH_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired", "InvalidToken", "InvalidAccessKeyId"})
 
 
+#: The most bytes of an error answer that are parsed as an S3 error document
+#: (a real one is under 1 KiB; a larger answer is reported as not one).
+MAX_ERROR_DOCUMENT = 64 * 1024
+
+
 def _parse(body: bytes) -> Dict[str, str]:
-    """``Code``, ``Message``, ``RequestId`` of an S3 error document ({} if it is none)."""
-    if not body or b"<" not in body[:200]:
+    """``Code``, ``Message``, ``RequestId`` of an S3 error document ({} if it
+    is none; ``{"refused": reason}`` for XML the parser refuses: see
+    :mod:`avatars.storage._xml`)."""
+    if not body or b"<" not in body[:200] or len(body) > MAX_ERROR_DOCUMENT:
         return {}
     from xml.etree import ElementTree  # on first use (about 0.5 MiB)
 
+    from ._xml import UnsafeXML, parse
+
     try:
-        root = ElementTree.fromstring(body)
+        root = parse(body)
     except ElementTree.ParseError:
         return {}
+    except UnsafeXML as exc:
+        return {"refused": str(exc)}
     found: Dict[str, str] = {}
     for child in root.iter():
         name = child.tag.rsplit("}", 1)[-1]
@@ -118,7 +129,7 @@ def storage_error(error: ApiError) -> StorageError:
             raw = response.content or b""
         except Exception:  # noqa: BLE001 - a broken body still makes an error
             raw = b""
-    fields = _parse(raw[: 64 * 1024])
+    fields = _parse(raw)
     code = fields.get("Code")
     status = error.status_code
     if code is not None:
@@ -133,7 +144,12 @@ def storage_error(error: ApiError) -> StorageError:
             cls = StorageAccessDenied
         else:
             cls = StorageError
-        detail = f"the store answered without an S3 error document: {error.detail}"
+        if "refused" in fields:
+            detail = f"the store answered with XML the client refuses to read ({fields['refused']})"
+        elif len(raw) > MAX_ERROR_DOCUMENT:
+            detail = f"the store answered with {len(raw)} bytes, too large for an S3 error document"
+        else:
+            detail = f"the store answered without an S3 error document: {error.detail}"
     built = cls(
         detail,
         status_code=status,

@@ -460,3 +460,16 @@ def test_ctrl_c_during_a_cli_upload_aborts_the_multipart_upload(store: StoreSetu
     assert store.pending_uploads() == []
     assert store.keys(f"{store.users['alice'].prefix}/{key}") == []
     assert store.server.storage_log.count("DELETE") >= 1  # AbortMultipartUpload
+
+
+@pytest.mark.parametrize("name", ["a+b.csv", "a&url=s3:x.csv", "50% 1.csv", "é ü.csv"])
+def test_keys_with_query_characters_round_trip(store: StoreSetup, name: str) -> None:
+    """The location asked of /access is percent-encoded: the platform grants the
+    credentials for the very key the client then signs (the answer must name it)."""
+    with make_client(store) as client:
+        key = unique(name)
+        result = client.datasets.upload(name.encode(), key)
+        assert result.location.key.endswith(name) and stored(store, result.location) == name.encode()
+        with make_client(store) as fresh:  # no cached credentials: /access is asked for the download
+            assert fresh.datasets.download(result.location) == name.encode()
+            assert any(o.key == key for o in fresh.datasets.list())
