@@ -53,7 +53,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
-from urllib.parse import quote
 
 from ._filenames import safe_filename
 from .client import ApiClient
@@ -121,14 +120,9 @@ class DataStore:
         self._client = client
 
     def upload(self, key: str, data: bytes, *, label: str, progress: Any) -> None:
-        prefix = self._client.storage.upload_prefix()
-        if not self._client.storage.is_direct_url(prefix):  # the object store (signed S3 requests)
-            self._client.datasets.upload(data, key, progress=bytes_callback(progress, label))
-            return
-        # a plain http(s) prefix outside the store takes a plain PUT (the local server, until it has a store)
-        url = f"{prefix.rstrip('/')}/{quote(key)}"
-        self._client.request("PUT", url, data=data, auth_required=False)
-        progress.on_bytes(label, len(data), len(data))
+        # Always the object store, with signed requests: an upload prefix that is not
+        # a storage location (an http(s) URL elsewhere) is refused, never written to.
+        self._client.datasets.upload(data, key, progress=bytes_callback(progress, label))
 
     def prefetch(self, urls: Sequence[str]) -> None:
         """Ask for the credentials of several result files at once (``POST /access/batch``),

@@ -549,16 +549,26 @@ def test_the_default_store_uploads_through_the_storage_facade(client: ApiClient,
     assert "api-key" not in put.headers["Authorization"]  # API credentials never go to the storage origin
 
 
-def test_a_plain_http_upload_prefix_outside_the_store_takes_a_plain_put(
-    client: ApiClient, rsps: responses.RequestsMock
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "https://storage.avatar.test/uploads/user-1/",  # another host
+        "http://127.0.0.1:9/uploads/user-1/",  # another port
+        "ftp://storage.avatar.test/uploads/",  # another scheme
+    ],
+)
+def test_an_upload_prefix_outside_the_store_is_refused_and_nothing_is_sent(
+    client: ApiClient, rsps: responses.RequestsMock, prefix: str
 ) -> None:
-    prefix = "https://storage.avatar.test/uploads/user-1/"
+    # A server that names a place outside its object store for the user's data
+    # gets no byte of it: the table goes to the store, signed, or nowhere.
     rsps.add(responses.GET, f"{BASE}/upload_url", json=prefix)
-    rsps.add(responses.PUT, f"{prefix}my%20table.csv", status=200)
-    DataStore(client).upload("my table.csv", b"a\n1\n", label="upload", progress=resolve_progress(False))
-    put = rsps.calls[1].request
-    assert put.body == b"a\n1\n"
-    assert "Authorization" not in put.headers  # API credentials never go to the storage origin
+    with pytest.raises(AvatarError) as caught:
+        DataStore(client).upload(
+            "my table.csv", b"secret,rows\n1,2\n", label="upload", progress=resolve_progress(False)
+        )
+    assert [call.request.method for call in rsps.calls] == ["GET"]
+    assert "secret" not in str(caught.value)
 
 
 def test_an_http_upload_prefix_on_the_storage_endpoint(client: ApiClient, rsps: responses.RequestsMock) -> None:
