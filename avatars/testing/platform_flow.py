@@ -33,6 +33,11 @@ kind computes, with the LOCAL STAND-IN of :mod:`avatars.testing.avatarize`:
 ``AvatarAdviceParameters``
     ``advice.json``: ``[{"table_name", "advice": {"k": ...}}]``.
 
+Every job also writes ``run_metadata.json``; the ``standard`` job each
+table's projections and figures, the metrics jobs the per-table
+meta-metrics and, with several tables, the summaries: see
+:mod:`.result_files`.
+
 Table names in file names are written as the platform does
 (:mod:`avatars.documents.files`).  Inputs and earlier results come through
 the callables the caller passes: this module reads no store of its own.
