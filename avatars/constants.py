@@ -12,7 +12,12 @@ from enum import Enum
 __all__ = ["Results", "PlotKind"]
 
 
-class Results(str, Enum):
+class _Name(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Results(_Name):
     """The result kinds of ``GET /results/{job}`` (the keys of its answer)."""
 
     ADVICE = "advice"
@@ -32,11 +37,8 @@ class Results(str, Enum):
     PRIVACY_METRICS_SUMMARY = "privacy_metrics_summary"
     SIGNAL_METRICS_SUMMARY = "signal_metrics_summary"
 
-    def __str__(self) -> str:
-        return str(self.value)
 
-
-class PlotKind(str, Enum):
+class PlotKind(_Name):
     """The plot kinds of the ``figures`` of a ``standard`` job (:meth:`~avatars.Runner.render_plot`)."""
 
     CORRELATION = "correlation"
@@ -50,6 +52,3 @@ class PlotKind(str, Enum):
     NORMALIZED_SERIES = "normalized_series"
     CLASS_PROJECTION_2D = "class_projection_2d"
     METRICS_SUMMARY = "metrics_summary"
-
-    def __str__(self) -> str:
-        return str(self.value)

@@ -109,6 +109,25 @@ def run_one_table(ctx: Context, set_name: str, df: Any, seed: int, kinds: List[A
     return runner
 
 
+def run_linked(ctx: Context, set_name: str, seed: int, rows: int, kinds: Optional[List[Any]]) -> Any:
+    """Tables ``patient`` (``rows`` rows) and ``visit`` linked by ``patient_id``, k=4 each,
+    run (``kinds``: the jobs, default all) and waited for: ``(runner, patients, visits)``."""
+    people = patients(rows)
+    stays = visits(list(people["patient_id"]))
+    runner = ctx.manager.create_runner(set_name=set_name, seed=seed)
+    runner.add_table("patient", people, primary_key="patient_id", individual_level=True)
+    runner.add_table("visit", stays, primary_key="visit_id", foreign_keys=["patient_id"], individual_level=False)
+    runner.add_link("patient", "patient_id", "visit", "patient_id")
+    runner.set_parameters("patient", k=4)
+    runner.set_parameters("visit", k=4)
+    if kinds is None:
+        runner.run()
+    else:
+        runner.run(jobs_to_run=kinds)
+    wait_for(runner, kinds)
+    return runner, people, stays
+
+
 def avatarization(runner: Any, table: str) -> Dict[str, Any]:
     """The table's entry in the set's ``AvatarParameters`` document (``{}``: none)."""
     import yaml
@@ -352,16 +371,7 @@ def every_way_to_read_results(ctx: Context) -> None:
     """get_all_results, get_specific_result, the PIA report, on two linked tables."""
     from avatars.models import JobKind
 
-    people = patients(50)
-    stays = visits(list(people["patient_id"]))
-    runner = ctx.manager.create_runner(set_name="scripts-results", seed=13)
-    runner.add_table("patient", people, primary_key="patient_id", individual_level=True)
-    runner.add_table("visit", stays, primary_key="visit_id", foreign_keys=["patient_id"], individual_level=False)
-    runner.add_link("patient", "patient_id", "visit", "patient_id")
-    runner.set_parameters("patient", k=4)
-    runner.set_parameters("visit", k=4)
-    runner.run()
-    wait_for(runner)
+    runner, people, stays = run_linked(ctx, "scripts-results", 13, 50, None)
     results = runner.get_all_results()
     for table, source in (("patient", people), ("visit", stays)):
         check(table in results.shuffled, f"get_all_results: no shuffled {table}")
@@ -394,17 +404,8 @@ def projections_figures_and_summaries(ctx: Context) -> None:
     metrics_summary, on two linked tables."""
     from avatars.models import JobKind
 
-    people = patients(40)
-    stays = visits(list(people["patient_id"]))
-    runner = ctx.manager.create_runner(set_name="scripts-figures", seed=17)
-    runner.add_table("patient", people, primary_key="patient_id", individual_level=True)
-    runner.add_table("visit", stays, primary_key="visit_id", foreign_keys=["patient_id"], individual_level=False)
-    runner.add_link("patient", "patient_id", "visit", "patient_id")
-    runner.set_parameters("patient", k=4)
-    runner.set_parameters("visit", k=4)
     kinds = [JobKind.standard, JobKind.signal_metrics, JobKind.privacy_metrics]
-    runner.run(jobs_to_run=kinds)
-    wait_for(runner, kinds)
+    runner, people, stays = run_linked(ctx, "scripts-figures", 17, 40, kinds)
 
     # projections: the numeric columns that were synthesized (no key), standardized
     projections = needs(runner, "projections")
