@@ -1292,7 +1292,11 @@ class Runner:
             for table, references in item.items():
                 if not isinstance(references, dict):
                     raise AvatarError(f"the {result} of table {table!r} is not a mapping")
-                summary[str(table)] = {str(ref): value for ref, value in references.items()}
+                summary.setdefault(str(table), {})
+                for reference, value in references.items():
+                    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                        raise AvatarError(f"the {result} of table {table!r}, reference {reference!r} is not a number")
+                    summary.setdefault(str(table), {})[str(reference)] = value
         return summary
 
     def _figures(self, table_name: str, parameters_name: str) -> Dict[str, List[str]]:

@@ -192,6 +192,8 @@ def test_summaries_need_several_tables_and_send_nothing_before(runner: Runner, r
         (b'["a", "b"]', "is not a JSON object"),
         (b'{"a": 5}', "the signal_metrics_summary of table 'a' is not a mapping"),
         (b"<html>", "is not JSON"),
+        (b'{"a": {"standalone": "high"}}', "of table 'a', reference 'standalone' is not a number"),
+        (b'{"a": {"standalone": true}}', "is not a number"),
     ],
 )
 def test_a_malformed_summary_is_a_typed_error(
