@@ -1255,6 +1255,8 @@ class Runner:
         if url is None:
             raise AvatarError(f"the {parameters_name} job has no {result} file for table {table_name!r}")
         payload = self._download(url, f"{result} {table_name}")
+        if result not in ("shuffled", "unshuffled"):  # coordinates: numbers, whatever the columns are called
+            return _to_table(payload, {}, {})
         table = self._tables.get(table_name)
         return _to_table(payload, table.dtypes if table else {}, _declared_types(self.config.tables[table_name]))
 
