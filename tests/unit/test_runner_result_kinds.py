@@ -251,3 +251,14 @@ def test_get_all_results_downloads_no_other_kind(runner: Runner, rsps: responses
 
     assert list(results.shuffled) == ["t"] and list(results.sensitive_unshuffled) == ["t"]
     assert not any("projections" in str(c.request.url) or "metadata" in str(c.request.url) for c in rsps.calls)
+
+
+def test_projections_ignore_the_types_of_same_named_columns(runner: Runner, rsps: responses.RequestsMock) -> None:
+    runner.add_table("t", pd.DataFrame({"id": [1, 2], "Dim.1": pd.Categorical(["a", "b"])}), primary_key="id")
+    runner.set_parameters("t", k=1)
+    serve_set(rsps)
+    serve_job_creation(rsps)
+    runner.run(jobs_to_run=["standard"])
+    serve_job(rsps, "standard", {"original_projections": {"t.projections.original.csv": b"Dim.1\n0.5\n-0.5\n"}})
+    coordinates = runner.get_specific_result("t", "standard", "original_projections")
+    assert str(coordinates["Dim.1"].dtype) == "float64" and coordinates["Dim.1"].tolist() == [0.5, -0.5]
