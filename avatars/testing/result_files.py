@@ -47,6 +47,7 @@ import html
 import json
 import math
 import statistics
+from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..documents.files import escape_table_name, result_file_name
@@ -228,9 +229,10 @@ def _distribution(original: Table, avatars: Table, column: str) -> str:
         width = (hi - lo) / 10
         labels = [f"{lo + i * width:.4g} to {lo + (i + 1) * width:.4g}" for i in range(10)]
         return _bars(labels, list(zip(po, pa)))
-    levels = sorted(set(o_texts), key=lambda v: (-o_texts.count(v), v))[:_LEVELS]
+    o_counts, a_counts = Counter(o_texts), Counter(a_texts)
+    levels = sorted(o_counts, key=lambda v: (-o_counts[v], v))[:_LEVELS]  # the most frequent originals
     n_o, n_a = len(o_texts) or 1, len(a_texts) or 1
-    return _bars(levels, [(o_texts.count(v) / n_o, a_texts.count(v) / n_a) for v in levels])
+    return _bars(levels, [(o_counts[v] / n_o, a_counts[v] / n_a) for v in levels])
 
 
 def figure_files(
