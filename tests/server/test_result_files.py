@@ -142,3 +142,21 @@ def test_one_table_has_no_summary(uploads: Path, tmp_path: Path) -> None:  # noq
     run(text, "standard", uploads, results)
     kinds = _by_kind(run(text, "privacy_metrics", uploads, results))
     assert "privacy_metrics_summary" not in kinds and len(kinds["meta_privacy_metric"]) == 1
+
+
+def test_a_categorical_distribution_shows_the_original_frequencies(uploads: Path, tmp_path: Path) -> None:  # noqa: F811
+    cities = ["a"] * 10 + ["b"] * 6 + ["c"] * 4
+    (uploads / "towns.csv").write_text("n,city\n" + "".join(f"{i},{c}\n" for i, c in enumerate(cities)))
+    rs = ResourceSet("towns", seed=1)
+    rs.add_table("towns", "towns.csv")
+    rs.set_parameters("towns", k=2)
+    kinds = _by_kind(run(rs.to_yaml(), "standard", uploads, Results(tmp_path)))
+    page = next(o for o in kinds["figures"] if o.filename == "towns.distribution.1.html").content.decode()
+    assert "distribution of city" in page
+    # most frequent first, bar lengths 250 * share: 10/20, 6/20, 4/20
+    bars = [
+        f'<rect class="o" x="150" y="{28 * i + 2}" width="{w}" height="10"/>'
+        for i, w in enumerate(("125.0", "75.0", "50.0"))
+    ]
+    assert all(bar in page for bar in bars)
+    assert page.index(">a</text>") < page.index(">b</text>") < page.index(">c</text>")
