@@ -749,41 +749,93 @@ class Runner:
                 return pd.DataFrame(stats)
         raise AvatarError(f"the advice job gave no summary for table {table_name!r}")
 
+    def render_privacy_metrics_summary(self, open_in_browser: bool = False) -> Dict[str, Dict[str, Any]]:
+        """The privacy meta-metric of every table (several tables only), as
+        ``{table: {reference: value}}`` (the ``privacy_metrics`` job's
+        ``privacy_metrics_summary`` file).  ``open_in_browser`` is accepted for
+        the SDK's signature and ignored (the SDK deprecated it too)."""
+        return self._summary(JobKind.privacy_metrics.value, "privacy_metrics_summary")
+
+    def render_signal_metrics_summary(self) -> Dict[str, Dict[str, Any]]:
+        """The signal meta-metric of every table (several tables only), as
+        ``{table: {reference: value}}``."""
+        return self._summary(JobKind.signal_metrics.value, "signal_metrics_summary")
+
     def metrics_summary(self) -> Any:
         """Privacy and signal meta-metrics of every table, side by side (several
-        tables only): with pandas, a DataFrame indexed by table whose columns are
-        ``(reference, "privacy" | "signal")``; else ``{table: {reference: {"privacy":
-        value, "signal": value}}}``."""
-        if len(self.config.tables) < 2:
-            raise RequestValidationError("metrics_summary needs several tables", field="tables")
+        tables only): with pandas, a DataFrame indexed by table (``table_name``)
+        whose columns are ``(reference, "privacy" | "signal")`` (levels named
+        ``reference`` and ``metric``), every table and reference of either
+        summary present (missing values are NaN); else ``{table: {reference:
+        {"privacy": value, "signal": value}}}``."""
+        summaries = (
+            ("privacy", self.render_privacy_metrics_summary()),
+            ("signal", self.render_signal_metrics_summary()),
+        )
         merged: Dict[str, Dict[str, Dict[str, Any]]] = {}
-        for metric, parameters_name, result in (
-            ("privacy", JobKind.privacy_metrics.value, "privacy_metrics_summary"),
-            ("signal", JobKind.signal_metrics.value, "signal_metrics_summary"),
-        ):
-            self._job(parameters_name)
-            summaries = self._json_results(parameters_name, result)
-            if not summaries or not all(isinstance(item, dict) for item in summaries):
-                raise AvatarError(f"the {parameters_name} job gave no {result} file")
-            for item in summaries:
-                for table, references in item.items():
-                    if not isinstance(references, dict):
-                        raise AvatarError(f"the {result} of table {table!r} is not a mapping")
-                    for reference, value in references.items():
-                        merged.setdefault(str(table), {}).setdefault(str(reference), {})[metric] = value
+        for metric, summary in summaries:
+            for table, references in summary.items():
+                for reference, value in references.items():
+                    merged.setdefault(table, {}).setdefault(reference, {})[metric] = value
         try:
             pd: Any = importlib.import_module("pandas")
         except ImportError:
             return merged
+        tables = sorted(merged)
         columns = sorted(
             {(ref, metric) for refs in merged.values() for ref in refs for metric in ("privacy", "signal")}
         )
         frame = pd.DataFrame(
-            [[merged[t].get(ref, {}).get(metric) for ref, metric in columns] for t in sorted(merged)],
-            index=sorted(merged),
-            columns=pd.MultiIndex.from_tuples(columns),
+            [[merged[t].get(ref, {}).get(metric) for ref, metric in columns] for t in tables],
+            index=pd.Index(tables, name="table_name"),
+            columns=pd.MultiIndex.from_tuples(columns, names=["reference", "metric"]),
+            dtype="float64",
         )
         return frame
+
+    def projections(self, table_name: str) -> Tuple[Any, Any]:
+        """The coordinates of the original rows and of the avatars in the space the
+        avatarization worked in (``standard`` job): two DataFrames (lists of rows
+        without pandas) whose columns are the dimensions.  The avatars' rows are
+        in the order of :meth:`shuffled`."""
+        return (
+            self._table_result(table_name, "original_projections"),
+            self._table_result(table_name, "avatar_projections"),
+        )
+
+    def render_plot(
+        self,
+        table_name: str,
+        plot_kind: str,
+        open_in_browser: bool = False,
+        *,
+        directory: Optional[Union[str, os.PathLike[str]]] = None,
+    ) -> List[str]:
+        """The HTML pages of one kind of plot of a table (``standard`` job), e.g.
+        ``"2d_projection"``, ``"correlation"``, ``"distribution"`` (one page per column).
+
+        Returns the pages (HTML text).  Nothing is displayed and no browser is
+        opened unless asked: with ``directory`` the pages are written there as
+        ``<table>_<kind>_<i>.html``; ``open_in_browser=True`` writes them
+        (to ``directory``, default the current directory) and opens each one.
+        """
+        kind = str(getattr(plot_kind, "value", plot_kind))
+        figures = self._figures(table_name, JobKind.standard.value)
+        if kind not in figures:
+            made = ", ".join(sorted(figures)) or "none"
+            raise AvatarError(f"no {kind!r} plot for table {table_name!r} (plots made: {made})")
+        pages = figures[kind]
+        if directory is not None or open_in_browser:
+            folder = Path(directory) if directory is not None else Path.cwd()
+            stem = safe_filename(f"{table_name}_{kind}", fallback="plot")
+            for index, page in enumerate(pages):
+                target = folder / f"{stem}_{index}.html"
+                target.write_text(page, encoding="utf-8")
+                if open_in_browser:
+                    import webbrowser
+
+                    webbrowser.open(target.resolve().as_uri())
+        return pages
 
     # ---------------------------------------------------------------- results
 
@@ -840,21 +892,42 @@ class Runner:
         return list(self._urls(self._parameters_name(job_name)).get(str(getattr(result, "value", result)), []))
 
     def get_specific_result(self, table_name: str, job_name: Union[JobKind, str], result: str = "shuffled") -> Any:
-        """One result of one table: ``shuffled`` or ``unshuffled`` (a table, as
-        :meth:`shuffled`), ``privacy_metrics`` or ``signal_metrics`` (the metric
-        dictionaries), of the job ``job_name`` (a kind or a parameters name)."""
+        """One result of the job ``job_name`` (a kind or a parameters name) for one table.
+
+        ``shuffled``, ``unshuffled``, ``original_projections``,
+        ``avatar_projections``: a table (as :meth:`shuffled`);
+        ``privacy_metrics``, ``signal_metrics``, ``meta_privacy_metric``,
+        ``meta_signal_metric``: the table's items (dictionaries); ``figures``:
+        ``{plot kind: [HTML page, ...]}``; ``figures_metadata``: the table's
+        entries; ``advice``: the table's advice; ``run_metadata``: the job's
+        (the same for every table); ``privacy_metrics_summary``,
+        ``signal_metrics_summary``: ``{table: {reference: value}}``.  A result the
+        job did not make is ``None`` (a table file: an error, as :meth:`shuffled`).
+        """
         wanted = str(getattr(result, "value", result))
         self._check_table(table_name)
         parameters_name = self._parameters_name(job_name)
         self._job(parameters_name)
-        if wanted in ("shuffled", "unshuffled"):
+        if wanted in _TABLE_RESULTS:
             return self._table_result(table_name, wanted, parameters_name)
-        if wanted in ("privacy_metrics", "signal_metrics"):
+        if wanted in _TABLE_ITEMS:
             return self._metrics(table_name, parameters_name, wanted)
-        raise RequestValidationError(
-            f"result must be one of shuffled, unshuffled, privacy_metrics, signal_metrics, got {result!r}",
-            field="result",
-        )
+        if wanted == "figures":
+            return self._figures(table_name, parameters_name)
+        if wanted == "figures_metadata":
+            return [m for m in self._json_results(parameters_name, wanted) if _of_table(m, table_name)]
+        if wanted == "advice":
+            items = self._json_results(parameters_name, wanted)
+            return next((i.get("advice") for i in items if _of_table(i, table_name)), None)
+        if wanted in _JOB_RESULTS:
+            items = self._json_results(parameters_name, wanted)
+            if not items:
+                return None
+            if not isinstance(items[0], dict):
+                raise AvatarError(f"the {wanted} file of the {parameters_name} job is not a JSON object")
+            return items[0]
+        allowed = ", ".join((*_TABLE_RESULTS, *_TABLE_ITEMS, "figures", "figures_metadata", "advice", *_JOB_RESULTS))
+        raise RequestValidationError(f"result must be one of {allowed}, got {result!r}", field="result")
 
     def download_report(
         self,
@@ -1176,6 +1249,8 @@ class Runner:
         if url is None:
             raise AvatarError(f"the {parameters_name} job has no {result} file for table {table_name!r}")
         payload = self._download(url, f"{result} {table_name}")
+        if result not in ("shuffled", "unshuffled"):  # coordinates: numbers, whatever the columns are called
+            return _to_table(payload, {}, {})
         table = self._tables.get(table_name)
         return _to_table(payload, table.dtypes if table else {}, _declared_types(self.config.tables[table_name]))
 
@@ -1199,6 +1274,51 @@ class Runner:
                 found.append(item)
         return found
 
+    def _summary(self, parameters_name: str, result: str) -> Dict[str, Dict[str, Any]]:
+        if len(self.config.tables) < 2:
+            raise RequestValidationError(f"{result} needs several tables", field="tables")
+        self._job(parameters_name)
+        items = self._json_results(parameters_name, result)
+        if not items:
+            raise AvatarError(f"the {parameters_name} job gave no {result} file")
+        summary: Dict[str, Dict[str, Any]] = {}
+        for item in items:
+            if not isinstance(item, dict):
+                raise AvatarError(f"the {result} file is not a JSON object")
+            for table, references in item.items():
+                if not isinstance(references, dict):
+                    raise AvatarError(f"the {result} of table {table!r} is not a mapping")
+                summary.setdefault(str(table), {})
+                for reference, value in references.items():
+                    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                        raise AvatarError(f"the {result} of table {table!r}, reference {reference!r} is not a number")
+                    summary.setdefault(str(table), {})[str(reference)] = value
+        return summary
+
+    def _figures(self, table_name: str, parameters_name: str) -> Dict[str, List[str]]:
+        """``{plot kind: [page, ...]}`` of a table, tied to it by ``figures_metadata``."""
+        self._check_table(table_name)
+        self._job(parameters_name)
+        urls = self._urls(parameters_name).get("figures", [])
+        if not urls:
+            return {}
+        by_file = {}
+        for entry in self._json_results(parameters_name, "figures_metadata"):
+            if isinstance(entry, dict) and isinstance(entry.get("filename"), str):
+                by_file[entry["filename"]] = entry
+        figures: Dict[str, List[str]] = {}
+        for url in urls:
+            entry = by_file.get(file_name_of(url))
+            if entry is None or entry.get("table_name") != table_name:
+                continue
+            page = self._download(url, f"figure {entry.get('kind')} {table_name}")
+            try:
+                text = page.decode("utf-8")
+            except UnicodeDecodeError:
+                raise AvatarError(f"the figure {file_name_of(url)} is not UTF-8 text") from None
+            figures.setdefault(str(entry.get("kind")), []).append(text)
+        return figures
+
     def __repr__(self) -> str:
         return f"Runner({self.display_name!r}, tables={list(self.config.tables)}, jobs={list(self.jobs)})"
 
@@ -1219,6 +1339,18 @@ def _parameter_names() -> List[str]:
     return [
         name for name in inspect.signature(ResourceSet.set_parameters).parameters if name not in ("self", "table_name")
     ]
+
+
+#: results that are one file per table (a table): :meth:`Runner.get_specific_result`
+_TABLE_RESULTS = ("shuffled", "unshuffled", "original_projections", "avatar_projections")
+#: results whose items name their table in ``metadata.table_name``
+_TABLE_ITEMS = ("privacy_metrics", "signal_metrics", "meta_privacy_metric", "meta_signal_metric")
+#: results that are one JSON object per job
+_JOB_RESULTS = ("run_metadata", "privacy_metrics_summary", "signal_metrics_summary")
+
+
+def _of_table(item: Any, table_name: str) -> bool:
+    return isinstance(item, dict) and item.get("table_name") == table_name
 
 
 #: the jobs whose files :meth:`Runner.get_all_results` reads

@@ -30,6 +30,8 @@ RESULT_FILES: Dict[str, str] = {
     "avatar_projections": "projections.avatars.csv",
     "privacy_metrics": "privacy.json",
     "signal_metrics": "signal.json",
+    "meta_privacy_metric": "meta_privacy_metric.json",
+    "meta_signal_metric": "meta_signal_metric.json",
     "advice": "advice.json",
     "run_metadata": "run_metadata.json",
     "privacy_metrics_summary": "privacy_metrics_summary.json",

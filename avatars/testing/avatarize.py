@@ -204,6 +204,28 @@ def _standardize(matrix: List[List[Optional[float]]], means: List[float], stds: 
     return [tuple(0.0 if v is None else (v - means[c]) / stds[c] for c, v in enumerate(row)) for row in matrix]
 
 
+def coordinates(
+    original: Table, other: Table, *, skip: Sequence[str] = ()
+) -> Tuple[List[str], List[Tuple[float, ...]], List[Tuple[float, ...]]]:
+    """The space the stand-in works in: the original's numeric columns (less ``skip``)
+    standardized with the ORIGINAL's means and stds, missing values at 0 (the mean).
+
+    Returns the column names and the points of ``original`` and of ``other`` (a
+    table with those columns, e.g. the synthetic one) in that space: the
+    neighbour search of :func:`synthesize` and the distances of
+    :func:`privacy_metrics` use exactly these coordinates.
+    """
+    plan = plan_columns(original, None)
+    names = [original.columns[c] for c in plan.numeric if original.columns[c] not in skip]
+    missing = [n for n in names if n not in other.columns]
+    if missing:
+        raise TableError(f"the synthetic table has no column {missing[0]!r}")
+    matrix = _numeric_matrix(original, [original.columns.index(n) for n in names])
+    means, stds = _moments(matrix, len(names))
+    other_matrix = _numeric_matrix(other, [other.columns.index(n) for n in names])
+    return names, _standardize(matrix, means, stds), _standardize(other_matrix, means, stds)
+
+
 class KDTree:
     """An exact k-d tree over points (tuples of floats) in pure Python."""
 

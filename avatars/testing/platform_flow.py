@@ -33,6 +33,11 @@ kind computes, with the LOCAL STAND-IN of :mod:`avatars.testing.avatarize`:
 ``AvatarAdviceParameters``
     ``advice.json``: ``[{"table_name", "advice": {"k": ...}}]``.
 
+Every job also writes ``run_metadata.json``; the ``standard`` job each
+table's projections and figures, the metrics jobs the per-table
+meta-metrics and, with several tables, the summaries: see
+:mod:`.result_files`.
+
 Table names in file names are written as the platform does
 (:mod:`avatars.documents.files`).  Inputs and earlier results come through
 the callables the caller passes: this module reads no store of its own.
@@ -49,7 +54,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..documents import ResourceSet
 from ..documents.files import result_file_name
-from . import avatarize, resource_sets
+from . import avatarize, resource_sets, result_files
 from .avatarize import Table, TableError
 
 __all__ = ["FlowOutput", "FlowError", "is_platform_set", "job_kind_of", "run_parameters"]
@@ -223,7 +228,12 @@ def _stand_in_k(rs: ResourceSet, table: str, rows: int) -> int:
 
 
 def _standard(
-    rs: ResourceSet, read_input: ReadInput, max_rows: int, check: Callable[[], None], output_format: Optional[str]
+    rs: ResourceSet,
+    read_input: ReadInput,
+    max_rows: int,
+    check: Callable[[], None],
+    output_format: Optional[str],
+    parameters_name: str = "standard",
 ) -> List[FlowOutput]:
     sections = ("avatarization", "avatarization_open_dp", "avatarization_fast_dp", "time_series")
     names = [t for t in rs.tables if any(t in rs.parameters[s] for s in sections)]
@@ -231,6 +241,8 @@ def _standard(
         raise FlowError("the AvatarParameters document names no table")
     originals: Dict[str, Table] = {}
     synthetic: Dict[str, Table] = {}  # in the original row order
+    identifiers: Dict[str, List[str]] = {}  # foreign and primary keys: not synthesized
+    ks: Dict[str, int] = {}
     formats: Dict[str, str] = {}
     order = _parents_first(rs, names)
     for name in order:
@@ -247,11 +259,11 @@ def _standard(
         foreign = [c for c in _columns(doc, "identifier") if c in original.columns]
         core, fk_values = _without(original, foreign)
         primary = next(iter(_columns(doc, "primary_key")), None)
+        identifiers[name] = foreign + ([primary] if primary else [])
         seed = rs.seed
         try:
-            synthesis = avatarize.synthesize(
-                core, k=_stand_in_k(rs, name, core.nb_rows), seed=seed, primary_key=primary, check=check
-            )
+            ks[name] = _stand_in_k(rs, name, core.nb_rows)
+            synthesis = avatarize.synthesize(core, k=ks[name], seed=seed, primary_key=primary, check=check)
         except TableError as exc:
             raise FlowError(f"table {name!r}: {exc}") from None
         rows = [list(synthesis.table.rows[synthesis.link[i]]) for i in range(core.nb_rows)]
@@ -259,11 +271,19 @@ def _standard(
         synthetic[name] = table
     _relink(rs, originals, synthetic)
     outputs: List[FlowOutput] = []
+    figures: List[Dict[str, str]] = []
+    tables: Dict[str, Any] = {}
     for name in names:
         unshuffled = synthetic[name]
         columns = originals[name].columns
         reordered = Table(columns, [[row[unshuffled.columns.index(c)] for c in columns] for row in unshuffled.rows])
         shuffled_rows = [reordered.rows[i] for i in _shuffle_order(reordered.nb_rows, rs.seed)]
+        check()
+        extra, figures_of, tables[name] = _standard_extras(
+            rs, name, originals[name], Table(columns, shuffled_rows), identifiers[name], ks[name]
+        )
+        outputs.extend(FlowOutput(*o) for o in extra)
+        figures.extend(figures_of)
         for kind, rows in (("shuffled", shuffled_rows), ("unshuffled", reordered.rows)):
             filename = result_file_name(name, kind)
             if formats[name] == "parquet":
@@ -273,7 +293,50 @@ def _standard(
             else:
                 content = avatarize.table_to_csv(Table(columns, rows))
                 outputs.append(FlowOutput(kind, name, filename, content, "text/csv"))
+    if figures:
+        outputs.append(FlowOutput(*result_files.figures_metadata_file(figures)))
+    outputs.append(_run_metadata("standard", parameters_name, rs, tables))
     return outputs
+
+
+def _standard_extras(
+    rs: ResourceSet, name: str, original: Table, avatars: Table, identifiers: List[str], k: int
+) -> Tuple[List[result_files.Output], List[Dict[str, str]], Dict[str, Any]]:
+    """Projections and figures of one avatarized table (``avatars`` in the shuffled order),
+    and what ``run_metadata`` says of it."""
+    try:
+        dims, original_points, avatar_points = avatarize.coordinates(original, avatars, skip=identifiers)
+    except TableError as exc:
+        raise FlowError(f"table {name!r}: {exc}") from None
+    outputs = result_files.projection_files(name, dims, original_points, avatar_points)
+    metadata: List[Dict[str, str]] = []
+    if rs.compute_figures is not False:
+        core, _ = _without(original, identifiers)
+        avatar_core, _ = _without(avatars, identifiers)
+        pages, metadata = result_files.figure_files(
+            name,
+            core,
+            avatar_core,
+            dims,
+            original_points,
+            avatar_points,
+            max_distribution_plots=rs.max_distribution_plots,
+        )
+        outputs.extend(pages)
+    about = {
+        "nb_rows": original.nb_rows,
+        "k": k,
+        "columns": list(original.columns),
+        "identifiers": identifiers,
+        "projection_dimensions": {f"Dim.{i + 1}": column for i, column in enumerate(dims)},
+        "figures": len(metadata),
+    }
+    return outputs, metadata, about
+
+
+def _run_metadata(kind: str, parameters_name: str, rs: ResourceSet, tables: Dict[str, Any]) -> FlowOutput:
+    about = {"parameters_name": parameters_name, "job_kind": kind, "seed": rs.seed, "tables": tables}
+    return FlowOutput(*result_files.run_metadata_file(about))
 
 
 def _shuffle_order(n: int, seed: Optional[int]) -> List[int]:
@@ -386,13 +449,25 @@ def run_parameters(
             f"(available: {', '.join(rs.parameters_names()) or 'none'})"
         )
     if kind == "standard":
-        return _standard(rs, read_input, max_rows, check, _output_format(docs, parameters_name))
+        return _standard(rs, read_input, max_rows, check, _output_format(docs, parameters_name), parameters_name)
     if kind in ("privacy_metrics", "signal_metrics"):
-        result = _metrics(kind, rs, _pairs(rs, read_input, find_result, max_rows), check)
-        return [
+        pairs = _pairs(rs, read_input, find_result, max_rows)
+        result = _metrics(kind, rs, pairs, check)
+        outputs = [
             FlowOutput(kind, name, result_file_name(name, kind), _json([values]), "application/json")
             for name, values in result.items()
         ]
+        outputs.extend(FlowOutput(*o) for o in result_files.meta_files(kind, result))
+        about = {
+            name: {
+                "nb_rows": original.nb_rows,
+                "reference": result_files.REFERENCE,
+                "meta_metric": result_files.meta_metric(kind, result[name]),
+            }
+            for name, original, _, _ in pairs
+        }
+        outputs.append(_run_metadata(kind, parameters_name, rs, about))
+        return outputs
     if kind == "report":
         pairs = _pairs(rs, read_input, find_result, max_rows)
         privacy = _metrics("privacy_metrics", rs, pairs, check)
@@ -410,14 +485,24 @@ def run_parameters(
             for name, original, avatars, _ in pairs
         ]
         report = avatarize.render_report(sections).encode("utf-8")
-        return [FlowOutput("report", "", "report.md", report, "text/markdown; charset=utf-8")]
+        about = {name: {"nb_rows": original.nb_rows} for name, original, _, _ in pairs}
+        return [
+            FlowOutput("report", "", "report.md", report, "text/markdown; charset=utf-8"),
+            _run_metadata(kind, parameters_name, rs, about),
+        ]
     advice = []
+    read: Dict[str, Table] = {}
     for name, doc in rs.tables.items():
         data = doc.get("data") or {}
         table = _csv_table(read_input(str(data.get("volume")), str(data.get("file"))), f"table {name!r}", max_rows)
+        read[name] = table
         suggestion = avatarize.advise(table)
         advice.append({"table_name": name, "advice": {"k": suggestion["suggested_k"]}, "stand_in": suggestion})
-    return [FlowOutput("advice", "", "advice.json", _json(advice), "application/json")]
+    about = {name: {"nb_rows": table.nb_rows} for name, table in read.items()}
+    return [
+        FlowOutput("advice", "", "advice.json", _json(advice), "application/json"),
+        _run_metadata("advice", parameters_name, rs, about),
+    ]
 
 
 def _json(data: Any) -> bytes:

@@ -468,7 +468,8 @@ def check_results(client: Any, results: Dict[str, List[str]]) -> None:
     """The standard job's files: every row of the table, avatarized, read back by the SDK's downloader."""
     from avatars.file_downloader import FileDownloader
 
-    expect(sorted(results) == ["shuffled", "unshuffled"], f"result kinds {sorted(results)}")
+    kinds = ["avatar_projections", "figures", "figures_metadata", "original_projections", "run_metadata"]
+    expect(sorted(results) == [*kinds, "shuffled", "unshuffled"], f"result kinds {sorted(results)}")
     (url,) = results["unshuffled"]
     expect(url.rsplit("/", 1)[-1] == "patients.unshuffled.csv", f"file name of {url}")
     frame = FileDownloader(client).download_file(url)

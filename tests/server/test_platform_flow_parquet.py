@@ -68,7 +68,11 @@ def test_parquet_under_a_csv_key_is_read_and_the_results_are_parquet(tmp_path: P
 
     outputs = by_file(run(text, "standard", uploads, results))
 
-    assert sorted(outputs) == ["patients.shuffled.parquet", "patients.unshuffled.parquet"]
+    assert sorted(f for f in outputs if outputs[f].kind in ("shuffled", "unshuffled")) == [
+        "patients.shuffled.parquet",
+        "patients.unshuffled.parquet",
+    ]
+    assert outputs["patients.projections.original.csv"].kind == "original_projections"  # always CSV
     assert table_of_result_file("s3://b/standard/patients.shuffled.parquet", "shuffled") is None  # our client: CSV
     shuffled = pd.read_parquet(io.BytesIO(outputs["patients.shuffled.parquet"].content))
     assert list(shuffled.columns) == list(patients_frame().columns)
@@ -107,6 +111,7 @@ def test_metrics_and_the_linked_tables_run_on_parquet_data(tmp_path: Path) -> No
     standard = run(text, "standard", tmp_path, results)
     assert {o.filename for o in standard} >= {"patients.unshuffled.parquet", "visits.unshuffled.parquet"}
     privacy = run(text, "privacy_metrics", tmp_path, results)  # reads the parquet results
+    privacy = [o for o in privacy if o.kind == "privacy_metrics"]
     assert sorted(o.table for o in privacy) == ["patients", "visits"]
     assert all(o.filename.endswith(".privacy.json") for o in privacy)
 

@@ -1001,7 +1001,7 @@ def test_get_specific_result_reads_one_result_of_one_table(runner: Runner, rsps:
     assert runner.get_specific_result_urls("standard", "report") == []
     calls = len(rsps.calls)
     with pytest.raises(RequestValidationError) as info:
-        runner.get_specific_result("t", "standard", "figures")
+        runner.get_specific_result("t", "standard", "report_images")
     assert info.value.field == "result" and len(rsps.calls) == calls
     with pytest.raises(AvatarError, match="the standard job has no unshuffled file for table 't'"):
         runner.get_specific_result("t", "standard", "unshuffled")
