@@ -68,7 +68,7 @@ from .errors import (
 )
 from .models import BulkDeleteResponse, JobCreateRequest, JobCreateResponse, JobKind, JobResponse, JobStatus
 from .progress import ProgressOption, bytes_callback, resolve_progress
-from .resources.results import download_result_files
+from .resources.results import download_result_files, prefetch_credentials
 
 __all__ = ["Runner", "RunnerResults", "DataStore", "JOB_EXECUTION_ORDER", "poll_delay"]
 
@@ -128,10 +128,7 @@ class DataStore:
         """Ask for the credentials of several result files at once (``POST /access/batch``),
         so that their downloads need no ``GET /access`` each; a URL left out is asked
         for alone when it is downloaded."""
-        storage = self._client.storage
-        wanted = [url for url in urls if not storage.is_direct_url(url)]
-        if len(wanted) > 1:
-            storage.prefetch(wanted)
+        prefetch_credentials(self._client.results, urls)
 
     def download(self, url: str, *, label: str, progress: Any) -> bytes:
         buffer = io.BytesIO()

@@ -171,6 +171,17 @@ class ResultFiles(JsonResource):
         )
 
 
+def prefetch_credentials(results: ResultFiles, urls: Sequence[str], *, timeout: Optional[Timeout] = None) -> None:
+    """Ask once (``POST /access/batch``) for the credentials of the storage
+    locations among ``urls`` that have none cached, when there are several: their
+    downloads then need no ``GET /access`` each.  A location the platform leaves
+    out of its answer is asked for alone when it is downloaded."""
+    storage = results._client.storage
+    wanted = [url for url in dict.fromkeys(urls) if not storage.is_direct_url(url) and not storage.has_credentials(url)]
+    if len(wanted) > 1:
+        storage.prefetch(wanted, timeout=timeout)
+
+
 def download_result_files(
     results: ResultFiles,
     files: Sequence[Tuple[str, str]],
@@ -203,6 +214,7 @@ def download_result_files(
     with _local_file(str(folder)):
         folder.mkdir(parents=True, exist_ok=True)
     paths = plan_files(folder, [name for _, name in files])
+    prefetch_credentials(results, [url for url, _ in files], timeout=timeout)
     written: List[Tuple[str, Path]] = []
     for (url, _), path in zip(files, paths):
         confine(folder, path.name)  # again just before writing: a link may have appeared since the plan

@@ -241,6 +241,13 @@ class StorageClient:
         self._store(location, self._granted(access, location, "GET /access"))
         return location
 
+    def has_credentials(self, url: str) -> bool:
+        """Whether credentials for the location ``url`` names are cached (no
+        ``/access`` call would be made for it now)."""
+        location = location_of(url, endpoint_url=self.endpoint_url, name="url")
+        with self._lock:
+            return location.uri in self._auths
+
     def prefetch(self, urls: List[str], *, timeout: Any = None) -> List[Location]:
         """Credentials for several locations in one ``POST /access/batch``;
         the locations the platform granted (it leaves out the others), in the
