@@ -2,11 +2,15 @@
 this interpreter imports as ``avatars`` (ours or the platform SDK: the script
 uses only names both have).
 
-    python benchmarks/_flow_child.py BASE_URL API_KEY ROWS
+    python benchmarks/_flow_child.py BASE_URL API_KEY ROWS [every]
 
 Builds a ROWS-row table, then: ``Manager`` with an API key, ``create_runner``,
 ``add_table`` (upload), ``set_parameters``, ``run`` the standard, privacy and
-signal jobs, ``get_all_results``.  Prints one JSON line: the flow's wall time
+signal jobs, ``get_all_results``.  With ``every``, ``avatars`` then also
+writes every result file of every job to a temporary folder
+(``Runner.download_all``): the platform SDK's ``get_all_results`` already
+reads every kind of result file it knows (figures, projections...), where
+``avatars``' reads the tables and the metrics, the rest on demand.  Prints one JSON line: the flow's wall time
 (from the Manager to the last result; building the table and importing are
 outside), the process's peak RSS (``VmHWM``, KiB) and which package ran.
 """
@@ -26,7 +30,7 @@ def peak_rss_kib() -> int:
     return -1
 
 
-def main(base_url: str, api_key: str, rows: int) -> None:
+def main(base_url: str, api_key: str, rows: int, every: bool = False) -> None:
     import pandas as pd
 
     import avatars
@@ -56,6 +60,11 @@ def main(base_url: str, api_key: str, rows: int) -> None:
     runner.set_parameters("people", k=10)
     runner.run(jobs_to_run=[JobKind.standard, JobKind.privacy_metrics, JobKind.signal_metrics])
     runner.get_all_results()
+    if every and package.startswith("avatars "):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="avatars-bench-every-") as folder:
+            runner.download_all(folder)
     seconds = time.perf_counter() - start
     shuffled = runner.shuffled("people")
     if len(shuffled) != rows:
@@ -66,6 +75,6 @@ def main(base_url: str, api_key: str, rows: int) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5) or sys.argv[4:] not in ([], ["every"]):
         raise SystemExit(__doc__)
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), every=sys.argv[4:] == ["every"])

@@ -12,7 +12,11 @@ Figures: the flow's wall time, the HTTP requests the client sent (the
 server's request logs of both origins, the API and the object store, cleared
 before each run) and the process's peak RSS (``VmHWM`` read by the child at
 the end).  Targets: at most half the SDK's requests, at most its wall time,
-at most half its peak memory.
+at most half its peak memory.  For information, the requests of ``avatars``
+when it also writes every result file of every job (``Runner.download_all``
+after ``get_all_results``): the SDK's ``get_all_results`` reads every kind of
+result file it knows (the figures, the projections...), ``avatars``' reads
+the tables and the metrics and leaves the rest to the calls that need them.
 
 The platform SDK needs Python 3.12: each release's venv is made once under
 ``benchmarks/out/`` (git-ignored) with ``python3.12 -m venv`` and ``pip install
@@ -120,12 +124,12 @@ def _requests_sent(server: RemoteServer) -> Dict[str, int]:
     return counts
 
 
-def _run_flow(python: str, server: RemoteServer, rows: int) -> Dict[str, Any]:
+def _run_flow(python: str, server: RemoteServer, rows: int, *, every: bool = False) -> Dict[str, Any]:
     server.clear_log()
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     with tempfile.TemporaryDirectory(prefix="avatars-bench-flow-") as cwd:  # the SDK writes crash reports here
         done = subprocess.run(
-            [python, CHILD, server.base_url, server.api_key, str(rows)],
+            [python, CHILD, server.base_url, server.api_key, str(rows)] + (["every"] if every else []),
             capture_output=True,
             text=True,
             cwd=cwd,
@@ -140,14 +144,21 @@ def _run_flow(python: str, server: RemoteServer, rows: int) -> Dict[str, Any]:
     result["requests"] = counts["api"] + counts["storage"]
     result["requests_by_origin"] = counts
     log(
-        f"{result['package']}: {result['seconds']:.2f} s, {result['requests']} requests "
+        f"{result['package']}{' (every result file)' if every else ''}: {result['seconds']:.2f} s, "
+        f"{result['requests']} requests "
         f"(api {counts['api']}, storage {counts['storage']}), peak {result['peak_rss_kib'] / 1024:.0f} MiB"
     )
     return result
 
 
 def _figures(
-    platform: str, rows: int, ours: Dict[str, Any], theirs: Optional[Dict[str, Any]], sdk: str, why: str
+    platform: str,
+    rows: int,
+    ours: Dict[str, Any],
+    theirs: Optional[Dict[str, Any]],
+    sdk: str,
+    why: str,
+    every: Optional[Dict[str, Any]] = None,
 ) -> List[Figure]:
     label = f"{rows:,} rows"
     name = f"flow, {platform}"
@@ -200,7 +211,22 @@ def _figures(
             "<= 0.5",
             ours["peak_rss_kib"] * 2 <= theirs["peak_rss_kib"],
         ),
-    ]
+    ] + (
+        []
+        if every is None
+        else [
+            Figure(
+                "flow",
+                f"{name}: HTTP requests, every result file ({label})",
+                str(every["requests"]),
+                f"{theirs['requests']} (SDK {sdk})",
+                every["requests"] / theirs["requests"],
+                "(info)",
+                None,
+                details={"avatars": every},
+            )
+        ]
+    )
 
 
 def run(quick: bool) -> List[Figure]:
@@ -225,5 +251,6 @@ def run(quick: bool) -> List[Figure]:
         with RemoteServer(job_step_seconds=0.001, api_version=api_version, python=server) as remote:
             ours = _run_flow(PYTHON, remote, rows)
             theirs = _run_flow(sdk, remote, rows) if sdk is not None else None
-        figures += _figures(platform, rows, ours, theirs, version, why)
+            every = _run_flow(PYTHON, remote, rows, every=True) if theirs is not None else None
+        figures += _figures(platform, rows, ours, theirs, version, why, every)
     return figures
