@@ -661,7 +661,9 @@ class StorageClient:
                     StoredObject(
                         location=Location(prefix.bucket, key),
                         key=relative,
-                        size=int(size_text) if size_text.isdigit() and len(size_text) < 20 else 0,
+                        size=int(size_text)
+                        if size_text.isascii() and size_text.isdigit() and len(size_text) < 20
+                        else 0,
                         etag=_child_text(item, "ETag"),
                         last_modified=_child_text(item, "LastModified"),
                     )

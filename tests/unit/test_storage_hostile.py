@@ -373,6 +373,19 @@ def test_a_listing_with_too_many_objects_is_bounded(
         store.datasets.list()
 
 
+@pytest.mark.parametrize("size", ["\u00b2", "\u00b9\u00b3", "\u2460", "9" * 40, "-1", "1e3"])
+def test_a_listed_size_that_is_no_plain_number_is_zero(
+    rsps: responses.RequestsMock, store: ApiClient, size: str
+) -> None:
+    """``'²'.isdigit()`` is true but ``int('²')`` is a ValueError: a size must be ASCII digits."""
+    Api(rsps, [SECRET])
+    contents = f"<Contents><Key>user-1/a.csv</Key><Size>{size}</Size></Contents>"
+    page = f"<ListBucketResult><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>"
+    rsps.add(responses.GET, f"{STORE}/avatars", body=page.encode("utf-8"))
+    [listed] = store.datasets.list()
+    assert (listed.key, listed.size) == ("a.csv", 0)
+
+
 # --------------------------------------------------------------------------- resumed downloads
 
 
