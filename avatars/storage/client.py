@@ -729,7 +729,7 @@ class _ResumingBody:
         self._timeout = timeout
         self._etag = response.headers.get("ETag")
         length = response.headers.get("Content-Length", "")
-        self._total: Optional[int] = int(length) if length.strip().isdigit() else None
+        self._total: Optional[int] = int(length) if length.isascii() and length.strip().isdigit() else None
         self._done = 0
         self._resumes = 0
         self._started = time.monotonic() if started is None else started

@@ -427,6 +427,20 @@ def test_a_resume_that_is_not_the_rest_of_the_object_leaves_no_file(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("length", ["\u00b2", "\u00b9\u00b3"])
+def test_a_content_length_of_non_ascii_digits_is_no_length(
+    rsps: responses.RequestsMock, store: ApiClient, tmp_path: Path, length: str
+) -> None:
+    """A header is read as Latin-1, where ``'²'.isdigit()`` is true and ``int('²')`` a ValueError."""
+    Api(rsps, [SECRET])
+    rsps.add(
+        responses.GET, OBJECT, body=CONTENT, headers={"Content-Length": length}, auto_calculate_content_length=False
+    )
+    target = tmp_path / "out.csv"
+    store.storage.download(LOCATION, target)
+    assert target.read_bytes() == CONTENT
+
+
 # --------------------------------------------------------------------------- GET /results
 
 
