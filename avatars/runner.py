@@ -1256,7 +1256,7 @@ class Runner:
         for url in self._urls(parameters_name).get(result, []):
             try:
                 data = json.loads(self._download(url, f"{result}"))
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep
                 raise AvatarError(f"the {result} file {file_name_of(url)} is not JSON") from None
             out.extend(data if isinstance(data, list) else [data])
         return out

@@ -194,6 +194,7 @@ def test_summaries_need_several_tables_and_send_nothing_before(runner: Runner, r
         (b"<html>", "is not JSON"),
         (b'{"a": {"standalone": "high"}}', "of table 'a', reference 'standalone' is not a number"),
         (b'{"a": {"standalone": true}}', "is not a number"),
+        (b"[" * 100_000 + b"]" * 100_000, "is not JSON"),  # nested too deep for json (a RecursionError)
     ],
 )
 def test_a_malformed_summary_is_a_typed_error(
