@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._filenames import safe_filename
+from ._validate import require_text_list
 from .client import ApiClient
 from .documents import ColumnType, ReportLanguage, ReportType, ResourceSet, report_name
 from .documents.files import file_name_of, table_of_result_file
@@ -468,7 +469,11 @@ class Runner:
         if parameters_names is None:
             self.config.delete_parameters(table_name)
             return
-        names = [parameters_names] if isinstance(parameters_names, str) else list(parameters_names)
+        names = (
+            [parameters_names]
+            if isinstance(parameters_names, str)
+            else list(require_text_list(parameters_names, "parameters_names"))
+        )
         current = self.config.current_parameters(table_name)
         known = _parameter_names()
         for name in names:

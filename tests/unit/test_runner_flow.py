@@ -1070,7 +1070,12 @@ def test_delete_parameters_removes_the_named_ones_and_keeps_the_rest(runner: Run
     assert runner.config.current_parameters("t") == {"k": 3, "column_weights": {"x": 2.0}, "known_variables": ["x"]}
     assert "imputation" not in runner.get_yaml() and "ncp" not in runner.get_yaml()
     before = runner.get_yaml()
-    for names, message in ((["k"], "no k or epsilon"), (["ncp", "nope"], "'nope' is not a parameter")):
+    for names, message in (
+        (["k"], "no k or epsilon"),
+        (["ncp", "nope"], "'nope' is not a parameter"),
+        (5, "must be a list of strings"),
+        ([["ncp"]], "must be a non-empty string"),
+    ):
         with pytest.raises(RequestValidationError, match=message) as info:
             runner.delete_parameters("t", names)
         assert info.value.field == "parameters_names"
