@@ -1084,6 +1084,10 @@ class Runner:
             return list(self.jobs)
         if isinstance(job_names, (str, JobKind)):
             return [job_names]
+        if not isinstance(job_names, Iterable):
+            raise RequestValidationError(
+                f"job_names must be a job name or a list of them, got {type(job_names).__name__}", field="job_names"
+            )
         return list(job_names)
 
     def _parameters_name(self, job_name: Union[JobKind, str]) -> str:

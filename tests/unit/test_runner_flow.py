@@ -1106,6 +1106,9 @@ def test_cancel_one_job_and_statuses_in_one_listing(runner: Runner, rsps: respon
     launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
     with pytest.raises(RequestValidationError, match="no 'signal_metrics' job"):
         runner.cancel(["privacy_metrics", "signal_metrics"])  # every name is checked before anything is sent
+    for call in (runner.cancel, runner.delete):
+        with pytest.raises(RequestValidationError, match="job_names must be"):
+            call(5)  # type: ignore[arg-type]
     created = len(rsps.calls)
     assert not any(c.request.url.endswith("/cancel") for c in rsps.calls)
     rsps.add(
