@@ -1144,6 +1144,12 @@ def test_manager_cancel_jobs_leaves_the_ended_ones_alone(rsps: responses.Request
         "b/cancel",
         "c/cancel",
     ]
+    calls = len(rsps.calls)
+    for call in (manager.cancel_jobs, manager.delete_jobs):
+        for names in (5, ["a", 5]):
+            with pytest.raises(RequestValidationError, match="job_names"):
+                call(names)  # type: ignore[arg-type]
+    assert len(rsps.calls) == calls
 
 
 def test_a_job_seen_finished_by_get_status_is_not_cancelled(runner: Runner, rsps: responses.RequestsMock) -> None:
