@@ -904,7 +904,9 @@ class Runner:
         entries; ``advice``: the table's advice; ``run_metadata``: the job's
         (the same for every table); ``privacy_metrics_summary``,
         ``signal_metrics_summary``: ``{table: {reference: value}}``.  A result the
-        job did not make is ``None`` (a table file: an error, as :meth:`shuffled`).
+        job did not make is empty: ``[]`` for items and ``figures_metadata``,
+        ``{}`` for ``figures``, ``None`` for ``advice`` and the job's objects;
+        a missing table file is an error, as with :meth:`shuffled`.
         """
         wanted = str(getattr(result, "value", result))
         self._check_table(table_name)
