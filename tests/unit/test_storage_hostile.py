@@ -264,6 +264,10 @@ DEEP = "<Error>" + "<a>" * 5000 + "</a>" * 5000 + "<Code>NoSuchKey</Code></Error
         ("<html><body>502 Bad Gateway</body>", "without an S3 error document"),
         ("<Error><Code>NoSuchKey</Code><Message>" + "x" * 200_000 + "</Message></Error>", "too large"),
         (b"\xff\xfe<\x00E\x00", "without an S3 error document"),
+        *[
+            (f'<?xml version="1.0" encoding="{name}"?><Error><Code>NoSuchKey</Code></Error>', "without an S3 error")
+            for name in ("foo", "rot13", "utf-7", "idna")  # unknown, not text, multi-byte, failing: no LookupError
+        ],
     ],
 )
 def test_an_error_document_is_never_expanded_nor_trusted(
@@ -290,6 +294,10 @@ def test_an_error_document_is_never_expanded_nor_trusted(
         ("<ListBucketResult>" + "<Contents>" * 50 + "</Contents>" * 50 + "</ListBucketResult>", "nested deeper"),
         ("not xml at all", "not XML"),
         ('{"Contents": []}', "not XML"),
+        *[
+            (f'<?xml version="1.0" encoding="{name}"?><ListBucketResult/>', "not XML")
+            for name in ("foo", "rot13", "utf-7", "idna")  # unknown, not text, multi-byte, failing: no LookupError
+        ],
     ],
 )
 def test_a_listing_that_is_not_plain_xml_is_refused(
