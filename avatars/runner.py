@@ -1257,10 +1257,15 @@ class Runner:
         if url is None:
             raise AvatarError(f"the {parameters_name} job has no {result} file for table {table_name!r}")
         payload = self._download(url, f"{result} {table_name}")
-        if result not in ("shuffled", "unshuffled"):  # coordinates: numbers, whatever the columns are called
-            return _to_table(payload, {}, {})
-        table = self._tables.get(table_name)
-        return _to_table(payload, table.dtypes if table else {}, _declared_types(self.config.tables[table_name]))
+        try:
+            if result not in ("shuffled", "unshuffled"):  # coordinates: numbers, whatever the columns are called
+                return _to_table(payload, {}, {})
+            table = self._tables.get(table_name)
+            return _to_table(payload, table.dtypes if table else {}, _declared_types(self.config.tables[table_name]))
+        except (ValueError, csv.Error) as exc:  # pandas' ParserError/EmptyDataError, UnicodeDecodeError, csv's limits
+            raise AvatarError(
+                f"the {result} file {file_name_of(url)} is not a CSV table ({type(exc).__name__})"
+            ) from None
 
     def _json_results(self, parameters_name: str, result: str) -> List[Any]:
         out: List[Any] = []

@@ -263,3 +263,26 @@ def test_projections_ignore_the_types_of_same_named_columns(runner: Runner, rsps
     serve_job(rsps, "standard", {"original_projections": {"t.projections.original.csv": b"Dim.1\n0.5\n-0.5\n"}})
     coordinates = runner.get_specific_result("t", "standard", "original_projections")
     assert str(coordinates["Dim.1"].dtype) == "float64" and coordinates["Dim.1"].tolist() == [0.5, -0.5]
+
+
+@pytest.mark.parametrize("pandas", [True, False])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",  # pandas: EmptyDataError
+        b"Dim.1\n\xff\xfe\n",  # not UTF-8
+        b'Dim.1\n"never closed\n',  # pandas: ParserError
+        b"Dim.1\n" + b"9" * 200_000 + b"\n",  # csv: a field over its limit (csv.Error)
+    ],
+)
+def test_a_result_table_that_is_not_csv_is_a_typed_error(
+    runner: Runner, rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, content: bytes, pandas: bool
+) -> None:
+    launch_one_table(runner, rsps, ["standard"])
+    serve_job(rsps, "standard", {"original_projections": {"t.projections.original.csv": content}})
+    if not pandas:
+        monkeypatch.setitem(sys.modules, "pandas", None)
+    try:  # what the reader makes of it (csv is lenient), or a typed error: never pandas' or csv's own
+        runner.get_specific_result("t", "standard", "original_projections")
+    except AvatarError as exc:
+        assert "t.projections.original.csv" in str(exc) and "not a CSV table" in str(exc)
