@@ -742,8 +742,8 @@ class Runner:
             if isinstance(item, dict) and item.get("table_name") == table_name:
                 summary = item.get("summary")
                 stats = summary.get("stats") if isinstance(summary, dict) else None
-                if not isinstance(stats, list):
-                    break
+                if not isinstance(stats, list) or not all(isinstance(row, dict) for row in stats):
+                    break  # statistics are rows (mappings): anything else is no summary
                 try:
                     pd: Any = importlib.import_module("pandas")
                 except ImportError:

@@ -905,9 +905,13 @@ def test_table_summary_reads_the_advice_jobs_statistics(runner: Runner, rsps: re
         runner.table_summary("u")
 
 
-def test_table_summary_without_statistics_is_a_clear_error(runner: Runner, rsps: responses.RequestsMock) -> None:
+@pytest.mark.parametrize("summary", ["n/a", {"stats": [{"variable": "x"}, "s"]}, {"stats": [1, 2]}])
+def test_table_summary_without_statistics_is_a_clear_error(
+    runner: Runner, rsps: responses.RequestsMock, summary: Any
+) -> None:
+    """Statistics that are not a list of rows (pandas: a ValueError for ``[{...}, "s"]``) are no summary."""
     runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
-    advise_with(runner, rsps, {"table_name": "t", "advice": {"k": 1}, "summary": "n/a"})
+    advise_with(runner, rsps, {"table_name": "t", "advice": {"k": 1}, "summary": summary})
     with pytest.raises(AvatarError, match="no summary for table 't'"):
         runner.table_summary("t")
 
