@@ -822,6 +822,12 @@ class Runner:
         (to ``directory``, default the current directory) and opens each one.
         """
         kind = str(getattr(plot_kind, "value", plot_kind))
+        if directory is not None:
+            text: object = os.fspath(directory) if isinstance(directory, (str, os.PathLike)) else None
+            if not isinstance(text, str) or "\0" in text:
+                raise RequestValidationError(
+                    "directory must be a folder path (text) without NUL characters", field="directory"
+                )
         figures = self._figures(table_name, JobKind.standard.value)
         if kind not in figures:
             made = ", ".join(sorted(figures)) or "none"

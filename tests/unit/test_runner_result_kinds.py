@@ -124,6 +124,9 @@ def test_render_plot_returns_the_tables_pages_and_opens_nothing(
     assert sorted(figures) == ["correlation", "distribution"] and len(figures["distribution"]) == 2
     metadata = runner.get_specific_result("t", "standard", "figures_metadata")
     assert metadata == FIGURES_METADATA[:3]
+    for directory in (str(tmp_path / "a\0b"), 5):
+        with pytest.raises(RequestValidationError, match="directory"):
+            runner.render_plot("t", "correlation", directory=directory)  # type: ignore[arg-type]
 
 
 def test_a_job_without_figures_has_no_plot(runner: Runner, rsps: responses.RequestsMock) -> None:
