@@ -89,7 +89,12 @@ def read_bounded(
         return response.content
     declared = response.headers.get("Content-Length", "")
     encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding in ("", "identity") and declared.isdigit() and (max_bytes is None or int(declared) <= max_bytes):
+    if (
+        encoding in ("", "identity")
+        and declared.isascii()
+        and declared.isdigit()
+        and (max_bytes is None or int(declared) <= max_bytes)
+    ):
         # Not compressed, and the declared length fits: urllib3 reads no more than it.
         return response.content
     content = b"".join(iter_decoded(response, max_bytes=max_bytes, max_ratio=max_ratio))

@@ -210,7 +210,7 @@ def jwt_expiry(token: str) -> Optional[Tuple[float, Optional[float]]]:
     try:
         raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
         claims = json.loads(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: nested too deep
         return None
     if not isinstance(claims, dict):
         return None

@@ -769,7 +769,7 @@ def _check_complete(response: requests.Response, method: str, url: str) -> None:
     if response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity"):
         return
     declared = response.headers.get("Content-Length")
-    if declared is None or not declared.strip().isdigit():
+    if declared is None or not declared.isascii() or not declared.strip().isdigit():
         return
     received = len(response.content)
     if received < int(declared):

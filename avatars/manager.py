@@ -23,7 +23,7 @@ from uuid import UUID
 
 import requests
 
-from ._validate import require_uuid
+from ._validate import require_text_list, require_uuid
 from .client import ApiClient
 from .config import ClientConfig, Timeout
 from .documents import ResourceSet
@@ -243,7 +243,7 @@ class Manager:
         platform API 3.x); returns the jobs a cancel was sent for, as the server
         answered.  A job already over, or over before its cancel arrived, is
         left alone."""
-        names = [job_names] if isinstance(job_names, str) else list(job_names)
+        names = [job_names] if isinstance(job_names, str) else list(require_text_list(job_names, "job_names"))
         stopped: List[JobResponse] = []
         for name in names:
             if self.auth_client.jobs.get_job_status(name).done:
@@ -256,7 +256,7 @@ class Manager:
 
     def delete_jobs(self, job_names: Union[str, Iterable[str]]) -> BulkDeleteResponse:
         """Delete jobs by name, in batches of 100 (the API's limit); the answers are merged."""
-        names = [job_names] if isinstance(job_names, str) else list(job_names)
+        names = [job_names] if isinstance(job_names, str) else list(require_text_list(job_names, "job_names"))
         if not names:
             raise RequestValidationError("job_names is empty", field="job_names")
         deleted: List[JobResponse] = []

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._filenames import safe_filename
+from ._validate import require_text_list
 from .client import ApiClient
 from .documents import ColumnType, ReportLanguage, ReportType, ResourceSet, report_name
 from .documents.files import file_name_of, table_of_result_file
@@ -468,7 +469,11 @@ class Runner:
         if parameters_names is None:
             self.config.delete_parameters(table_name)
             return
-        names = [parameters_names] if isinstance(parameters_names, str) else list(parameters_names)
+        names = (
+            [parameters_names]
+            if isinstance(parameters_names, str)
+            else list(require_text_list(parameters_names, "parameters_names"))
+        )
         current = self.config.current_parameters(table_name)
         known = _parameter_names()
         for name in names:
@@ -737,8 +742,8 @@ class Runner:
             if isinstance(item, dict) and item.get("table_name") == table_name:
                 summary = item.get("summary")
                 stats = summary.get("stats") if isinstance(summary, dict) else None
-                if not isinstance(stats, list):
-                    break
+                if not isinstance(stats, list) or not all(isinstance(row, dict) for row in stats):
+                    break  # statistics are rows (mappings): anything else is no summary
                 try:
                     pd: Any = importlib.import_module("pandas")
                 except ImportError:
@@ -817,6 +822,12 @@ class Runner:
         (to ``directory``, default the current directory) and opens each one.
         """
         kind = str(getattr(plot_kind, "value", plot_kind))
+        if directory is not None:
+            text: object = os.fspath(directory) if isinstance(directory, (str, os.PathLike)) else None
+            if not isinstance(text, str) or "\0" in text:
+                raise RequestValidationError(
+                    "directory must be a folder path (text) without NUL characters", field="directory"
+                )
         figures = self._figures(table_name, JobKind.standard.value)
         if kind not in figures:
             made = ", ".join(sorted(figures)) or "none"
@@ -899,7 +910,9 @@ class Runner:
         entries; ``advice``: the table's advice; ``run_metadata``: the job's
         (the same for every table); ``privacy_metrics_summary``,
         ``signal_metrics_summary``: ``{table: {reference: value}}``.  A result the
-        job did not make is ``None`` (a table file: an error, as :meth:`shuffled`).
+        job did not make is empty: ``[]`` for items and ``figures_metadata``,
+        ``{}`` for ``figures``, ``None`` for ``advice`` and the job's objects;
+        a missing table file is an error, as with :meth:`shuffled`.
         """
         wanted = str(getattr(result, "value", result))
         self._check_table(table_name)
@@ -1079,6 +1092,10 @@ class Runner:
             return list(self.jobs)
         if isinstance(job_names, (str, JobKind)):
             return [job_names]
+        if not isinstance(job_names, Iterable):
+            raise RequestValidationError(
+                f"job_names must be a job name or a list of them, got {type(job_names).__name__}", field="job_names"
+            )
         return list(job_names)
 
     def _parameters_name(self, job_name: Union[JobKind, str]) -> str:
@@ -1246,17 +1263,22 @@ class Runner:
         if url is None:
             raise AvatarError(f"the {parameters_name} job has no {result} file for table {table_name!r}")
         payload = self._download(url, f"{result} {table_name}")
-        if result not in ("shuffled", "unshuffled"):  # coordinates: numbers, whatever the columns are called
-            return _to_table(payload, {}, {})
-        table = self._tables.get(table_name)
-        return _to_table(payload, table.dtypes if table else {}, _declared_types(self.config.tables[table_name]))
+        try:
+            if result not in ("shuffled", "unshuffled"):  # coordinates: numbers, whatever the columns are called
+                return _to_table(payload, {}, {})
+            table = self._tables.get(table_name)
+            return _to_table(payload, table.dtypes if table else {}, _declared_types(self.config.tables[table_name]))
+        except (ValueError, csv.Error) as exc:  # pandas' ParserError/EmptyDataError, UnicodeDecodeError, csv's limits
+            raise AvatarError(
+                f"the {result} file {file_name_of(url)} is not a CSV table ({type(exc).__name__})"
+            ) from None
 
     def _json_results(self, parameters_name: str, result: str) -> List[Any]:
         out: List[Any] = []
         for url in self._urls(parameters_name).get(result, []):
             try:
                 data = json.loads(self._download(url, f"{result}"))
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep
                 raise AvatarError(f"the {result} file {file_name_of(url)} is not JSON") from None
             out.extend(data if isinstance(data, list) else [data])
         return out

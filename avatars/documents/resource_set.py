@@ -739,6 +739,8 @@ class ResourceSet:
             docs = [d for d in yaml.safe_load_all(text) if d is not None]
         except yaml.YAMLError as exc:
             raise DocumentError(f"not YAML: {str(exc).splitlines()[0]}", field="yaml") from None
+        except RecursionError:
+            raise DocumentError("not YAML the client reads: nested too deeply", field="yaml") from None
         return cls.from_documents(docs)
 
     @classmethod

@@ -12,8 +12,7 @@ the error keeps no response.  Every call on a 2.90 platform raises
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Type, TypeVar
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Type, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import requests
@@ -83,23 +82,21 @@ def _mask(value: Any, secrets: Sequence[str]) -> Any:
     return value
 
 
-@contextmanager
-def _no_echo(secrets: Sequence[str]) -> Iterator[None]:
-    """Re-raise an :class:`ApiError` whose message or body holds one of ``secrets`` without it."""
-    try:
-        yield
-    except ApiError as exc:
-        seen = exc.detail + json.dumps(exc.body, default=str)
-        if not any(secret in seen for secret in secrets):
-            raise
-        clean = type(exc).__new__(type(exc))
-        clean.__dict__.update(exc.__dict__)
-        clean.detail = _mask(exc.detail, secrets)
-        clean.body = _mask(exc.body, secrets)
-        clean.response = None  # its body holds the echo
-        clean.message = clean._format()
-        clean.args = (clean.message,)
-        raise clean from None
+def _masked(exc: ApiError, secrets: Sequence[str]) -> Optional[ApiError]:
+    """A copy of ``exc`` with ``***`` for each of ``secrets`` in its message and
+    body, keeping no response (its body holds the echo); ``None`` when ``exc``
+    shows none of them."""
+    seen = exc.detail + json.dumps(exc.body, default=str)
+    if not any(secret in seen for secret in secrets):
+        return None
+    clean = type(exc).__new__(type(exc))
+    clean.__dict__.update(exc.__dict__)
+    clean.detail = _mask(exc.detail, secrets)
+    clean.body = _mask(exc.body, secrets)
+    clean.response = None
+    clean.message = clean._format()
+    clean.args = (clean.message,)
+    return clean
 
 
 def _choice(value: object, name: str, allowed: Sequence[str]) -> str:
@@ -145,8 +142,16 @@ class Connections(JsonResource):
         secrets: Sequence[str] = (),
         timeout: Optional[Timeout] = None,
     ) -> requests.Response:
-        with _no_echo(secrets), platform_endpoint(endpoint, API_3_ONLY):
-            return self._client.request(method, path, json=body, timeout=timeout, secret_body=bool(secrets) or None)
+        try:
+            with platform_endpoint(endpoint, API_3_ONLY):
+                return self._client.request(method, path, json=body, timeout=timeout, secret_body=bool(secrets) or None)
+        except ApiError as exc:
+            clean = _masked(exc, secrets) if secrets else None
+            if clean is None:
+                raise
+        # Raised outside the except block: the masked error keeps no __context__
+        # (the original, which shows the secret).
+        raise clean
 
     @staticmethod
     def _path(name: str, suffix: str = "") -> str:
@@ -284,7 +289,9 @@ class Connections(JsonResource):
             raise RequestValidationError("columns must map 1 to 10 tables to column lists", field="columns")
         wanted: Dict[str, List[str]] = {}
         for table, names in columns.items():
-            if isinstance(names, str) or not all(isinstance(c, str) for c in names):
+            if isinstance(names, (str, bytes, Mapping)) or not isinstance(names, Sequence):
+                raise RequestValidationError(f"columns[{table!r}] must be a list of column names", field="columns")
+            if not all(isinstance(c, str) for c in names):
                 raise RequestValidationError(f"columns[{table!r}] must be a list of column names", field="columns")
             wanted[require_text(table, "table")] = list(names)
         if limit is None:

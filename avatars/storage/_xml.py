@@ -39,7 +39,8 @@ def parse(body: bytes) -> Element:
     """The root element of ``body``.
 
     :raises UnsafeXML: a DOCTYPE or entity declaration, too deep, too many elements.
-    :raises xml.etree.ElementTree.ParseError: not well-formed XML.
+    :raises xml.etree.ElementTree.ParseError: not well-formed XML, or in an
+        encoding that cannot be read.
     """
     from xml.etree import ElementTree
     from xml.parsers import expat  # on first use, like ElementTree (about 0.5 MiB)
@@ -82,5 +83,9 @@ def parse(body: bytes) -> Element:
         parser.Parse(body, True)
     except expat.ExpatError as exc:
         raise ElementTree.ParseError(str(exc)) from None
+    except (LookupError, ValueError) as exc:
+        # The declared encoding: unknown or not a text codec (LookupError), one
+        # expat cannot use (ValueError) or whose codec fails (UnicodeError).
+        raise ElementTree.ParseError(f"unusable encoding: {exc}"[:200]) from None
     root: Element = builder.close()
     return root

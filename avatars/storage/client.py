@@ -661,7 +661,9 @@ class StorageClient:
                     StoredObject(
                         location=Location(prefix.bucket, key),
                         key=relative,
-                        size=int(size_text) if size_text.isdigit() and len(size_text) < 20 else 0,
+                        size=int(size_text)
+                        if size_text.isascii() and size_text.isdigit() and len(size_text) < 20
+                        else 0,
                         etag=_child_text(item, "ETag"),
                         last_modified=_child_text(item, "LastModified"),
                     )
@@ -727,7 +729,7 @@ class _ResumingBody:
         self._timeout = timeout
         self._etag = response.headers.get("ETag")
         length = response.headers.get("Content-Length", "")
-        self._total: Optional[int] = int(length) if length.strip().isdigit() else None
+        self._total: Optional[int] = int(length) if length.isascii() and length.strip().isdigit() else None
         self._done = 0
         self._resumes = 0
         self._started = time.monotonic() if started is None else started

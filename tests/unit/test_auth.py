@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -351,6 +352,8 @@ def test_jwt_expiry_reads_without_verifying() -> None:
     assert jwt_expiry("a.b") is None
     assert jwt_expiry("a.!!!.c") is None
     assert jwt_expiry("a." + "W10" + ".c") is None  # a JSON list, not claims
+    deep = base64.urlsafe_b64encode(b"[" * 100_000 + b"]" * 100_000).decode().rstrip("=")
+    assert jwt_expiry(f"a.{deep}.c") is None  # nested too deep for json (a RecursionError)
 
 
 # ---------------------------------------------------------------- standalone TokenAuth

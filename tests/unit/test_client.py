@@ -584,3 +584,17 @@ def test_a_standalone_avatar_session_refuses_bad_timeouts_before_sending(
     with AvatarSession(BASE) as session, pytest.raises(ConfigurationError):
         session.get("health", timeout=bad)
     assert len(rsps.calls) == 0
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "\u00b9\u00b3"])
+def test_a_content_length_of_non_ascii_digits_is_no_length(rsps: responses.RequestsMock, length: str) -> None:
+    """A header is read as Latin-1, where ``'²'.isdigit()`` is true and ``int('²')`` a ValueError."""
+    rsps.add(
+        responses.GET,
+        f"{BASE}/health",
+        json={"message": "ok"},
+        headers={"Content-Length": length},
+        auto_calculate_content_length=False,
+    )
+    with ApiClient(BASE, api_key="key-1") as client:
+        assert client.request("GET", "health", auth_required=False).json() == {"message": "ok"}

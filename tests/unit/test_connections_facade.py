@@ -22,6 +22,7 @@ from avatars import (
 )
 from avatars.models import ConnectionProbe, ConnectionSample, ConnectionSummary
 
+from ..secrets_audit import reachable_texts
 from .conftest import BASE
 
 SECRET = "s3cr3t-pw"
@@ -147,6 +148,8 @@ def test_a_server_that_echoes_the_dsn_is_masked(
     assert "***" in json.dumps(error.body)
     assert error.response is None
     assert SECRET not in caplog.text
+    assert error.__context__ is None and error.__cause__ is None  # the unmasked error is not reachable
+    assert not [text for text in reachable_texts(error) if SECRET in text]
 
 
 def test_a_secret_form_field_echoed_is_masked(rsps: responses.RequestsMock, client: ApiClient) -> None:
@@ -212,6 +215,8 @@ def test_delete_test_sample(rsps: responses.RequestsMock, client: ApiClient) -> 
         ({}, None),
         ({f"t{i}": ["a"] for i in range(11)}, None),
         ({"t": "id"}, None),
+        ({"t": 5}, None),
+        ({"t": None}, None),
         ({"t": ["id"]}, 0),
         ({"t": ["a"]}, 21),
     ],

@@ -277,6 +277,8 @@ def test_a_link_to_a_table_that_is_gone_is_refused_when_writing() -> None:
         ("kind: AvatarParameters\nmetadata: {name: p}\nspec: {schema: s, avatarization: {t: {k: 0}}}\n", "k"),
         ("- just\n- a list\n", "document[0]"),
         ("kind: [unclosed\n", "yaml"),
+        ("[" * 100_000 + "]" * 100_000, "yaml"),  # nested too deep for the parser (a RecursionError)
+        ("- " * 5_000 + "x", "yaml"),
     ],
 )
 def test_from_yaml_refuses_what_is_not_a_resource_document(text: str, field_part: str) -> None:

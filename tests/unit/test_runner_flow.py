@@ -905,9 +905,13 @@ def test_table_summary_reads_the_advice_jobs_statistics(runner: Runner, rsps: re
         runner.table_summary("u")
 
 
-def test_table_summary_without_statistics_is_a_clear_error(runner: Runner, rsps: responses.RequestsMock) -> None:
+@pytest.mark.parametrize("summary", ["n/a", {"stats": [{"variable": "x"}, "s"]}, {"stats": [1, 2]}])
+def test_table_summary_without_statistics_is_a_clear_error(
+    runner: Runner, rsps: responses.RequestsMock, summary: Any
+) -> None:
+    """Statistics that are not a list of rows (pandas: a ValueError for ``[{...}, "s"]``) are no summary."""
     runner.add_table("t", io.BytesIO(b"id,x\n1,2\n"))
-    advise_with(runner, rsps, {"table_name": "t", "advice": {"k": 1}, "summary": "n/a"})
+    advise_with(runner, rsps, {"table_name": "t", "advice": {"k": 1}, "summary": summary})
     with pytest.raises(AvatarError, match="no summary for table 't'"):
         runner.table_summary("t")
 
@@ -1070,7 +1074,12 @@ def test_delete_parameters_removes_the_named_ones_and_keeps_the_rest(runner: Run
     assert runner.config.current_parameters("t") == {"k": 3, "column_weights": {"x": 2.0}, "known_variables": ["x"]}
     assert "imputation" not in runner.get_yaml() and "ncp" not in runner.get_yaml()
     before = runner.get_yaml()
-    for names, message in ((["k"], "no k or epsilon"), (["ncp", "nope"], "'nope' is not a parameter")):
+    for names, message in (
+        (["k"], "no k or epsilon"),
+        (["ncp", "nope"], "'nope' is not a parameter"),
+        (5, "must be a list of strings"),
+        ([["ncp"]], "must be a non-empty string"),
+    ):
         with pytest.raises(RequestValidationError, match=message) as info:
             runner.delete_parameters("t", names)
         assert info.value.field == "parameters_names"
@@ -1101,6 +1110,9 @@ def test_cancel_one_job_and_statuses_in_one_listing(runner: Runner, rsps: respon
     launch_one_table(runner, rsps, ["standard", "privacy_metrics"])
     with pytest.raises(RequestValidationError, match="no 'signal_metrics' job"):
         runner.cancel(["privacy_metrics", "signal_metrics"])  # every name is checked before anything is sent
+    for call in (runner.cancel, runner.delete):
+        with pytest.raises(RequestValidationError, match="job_names must be"):
+            call(5)  # type: ignore[arg-type]
     created = len(rsps.calls)
     assert not any(c.request.url.endswith("/cancel") for c in rsps.calls)
     rsps.add(
@@ -1136,6 +1148,12 @@ def test_manager_cancel_jobs_leaves_the_ended_ones_alone(rsps: responses.Request
         "b/cancel",
         "c/cancel",
     ]
+    calls = len(rsps.calls)
+    for call in (manager.cancel_jobs, manager.delete_jobs):
+        for names in (5, ["a", 5]):
+            with pytest.raises(RequestValidationError, match="job_names"):
+                call(names)  # type: ignore[arg-type]
+    assert len(rsps.calls) == calls
 
 
 def test_a_job_seen_finished_by_get_status_is_not_cancelled(runner: Runner, rsps: responses.RequestsMock) -> None:

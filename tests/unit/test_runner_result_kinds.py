@@ -124,6 +124,9 @@ def test_render_plot_returns_the_tables_pages_and_opens_nothing(
     assert sorted(figures) == ["correlation", "distribution"] and len(figures["distribution"]) == 2
     metadata = runner.get_specific_result("t", "standard", "figures_metadata")
     assert metadata == FIGURES_METADATA[:3]
+    for directory in (str(tmp_path / "a\0b"), 5):
+        with pytest.raises(RequestValidationError, match="directory"):
+            runner.render_plot("t", "correlation", directory=directory)  # type: ignore[arg-type]
 
 
 def test_a_job_without_figures_has_no_plot(runner: Runner, rsps: responses.RequestsMock) -> None:
@@ -194,6 +197,7 @@ def test_summaries_need_several_tables_and_send_nothing_before(runner: Runner, r
         (b"<html>", "is not JSON"),
         (b'{"a": {"standalone": "high"}}', "of table 'a', reference 'standalone' is not a number"),
         (b'{"a": {"standalone": true}}', "is not a number"),
+        (b"[" * 100_000 + b"]" * 100_000, "is not JSON"),  # nested too deep for json (a RecursionError)
     ],
 )
 def test_a_malformed_summary_is_a_typed_error(
@@ -262,3 +266,26 @@ def test_projections_ignore_the_types_of_same_named_columns(runner: Runner, rsps
     serve_job(rsps, "standard", {"original_projections": {"t.projections.original.csv": b"Dim.1\n0.5\n-0.5\n"}})
     coordinates = runner.get_specific_result("t", "standard", "original_projections")
     assert str(coordinates["Dim.1"].dtype) == "float64" and coordinates["Dim.1"].tolist() == [0.5, -0.5]
+
+
+@pytest.mark.parametrize("pandas", [True, False])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",  # pandas: EmptyDataError
+        b"Dim.1\n\xff\xfe\n",  # not UTF-8
+        b'Dim.1\n"never closed\n',  # pandas: ParserError
+        b"Dim.1\n" + b"9" * 200_000 + b"\n",  # csv: a field over its limit (csv.Error)
+    ],
+)
+def test_a_result_table_that_is_not_csv_is_a_typed_error(
+    runner: Runner, rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, content: bytes, pandas: bool
+) -> None:
+    launch_one_table(runner, rsps, ["standard"])
+    serve_job(rsps, "standard", {"original_projections": {"t.projections.original.csv": content}})
+    if not pandas:
+        monkeypatch.setitem(sys.modules, "pandas", None)
+    try:  # what the reader makes of it (csv is lenient), or a typed error: never pandas' or csv's own
+        runner.get_specific_result("t", "standard", "original_projections")
+    except AvatarError as exc:
+        assert "t.projections.original.csv" in str(exc) and "not a CSV table" in str(exc)

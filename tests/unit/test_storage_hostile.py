@@ -264,6 +264,10 @@ DEEP = "<Error>" + "<a>" * 5000 + "</a>" * 5000 + "<Code>NoSuchKey</Code></Error
         ("<html><body>502 Bad Gateway</body>", "without an S3 error document"),
         ("<Error><Code>NoSuchKey</Code><Message>" + "x" * 200_000 + "</Message></Error>", "too large"),
         (b"\xff\xfe<\x00E\x00", "without an S3 error document"),
+        *[
+            (f'<?xml version="1.0" encoding="{name}"?><Error><Code>NoSuchKey</Code></Error>', "without an S3 error")
+            for name in ("foo", "rot13", "utf-7", "idna")  # unknown, not text, multi-byte, failing: no LookupError
+        ],
     ],
 )
 def test_an_error_document_is_never_expanded_nor_trusted(
@@ -290,6 +294,10 @@ def test_an_error_document_is_never_expanded_nor_trusted(
         ("<ListBucketResult>" + "<Contents>" * 50 + "</Contents>" * 50 + "</ListBucketResult>", "nested deeper"),
         ("not xml at all", "not XML"),
         ('{"Contents": []}', "not XML"),
+        *[
+            (f'<?xml version="1.0" encoding="{name}"?><ListBucketResult/>', "not XML")
+            for name in ("foo", "rot13", "utf-7", "idna")  # unknown, not text, multi-byte, failing: no LookupError
+        ],
     ],
 )
 def test_a_listing_that_is_not_plain_xml_is_refused(
@@ -373,6 +381,19 @@ def test_a_listing_with_too_many_objects_is_bounded(
         store.datasets.list()
 
 
+@pytest.mark.parametrize("size", ["\u00b2", "\u00b9\u00b3", "\u2460", "9" * 40, "-1", "1e3"])
+def test_a_listed_size_that_is_no_plain_number_is_zero(
+    rsps: responses.RequestsMock, store: ApiClient, size: str
+) -> None:
+    """``'²'.isdigit()`` is true but ``int('²')`` is a ValueError: a size must be ASCII digits."""
+    Api(rsps, [SECRET])
+    contents = f"<Contents><Key>user-1/a.csv</Key><Size>{size}</Size></Contents>"
+    page = f"<ListBucketResult><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>"
+    rsps.add(responses.GET, f"{STORE}/avatars", body=page.encode("utf-8"))
+    [listed] = store.datasets.list()
+    assert (listed.key, listed.size) == ("a.csv", 0)
+
+
 # --------------------------------------------------------------------------- resumed downloads
 
 
@@ -412,6 +433,20 @@ def test_a_resume_that_is_not_the_rest_of_the_object_leaves_no_file(
     with pytest.raises(StorageError, match="did not resume the download at byte 4000"):
         store.storage.download(LOCATION, target)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "\u00b9\u00b3"])
+def test_a_content_length_of_non_ascii_digits_is_no_length(
+    rsps: responses.RequestsMock, store: ApiClient, tmp_path: Path, length: str
+) -> None:
+    """A header is read as Latin-1, where ``'²'.isdigit()`` is true and ``int('²')`` a ValueError."""
+    Api(rsps, [SECRET])
+    rsps.add(
+        responses.GET, OBJECT, body=CONTENT, headers={"Content-Length": length}, auto_calculate_content_length=False
+    )
+    target = tmp_path / "out.csv"
+    store.storage.download(LOCATION, target)
+    assert target.read_bytes() == CONTENT
 
 
 # --------------------------------------------------------------------------- GET /results
