@@ -70,6 +70,7 @@ from .errors import (
 from .models import BulkDeleteResponse, JobCreateRequest, JobCreateResponse, JobKind, JobResponse, JobStatus
 from .progress import ProgressOption, bytes_callback, resolve_progress
 from .resources.results import download_result_files, prefetch_credentials
+from .transfer import _local_file
 
 __all__ = ["Runner", "RunnerResults", "DataStore", "JOB_EXECUTION_ORDER", "poll_delay"]
 
@@ -699,8 +700,9 @@ class Runner:
 
     def statuses(self) -> Dict[str, JobStatus]:
         """``{parameters name: status}`` of every job this runner launched, in the
-        order the work happens (one ``GET /jobs?set_name=``; a job the listing
-        lacks is asked for alone)."""
+        order the work happens (one ``GET /jobs?set_name=`` for several jobs, a
+        ``GET /jobs/{name}`` for a single one; a job the listing lacks is asked
+        for alone)."""
         if not self.jobs:
             raise RequestValidationError("no job was launched by this runner: call run() first", field="job_name")
         listed: Dict[str, JobResponse] = {}
@@ -818,8 +820,10 @@ class Runner:
 
         Returns the pages (HTML text).  Nothing is displayed and no browser is
         opened unless asked: with ``directory`` the pages are written there as
-        ``<table>_<kind>_<i>.html``; ``open_in_browser=True`` writes them
-        (to ``directory``, default the current directory) and opens each one.
+        ``<table>_<kind>_<i>.html`` (the folder is created if needed; a local
+        write failure raises :class:`~avatars.errors.LocalFileError`);
+        ``open_in_browser=True`` writes them (to ``directory``, default the
+        current directory) and opens each one.
         """
         kind = str(getattr(plot_kind, "value", plot_kind))
         if directory is not None:
@@ -836,9 +840,12 @@ class Runner:
         if directory is not None or open_in_browser:
             folder = Path(directory) if directory is not None else Path.cwd()
             stem = safe_filename(f"{table_name}_{kind}", fallback="plot")
+            with _local_file(str(folder)):
+                folder.mkdir(parents=True, exist_ok=True)
             for index, page in enumerate(pages):
                 target = folder / f"{stem}_{index}.html"
-                target.write_text(page, encoding="utf-8")
+                with _local_file(str(target)):
+                    target.write_text(page, encoding="utf-8")
                 if open_in_browser:
                     import webbrowser
 

@@ -44,7 +44,7 @@ from ._helpers import JsonResource, name_segment, request_id_of, require_text, s
 if TYPE_CHECKING:  # pragma: no cover
     from ..progress import ProgressListener
 
-__all__ = ["ResultFiles", "download_result_files"]
+__all__ = ["ResultFiles", "download_result_files", "prefetch_credentials"]
 
 
 class ResultFiles(JsonResource):

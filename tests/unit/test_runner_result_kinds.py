@@ -14,7 +14,7 @@ import pytest
 import responses
 
 from avatars import ApiClient, RequestValidationError, Runner
-from avatars.errors import AvatarError
+from avatars.errors import AvatarError, LocalFileError
 from avatars.storage import location_of
 
 from .conftest import BASE
@@ -127,6 +127,11 @@ def test_render_plot_returns_the_tables_pages_and_opens_nothing(
     for directory in (str(tmp_path / "a\0b"), 5):
         with pytest.raises(RequestValidationError, match="directory"):
             runner.render_plot("t", "correlation", directory=directory)  # type: ignore[arg-type]
+    runner.render_plot("t", "correlation", directory=tmp_path / "new" / "folder")  # created
+    assert (tmp_path / "new" / "folder" / "t_correlation_0.html").read_text() == written[0]
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(LocalFileError):
+        runner.render_plot("t", "correlation", directory=tmp_path / "a-file")  # a file, not a folder
 
 
 def test_a_job_without_figures_has_no_plot(runner: Runner, rsps: responses.RequestsMock) -> None:
