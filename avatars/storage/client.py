@@ -541,7 +541,12 @@ class StorageClient:
                 raise ApiConnectionError("the upload was cancelled") from None
             raise
         expected = _multipart_etag(etags)
-        if expected is not None and final_etag is not None and final_etag.strip().strip('"').lower() != expected:
+        if (
+            expected is not None
+            and final_etag is not None
+            and _s3_multipart_form(final_etag)
+            and final_etag.strip().strip('"').lower() != expected
+        ):
             # Completed already (nothing left to abort): the object is there, but not made of the parts sent.
             raise StorageError(
                 f"the store completed the upload of {location} with ETag {final_etag[:80]!r}, "
@@ -846,6 +851,14 @@ def _multipart_etag(etags: Mapping[int, str]) -> Optional[str]:
             return None
         digests.update(bytes.fromhex(value))
     return f"{digests.hexdigest()}-{len(etags)}"
+
+
+def _s3_multipart_form(etag: str) -> bool:
+    """Whether ``etag`` has the form of S3's multipart ETags (``<32 hex digits>-<count>``).
+    Only such an ETag is judged against the parts: a store that names completed
+    objects its own way (an opaque ETag) says nothing about how they were joined."""
+    digest, dash, count = etag.strip().strip('"').lower().partition("-")
+    return bool(dash) and len(digest) == 32 and set(digest) <= _MD5_HEX and count.isascii() and count.isdigit()
 
 
 def _complete_body(etags: Mapping[int, str]) -> bytes:
